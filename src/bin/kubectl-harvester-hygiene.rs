@@ -1,0 +1,194 @@
+//! `kubectl harvester-hygiene`: the kubectl plugin. A thin layer over the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use harvester_hygiene::inventory::live::LiveOptions;
+use harvester_hygiene::report::{self, FailOn, Format, exit};
+use harvester_hygiene::scan::{Input, ScanOptions, scan};
+use harvester_hygiene::{Error, rules};
+
+#[derive(Parser)]
+#[command(
+    name = "kubectl-harvester-hygiene",
+    bin_name = "kubectl harvester-hygiene",
+    version,
+    about = "Find and explain Harvester HCI problems that generic Kubernetes linters miss",
+    after_help = "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage or configuration error; \
+                  3 a live scan could not complete (cluster unreachable, or a kind a rule needs was forbidden or failed)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan a cluster (or dumps of one) and report problems
+    Scan(ScanArgs),
+    /// List the rules, their default severity and what each finds
+    Rules,
+    /// Print the version
+    Version,
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Output format: table, wide, json or yaml
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
+    output: Format,
+    /// Read objects from files instead of a cluster: YAML/JSON manifests, `kubectl get -o yaml`
+    /// dumps, directories (recursive) or Harvester support bundle .zip files. Repeatable.
+    #[arg(long = "from", value_name = "PATH")]
+    from: Vec<PathBuf>,
+    /// Only list and report objects in this namespace (default: all namespaces)
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Scan all namespaces (the default; accepted for kubectl habit)
+    #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
+    all_namespaces: bool,
+    /// Harvester version to assume (e.g. v1.4.1), overriding the server-version Setting
+    #[arg(long, value_name = "VERSION")]
+    harvester_version: Option<String>,
+    /// Exit with 1 when a finding has at least this severity: error, warning, info or never
+    #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
+    fail_on: FailOn,
+    /// Run only these rules (comma-separated ids; see `rules`)
+    #[arg(long, value_delimiter = ',')]
+    rules: Vec<String>,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+/// kubectl's connection flags.
+#[derive(Args)]
+struct KubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long)]
+    context: Option<String>,
+    /// Username to impersonate
+    #[arg(long = "as", value_name = "USER")]
+    as_user: Option<String>,
+    /// Group to impersonate (repeatable)
+    #[arg(long = "as-group", value_name = "GROUP")]
+    as_group: Vec<String>,
+    /// Timeout of each API request, e.g. 30s or 2m (0: none)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    request_timeout: Option<Duration>,
+    /// Items per list request (pagination), as kubectl's --chunk-size
+    #[arg(long, default_value_t = 500)]
+    chunk_size: u32,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 2m or 1h"))?;
+    match unit {
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        "ms" => Ok(Duration::from_millis(n)),
+        _ => Err(format!("{s:?} is not a duration like 30s, 2m or 1h")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Version => {
+            println!(
+                "kubectl-harvester-hygiene {} (report {})",
+                env!("CARGO_PKG_VERSION"),
+                report::API_VERSION
+            );
+            exit::OK
+        }
+        Command::Rules => {
+            let w = rules::REGISTRY
+                .iter()
+                .map(|r| r.id().len())
+                .max()
+                .unwrap_or(4);
+            println!("{:<w$}  {:<8}  SUMMARY", "RULE", "SEVERITY");
+            for r in rules::REGISTRY {
+                println!(
+                    "{:<w$}  {:<8}  {}",
+                    r.id(),
+                    r.default_severity().as_str(),
+                    r.summary()
+                );
+            }
+            exit::OK
+        }
+        Command::Scan(args) => run_scan(args),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+fn run_scan(args: ScanArgs) -> i32 {
+    let input = if args.from.is_empty() {
+        Input::Live(LiveOptions {
+            kubeconfig: args.kube.kubeconfig,
+            context: args.kube.context,
+            impersonate: args.kube.as_user,
+            impersonate_groups: args.kube.as_group,
+            request_timeout: args.kube.request_timeout.filter(|d| !d.is_zero()),
+            page_size: args.kube.chunk_size.max(1),
+        })
+    } else {
+        Input::Files(args.from)
+    };
+    let opts = ScanOptions {
+        input,
+        namespace: args.namespace,
+        harvester_version: args.harvester_version,
+        rules: args.rules,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let report = match runtime.block_on(scan(&opts)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return match e {
+                Error::Unreachable(_) => exit::INCOMPLETE,
+                _ => exit::USAGE,
+            };
+        }
+    };
+    let stdout = std::io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut out = stdout.lock();
+    if let Err(e) = report::render(&report, args.output, color, &mut out) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
+    let _ = out.flush();
+    if matches!(args.output, Format::Json | Format::Yaml) {
+        for gap in &report.incomplete {
+            eprintln!("warning: incomplete: {}: {}", gap.kind, gap.message);
+        }
+        for e in &report.input_errors {
+            eprintln!("warning: skipped {}: {}", e.source, e.reason);
+        }
+    }
+    report::exit_code(&report, args.fail_on)
+}

@@ -1,0 +1,454 @@
+//! Files input: YAML or JSON manifests, multi-document YAML, `kind: List` documents (as
+//! `kubectl get -o yaml` prints them), directories walked recursively, and Harvester support
+//! bundles (a `.zip` with one top-level folder, or its extracted folder), whose objects sit
+//! under `<bundle>/yamls/cluster/...` and `<bundle>/yamls/namespaced/<ns>/...`.
+//!
+//! Coverage: an object seen marks its kind known in its namespace; a support bundle's file
+//! `yamls/namespaced/<ns>/<module>/<plural>.yaml` marks the kind known in `<ns>` even when
+//! the list is empty. Everything else is unknown, never empty.
+//!
+//! Support bundles rewrite empty values and `null` as the string `"null"`; for bundle files
+//! that string is read as empty.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{Batch, InputError, Inventory, KindOps, kinds};
+use crate::error::{Error, Result};
+
+/// Limits for YAML input. serde-saphyr's defaults (250k nodes, 1M events) stop at a few
+/// thousand objects; a 30k-item `List` needs far more. These bound memory at roughly the
+/// size of the input, which is already in memory.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_reader_input_bytes = None;
+    budget.max_events = usize::MAX / 2;
+    budget.max_nodes = usize::MAX / 2;
+    budget.max_total_scalar_bytes = usize::MAX / 2;
+    budget.max_documents = usize::MAX / 2;
+    budget.max_depth = 256;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Load every path into the inventory. Unreadable paths are errors (the user named them);
+/// malformed documents inside readable files are recorded in `inv.input_errors` and skipped.
+pub fn load(inv: &mut Inventory, paths: &[PathBuf]) -> Result<()> {
+    let mut loader = Loader::new();
+    for path in paths {
+        loader.load_path(path)?;
+    }
+    loader.finish(inv);
+    Ok(())
+}
+
+/// Load in-memory text as if it were a file named `name` (tests, generators).
+pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
+    let mut loader = Loader::new();
+    loader.load_text(name, text);
+    loader.finish(inv);
+}
+
+struct Loader {
+    batches: Vec<Option<Batch>>,
+    coverage: Vec<(&'static dyn KindOps, Option<String>)>,
+    errors: Vec<InputError>,
+    yaml: serde_saphyr::Options,
+}
+
+impl Loader {
+    fn new() -> Self {
+        Loader {
+            batches: kinds::REGISTRY.iter().map(|_| None).collect(),
+            coverage: Vec::new(),
+            errors: Vec::new(),
+            yaml: yaml_options(),
+        }
+    }
+
+    fn finish(self, inv: &mut Inventory) {
+        for (ops, batch) in kinds::REGISTRY.iter().zip(self.batches) {
+            if let Some(b) = batch {
+                inv.merge_batch(*ops, b);
+            }
+        }
+        for (ops, ns) in self.coverage {
+            inv.add_coverage(ops.info(), ns.as_deref());
+        }
+        inv.input_errors.extend(self.errors);
+    }
+
+    fn load_path(&mut self, path: &Path) -> Result<()> {
+        let meta = fs::metadata(path).map_err(|e| read_err(path, e))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(path)
+                .map_err(|e| read_err(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for entry in entries {
+                let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with('.') {
+                    continue;
+                }
+                if entry.is_dir() || is_manifest(&entry) || is_zip(&entry) {
+                    self.load_path(&entry)?;
+                }
+            }
+            Ok(())
+        } else if is_zip(path) {
+            self.load_zip(path)
+        } else {
+            let text = fs::read_to_string(path).map_err(|e| read_err(path, e))?;
+            self.load_text(&path.display().to_string(), &text);
+            Ok(())
+        }
+    }
+
+    fn load_zip(&mut self, path: &Path) -> Result<()> {
+        let zip_err = |reason: String| Error::Zip {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = fs::File::open(path).map_err(|e| read_err(path, e))?;
+        let mut archive = zip::ZipArchive::new(file).map_err(|e| zip_err(e.to_string()))?;
+        let mut seen_yamls = false;
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).map_err(|e| zip_err(e.to_string()))?;
+            let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
+            if entry.is_dir() || !is_manifest(Path::new(&name)) || bundle_place(&name).is_none() {
+                continue;
+            }
+            seen_yamls = true;
+            let mut text = String::new();
+            let display = format!("{}!{name}", path.display());
+            if let Err(e) = entry.read_to_string(&mut text) {
+                self.errors.push(InputError {
+                    source: display,
+                    document: None,
+                    object: None,
+                    reason: format!("cannot read archive member: {e}"),
+                });
+                continue;
+            }
+            self.load_text(&display, &text);
+        }
+        if !seen_yamls {
+            return Err(zip_err(
+                "no <bundle>/yamls/cluster or <bundle>/yamls/namespaced files in the archive"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parse one file's text; `name` is what errors and coverage refer to.
+    fn load_text(&mut self, name: &str, text: &str) {
+        let place = bundle_place(name);
+        if let Some(place) = &place {
+            if let Some(ops) = kinds::by_plural(&place.plural) {
+                self.coverage.push((ops, place.namespace.clone()));
+            }
+        }
+        let bundle = place.is_some();
+        let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            match serde_json::from_str::<Value>(trimmed) {
+                Ok(v) => self.load_document(name, None, v, bundle),
+                Err(e) => self.error(name, None, None, format!("invalid JSON: {e}")),
+            }
+            return;
+        }
+        let docs = split_yaml_documents(text);
+        let multi = docs.len() > 1;
+        for (index, doc) in docs.into_iter().enumerate() {
+            if doc.trim().is_empty() {
+                continue;
+            }
+            let doc_index = multi.then_some(index);
+            match serde_saphyr::from_str_with_options::<Value>(doc, self.yaml.clone()) {
+                Ok(v) => self.load_document(name, doc_index, v, bundle),
+                Err(e) => self.error(
+                    name,
+                    doc_index,
+                    None,
+                    format!("invalid YAML: {}", first_line(&e.to_string())),
+                ),
+            }
+        }
+    }
+
+    fn load_document(&mut self, file: &str, doc: Option<usize>, value: Value, bundle: bool) {
+        match value {
+            Value::Null => {}
+            Value::Array(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    self.load_object(file, Some(doc.unwrap_or(0)), Some(i), item, bundle);
+                }
+            }
+            Value::Object(mut map) => {
+                let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+                if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
+                    match map.remove("items") {
+                        Some(Value::Array(items)) => {
+                            for (i, item) in items.into_iter().enumerate() {
+                                self.load_object(file, doc, Some(i), item, bundle);
+                            }
+                        }
+                        Some(Value::Null) | None => {}
+                        Some(Value::String(s)) if bundle && s == "null" => {}
+                        Some(_) => {
+                            self.error(file, doc, None, "field items: expected a list".into())
+                        }
+                    }
+                } else {
+                    self.load_object(file, doc, None, Value::Object(map), bundle);
+                }
+            }
+            _ => self.error(
+                file,
+                doc,
+                None,
+                "expected a Kubernetes object (a mapping)".into(),
+            ),
+        }
+    }
+
+    fn load_object(
+        &mut self,
+        file: &str,
+        doc: Option<usize>,
+        item: Option<usize>,
+        mut value: Value,
+        bundle: bool,
+    ) {
+        if bundle {
+            bundle_nulls(&mut value);
+        }
+        let Value::Object(map) = &mut value else {
+            return self.error(
+                file,
+                doc,
+                item.map(|i| format!("items[{i}]")),
+                "expected a Kubernetes object (a mapping)".into(),
+            );
+        };
+        let api_version = map
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = map
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let name = map
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let label = |detail: &str| {
+            let mut s = String::new();
+            if let Some(i) = item {
+                s.push_str(&format!("items[{i}] "));
+            }
+            if !kind.is_empty() {
+                s.push_str(&kind);
+                s.push('/');
+            }
+            s.push_str(if name.is_empty() { detail } else { &name });
+            s
+        };
+        if api_version.is_empty() || kind.is_empty() {
+            let missing = if kind.is_empty() {
+                "kind"
+            } else {
+                "apiVersion"
+            };
+            return self.error(
+                file,
+                doc,
+                Some(label("(unnamed)")),
+                format!("field {missing}: missing"),
+            );
+        }
+        let Some(ops) = kinds::by_api_version_kind(&api_version, &kind) else {
+            return; // a kind no rule reads
+        };
+        let info = ops.info();
+        let mut namespace = None;
+        if info.namespaced {
+            let meta = map
+                .entry("metadata")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(meta) = meta {
+                let ns = match meta.get("namespace").and_then(Value::as_str) {
+                    Some(ns) if !ns.is_empty() => ns.to_string(),
+                    _ => {
+                        // As kubectl would apply it.
+                        meta.insert("namespace".into(), Value::String("default".into()));
+                        "default".to_string()
+                    }
+                };
+                namespace = Some(ns);
+            }
+        }
+        if name.is_empty() {
+            return self.error(
+                file,
+                doc,
+                Some(label("(unnamed)")),
+                "field metadata.name: missing".into(),
+            );
+        }
+        let slot = kinds::REGISTRY
+            .iter()
+            .position(|o| o.info().kind == info.kind)
+            .unwrap_or(0);
+        let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
+        match ops.push_value(batch, value) {
+            Ok(()) => self.coverage.push((ops, namespace)),
+            Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),
+        }
+    }
+
+    fn error(
+        &mut self,
+        file: &str,
+        document: Option<usize>,
+        object: Option<String>,
+        reason: String,
+    ) {
+        self.errors.push(InputError {
+            source: file.to_string(),
+            document,
+            object,
+            reason,
+        });
+    }
+}
+
+fn read_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Read {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+fn is_manifest(p: &Path) -> bool {
+    matches!(
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+fn is_zip(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+}
+
+/// Where a support bundle file sits: `.../yamls/namespaced/<ns>/.../<plural>.yaml` or
+/// `.../yamls/cluster/.../<plural>.yaml`.
+struct BundlePlace {
+    namespace: Option<String>,
+    plural: String,
+}
+
+fn bundle_place(path: &str) -> Option<BundlePlace> {
+    let parts: Vec<&str> = path.split(['/', '\\']).collect();
+    let at = parts.iter().rposition(|p| *p == "yamls")?;
+    let rest = &parts[at + 1..];
+    let file = rest.last()?;
+    let plural = file
+        .rsplit_once('.')
+        .map_or(*file, |(stem, _)| stem)
+        .to_string();
+    match rest.first()? {
+        &"namespaced" if rest.len() >= 3 => Some(BundlePlace {
+            namespace: Some(rest[1].to_string()),
+            plural,
+        }),
+        &"cluster" if rest.len() >= 2 => Some(BundlePlace {
+            namespace: None,
+            plural,
+        }),
+        _ => None,
+    }
+}
+
+/// Support bundles write `null` and `""` as the string `"null"`: read it as empty.
+fn bundle_nulls(v: &mut Value) {
+    match v {
+        Value::String(s) if s == "null" => *v = Value::Null,
+        Value::Array(a) => a.iter_mut().for_each(bundle_nulls),
+        Value::Object(m) => m.values_mut().for_each(bundle_nulls),
+        _ => {}
+    }
+}
+
+/// Split a YAML stream at `---` document markers (a marker is always at column 0; block
+/// scalar content is indented, so this cannot cut inside a value).
+fn split_yaml_documents(text: &str) -> Vec<&str> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    let mut first = true;
+    for line in text.split_inclusive('\n') {
+        let l = line.trim_end_matches(['\n', '\r']);
+        let is_marker = l == "---" || l.starts_with("--- ") || l.starts_with("---\t") || l == "...";
+        if is_marker {
+            let before = &text[start..pos];
+            if !(first && before.trim().is_empty()) {
+                docs.push(before);
+            }
+            first = false;
+            // `--- value` keeps the value as the document's first line.
+            start = if l.starts_with("--- ") {
+                pos + 4
+            } else {
+                pos + line.len()
+            };
+        }
+        pos += line.len();
+    }
+    docs.push(&text[start..]);
+    docs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_documents() {
+        let docs = split_yaml_documents("---\na: 1\n---\nb: |\n  ---x\n...\n--- {c: 3}\n");
+        assert_eq!(docs, vec!["a: 1\n", "b: |\n  ---x\n", "", "{c: 3}\n"]);
+        assert_eq!(split_yaml_documents("a: 1\n"), vec!["a: 1\n"]);
+    }
+
+    #[test]
+    fn bundle_places() {
+        let p = bundle_place("sb-123/yamls/namespaced/team-a/harvester/virtualmachineimages.yaml")
+            .unwrap();
+        assert_eq!(p.namespace.as_deref(), Some("team-a"));
+        assert_eq!(p.plural, "virtualmachineimages");
+        let p = bundle_place("sb/yamls/cluster/kubernetes/storageclasses.yaml").unwrap();
+        assert_eq!(p.namespace, None);
+        assert!(bundle_place("sb/logs/x.yaml").is_none());
+        assert!(bundle_place("plain/images.yaml").is_none());
+    }
+}

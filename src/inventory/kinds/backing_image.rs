@@ -1,0 +1,59 @@
+//! Longhorn `BackingImage` (longhorn.io/v1beta2, also served as v1beta1; research §2.1).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::inventory::{Kind, KindInfo};
+use crate::meta::{Meta, nullable};
+
+/// The annotation Harvester puts on every BackingImage it creates: `<ns>/<image name>`.
+pub const IMAGE_ID: &str = "harvesterhci.io/imageId";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BackingImage {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub status: BackingImageStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackingImageStatus {
+    #[serde(default, deserialize_with = "nullable")]
+    pub checksum: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub disk_file_status_map: BTreeMap<String, DiskFileStatus>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiskFileStatus {
+    #[serde(default, deserialize_with = "nullable")]
+    pub state: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub message: String,
+}
+
+impl BackingImage {
+    /// The VirtualMachineImage (`ns/name`) this BackingImage was created for.
+    pub fn image_id(&self) -> Option<&str> {
+        self.metadata.annotation(IMAGE_ID)
+    }
+}
+
+impl Kind for BackingImage {
+    const INFO: KindInfo = KindInfo {
+        group: "longhorn.io",
+        version: "v1beta2",
+        kind: "BackingImage",
+        plural: "backingimages",
+        namespaced: true,
+        optional: false,
+        only_names: &[],
+    };
+    fn meta(&self) -> &Meta {
+        &self.metadata
+    }
+}

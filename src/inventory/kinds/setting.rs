@@ -1,0 +1,34 @@
+//! Harvester `Setting` (harvesterhci.io/v1beta1, cluster-scoped, top-level `value`).
+//! The `server-version` setting gives the Harvester version.
+
+use serde::Deserialize;
+
+use crate::inventory::{Kind, KindInfo};
+use crate::meta::{Meta, nullable};
+
+pub const SERVER_VERSION: &str = "server-version";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Setting {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub value: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub default: String,
+}
+
+impl Kind for Setting {
+    const INFO: KindInfo = KindInfo {
+        group: "harvesterhci.io",
+        version: "v1beta1",
+        kind: "Setting",
+        plural: "settings",
+        namespaced: false,
+        optional: false,
+        only_names: &[SERVER_VERSION],
+    };
+    fn meta(&self) -> &Meta {
+        &self.metadata
+    }
+}

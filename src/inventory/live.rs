@@ -1,0 +1,318 @@
+//! Live input: kubectl-compatible client configuration and concurrent, paginated lists.
+//!
+//! Each kind is listed with `limit` + `continue` and decoded page by page straight into its
+//! typed view (items are kept as raw JSON only until their view is decoded), so memory
+//! follows the views, not the API objects. Kinds are listed concurrently. A 403 or 404 is
+//! recorded as a gap in the inventory and the scan goes on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::future::join_all;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{Batch, Coverage, Gap, InputError, Inventory, KindGap, KindInfo, KindOps};
+use crate::error::{Error, Result};
+
+/// How to reach the cluster, as kubectl's flags say it.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// `--as`
+    pub impersonate: Option<String>,
+    /// `--as-group`
+    pub impersonate_groups: Vec<String>,
+    pub request_timeout: Option<Duration>,
+    /// Items per list page (client-go's default is 500).
+    pub page_size: u32,
+}
+
+/// What the report says about the cluster it read.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub server: String,
+    pub context: Option<String>,
+    pub kubernetes_version: Option<String>,
+}
+
+/// Build a client like kubectl: `--kubeconfig`, else `KUBECONFIG`/`~/.kube/config` (with
+/// `--context`), else the in-cluster service account.
+pub async fn connect(opts: &LiveOptions) -> Result<(Client, ClusterInfo)> {
+    let kopts = KubeConfigOptions {
+        context: opts.context.clone(),
+        ..Default::default()
+    };
+    let mut config = match (&opts.kubeconfig, &opts.context) {
+        (Some(path), _) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| Error::Config(format!("--kubeconfig {}: {e}", path.display())))?;
+            Config::from_custom_kubeconfig(kc, &kopts)
+                .await
+                .map_err(|e| Error::Config(e.to_string()))?
+        }
+        (None, Some(_)) => Config::from_kubeconfig(&kopts)
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?,
+        (None, None) => Config::infer()
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?,
+    };
+    if let Some(user) = &opts.impersonate {
+        config.auth_info.impersonate = Some(user.clone());
+    }
+    if !opts.impersonate_groups.is_empty() {
+        config.auth_info.impersonate_groups = Some(opts.impersonate_groups.clone());
+    }
+    if let Some(t) = opts.request_timeout {
+        config.read_timeout = Some(t);
+        config.connect_timeout = Some(t);
+    }
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+    let kubernetes_version = match client.apiserver_version().await {
+        Ok(v) => Some(v.git_version),
+        Err(kube::Error::Api(s)) if s.code == 401 => {
+            return Err(Error::Unreachable(format!(
+                "{server}: the credentials were rejected (401 Unauthorized)"
+            )));
+        }
+        // /version is forbidden for some identities; lists may still work.
+        Err(kube::Error::Api(_)) => None,
+        Err(e) => return Err(Error::Unreachable(format!("{server}: {e}"))),
+    };
+    Ok((
+        client,
+        ClusterInfo {
+            server,
+            context: opts.context.clone(),
+            kubernetes_version,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(default)]
+    metadata: PageMeta,
+    #[serde(borrow, default)]
+    items: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct PageMeta {
+    #[serde(rename = "continue", default)]
+    continue_: Option<String>,
+}
+
+fn list_path(info: &KindInfo, namespace: Option<&str>) -> String {
+    let base = if info.group.is_empty() {
+        format!("/api/{}", info.version)
+    } else {
+        format!("/apis/{}/{}", info.group, info.version)
+    };
+    match (info.namespaced, namespace) {
+        (true, Some(ns)) => format!("{base}/namespaces/{ns}/{}", info.plural),
+        _ => format!("{base}/{}", info.plural),
+    }
+}
+
+struct KindResult {
+    ops: &'static dyn KindOps,
+    batch: Batch,
+    errors: Vec<InputError>,
+    gap: Option<(Gap, String)>,
+}
+
+/// List `kinds` into the inventory (concurrently; pages of `opts.page_size`).
+pub async fn gather(
+    client: &Client,
+    inv: &mut Inventory,
+    kinds: &[&'static dyn KindOps],
+    page_size: u32,
+) {
+    let namespace = inv.namespace.clone();
+    let results = join_all(
+        kinds
+            .iter()
+            .map(|ops| list_kind(client, *ops, namespace.as_deref(), page_size)),
+    )
+    .await;
+    for r in results {
+        let info = r.ops.info();
+        inv.input_errors.extend(r.errors);
+        match r.gap {
+            None => {
+                inv.merge_batch(r.ops, r.batch);
+                let coverage = match (&namespace, info.namespaced) {
+                    (Some(ns), true) => Coverage::Namespaces([ns.clone()].into()),
+                    _ => Coverage::All,
+                };
+                inv.set_coverage(info, coverage);
+            }
+            Some((Gap::NotFound, _)) if info.optional => inv.set_coverage(info, Coverage::All),
+            Some((reason, message)) => {
+                inv.set_coverage(info, Coverage::Unknown);
+                inv.gaps.push(KindGap {
+                    kind: info,
+                    namespace: namespace.clone().filter(|_| info.namespaced),
+                    reason,
+                    message,
+                });
+            }
+        }
+    }
+}
+
+async fn list_kind(
+    client: &Client,
+    ops: &'static dyn KindOps,
+    namespace: Option<&str>,
+    page_size: u32,
+) -> KindResult {
+    let info = ops.info();
+    let mut result = KindResult {
+        ops,
+        batch: ops.new_batch(),
+        errors: Vec::new(),
+        gap: None,
+    };
+    let path = list_path(info, namespace);
+    if !info.only_names.is_empty() {
+        for name in info.only_names {
+            match get_text(client, &format!("{path}/{name}")).await {
+                Ok(text) => push_item(&mut result, &text),
+                // A missing object names itself in the details; a missing API does not.
+                Err(kube::Error::Api(s))
+                    if s.code == 404 && s.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {}
+                Err(e) => {
+                    result.gap = Some(classify(&e, info));
+                    return result;
+                }
+            }
+        }
+        return result;
+    }
+    let mut token: Option<String> = None;
+    loop {
+        let mut url = format!("{path}?limit={page_size}");
+        if let Some(t) = &token {
+            url.push_str("&continue=");
+            url.push_str(&encode_query(t));
+        }
+        let text = match get_text(client, &url).await {
+            Ok(t) => t,
+            Err(e) => {
+                result.gap = Some(classify(&e, info));
+                return result;
+            }
+        };
+        let page: Page = match serde_json::from_str(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                result.gap = Some((
+                    Gap::Failed,
+                    format!("cannot decode the list of {}: {e}", info.plural),
+                ));
+                return result;
+            }
+        };
+        for item in &page.items {
+            push_item(&mut result, item.get());
+        }
+        match page.metadata.continue_ {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return result,
+        }
+    }
+}
+
+fn push_item(result: &mut KindResult, json: &str) {
+    if let Err(reason) = result.ops.push_json(&mut result.batch, json) {
+        let info = result.ops.info();
+        // Name the object if its metadata at least is readable.
+        let name = serde_json::from_str::<crate::meta::ObjectName>(json)
+            .ok()
+            .map(|o| o.metadata.key());
+        result.errors.push(InputError {
+            source: format!("{} (live)", info.qualified()),
+            document: None,
+            object: name,
+            reason,
+        });
+    }
+}
+
+async fn get_text(client: &Client, url: &str) -> kube::Result<String> {
+    let req = http::Request::get(url)
+        .header(http::header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|e| kube::Error::Service(Box::new(e)))?;
+    client.request_text(req).await
+}
+
+fn classify(e: &kube::Error, info: &KindInfo) -> (Gap, String) {
+    let what = info.qualified();
+    match e {
+        kube::Error::Api(s) if s.code == 403 => (
+            Gap::Forbidden,
+            format!("cannot list {what}: forbidden: {}", s.message),
+        ),
+        kube::Error::Api(s) if s.code == 404 => {
+            let msg = if info.optional {
+                format!("{what} is not installed (optional add-on)")
+            } else {
+                format!(
+                    "the API for {what} is not served here (404): is this a Harvester cluster, and is the CRD installed?"
+                )
+            };
+            (Gap::NotFound, msg)
+        }
+        kube::Error::Api(s) => (
+            Gap::Failed,
+            format!("cannot list {what}: {} ({})", s.message, s.code),
+        ),
+        other => (Gap::Failed, format!("cannot list {what}: {other}")),
+    }
+}
+
+/// Percent-encode a continue token for a query string.
+fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Kind;
+    use crate::inventory::kinds::{PersistentVolumeClaim, StorageClass, VirtualMachineImage};
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            list_path(&PersistentVolumeClaim::INFO, Some("a")),
+            "/api/v1/namespaces/a/persistentvolumeclaims"
+        );
+        assert_eq!(
+            list_path(&StorageClass::INFO, Some("a")),
+            "/apis/storage.k8s.io/v1/storageclasses"
+        );
+        assert_eq!(
+            list_path(&VirtualMachineImage::INFO, None),
+            "/apis/harvesterhci.io/v1beta1/virtualmachineimages"
+        );
+        assert_eq!(encode_query("a+b/c="), "a%2Bb%2Fc%3D");
+    }
+}

@@ -1,0 +1,324 @@
+//! Everything the rules read, gathered once: live from the API server ([`live`]) or from
+//! files ([`files`]). Each kind is a typed view in [`kinds`] that keeps only the fields the
+//! rules need; adding a kind is one file there plus one line in [`kinds::REGISTRY`].
+
+pub mod files;
+pub mod kinds;
+pub mod live;
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::meta::{Meta, ObjectRef};
+use crate::version::Version;
+
+/// How the API serves a kind.
+#[derive(Debug)]
+pub struct KindInfo {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub namespaced: bool,
+    /// Part of an optional add-on: a 404 means "not installed", which is not a failure.
+    pub optional: bool,
+    /// When not empty, live mode reads only these objects by name (a GET each) instead of
+    /// listing the kind, so RBAC can be limited with `resourceNames`.
+    pub only_names: &'static [&'static str],
+}
+
+impl KindInfo {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+    /// `Kind.group`, kubectl's fully qualified spelling (`StorageClass.storage.k8s.io`).
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.to_string()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+}
+
+/// A typed view of one kind.
+pub trait Kind: DeserializeOwned + Send + Sync + 'static {
+    const INFO: KindInfo;
+    fn meta(&self) -> &Meta;
+
+    fn object_ref(&self) -> ObjectRef {
+        let m = self.meta();
+        ObjectRef {
+            api_version: Self::INFO.api_version(),
+            kind: Self::INFO.kind.to_string(),
+            namespace: m.namespace.clone(),
+            name: m.name.clone(),
+            uid: m.uid.clone(),
+            resource_version: m.resource_version.clone(),
+        }
+    }
+}
+
+/// A batch of decoded objects of one kind (a `Vec<K>` behind `Any`).
+pub type Batch = Box<dyn Any + Send + Sync>;
+
+/// Object-safe handle on a [`Kind`], so loaders can work over the registry.
+pub trait KindOps: Sync {
+    fn info(&self) -> &'static KindInfo;
+    fn new_batch(&self) -> Batch;
+    /// Decode one object from JSON text into the batch.
+    fn push_json(&self, batch: &mut Batch, json: &str) -> Result<(), String>;
+    /// Decode one already-parsed object into the batch.
+    fn push_value(&self, batch: &mut Batch, value: serde_json::Value) -> Result<(), String>;
+    fn len(&self, batch: &Batch) -> usize;
+    /// Move the objects of `from` into `into` (both batches of this kind).
+    fn merge(&self, into: &mut Batch, from: Batch);
+}
+
+pub struct Ops<K>(PhantomData<fn() -> K>);
+
+impl<K> Ops<K> {
+    pub const NEW: Ops<K> = Ops(PhantomData);
+}
+
+impl<K: Kind> KindOps for Ops<K> {
+    fn info(&self) -> &'static KindInfo {
+        &K::INFO
+    }
+    fn new_batch(&self) -> Batch {
+        Box::new(Vec::<K>::new())
+    }
+    fn push_json(&self, batch: &mut Batch, json: &str) -> Result<(), String> {
+        let obj: K = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        push(batch, obj)
+    }
+    fn push_value(&self, batch: &mut Batch, value: serde_json::Value) -> Result<(), String> {
+        let obj: K = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        push(batch, obj)
+    }
+    fn len(&self, batch: &Batch) -> usize {
+        batch.downcast_ref::<Vec<K>>().map_or(0, Vec::len)
+    }
+    fn merge(&self, into: &mut Batch, from: Batch) {
+        if let (Some(into), Ok(from)) = (into.downcast_mut::<Vec<K>>(), from.downcast::<Vec<K>>()) {
+            into.extend(*from);
+        }
+    }
+}
+
+fn push<K: Kind>(batch: &mut Batch, obj: K) -> Result<(), String> {
+    match batch.downcast_mut::<Vec<K>>() {
+        Some(v) => {
+            v.push(obj);
+            Ok(())
+        }
+        None => Err(format!("internal: batch is not a {} batch", K::INFO.kind)),
+    }
+}
+
+/// Whether the inventory saw a kind, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "scope", content = "namespaces")]
+pub enum Coverage {
+    /// Every object of the kind in the cluster is in the inventory (an add-on that is not
+    /// installed counts: it has no objects).
+    All,
+    /// Only these namespaces are known.
+    Namespaces(BTreeSet<String>),
+    /// Nothing is known about this kind.
+    Unknown,
+}
+
+impl Coverage {
+    /// Is the kind known in `namespace` (`None`: cluster-wide, or a cluster-scoped kind)?
+    pub fn covers(&self, namespace: Option<&str>) -> bool {
+        match (self, namespace) {
+            (Coverage::All, _) => true,
+            (Coverage::Namespaces(set), Some(ns)) => set.contains(ns),
+            _ => false,
+        }
+    }
+}
+
+/// Why part of the inventory is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gap {
+    /// 403 from the API server.
+    Forbidden,
+    /// 404: the API is not served.
+    NotFound,
+    /// Any other failure (timeout, 5xx, decode).
+    Failed,
+    /// Files input: the kind (or namespace) is not in the dump.
+    NotInInput,
+    /// `-n` limited the scan to namespaces that do not hold it.
+    OutOfScope,
+}
+
+/// One entry of the report's `incomplete` list.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incomplete {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub reason: Gap,
+    pub message: String,
+    /// Rules whose results this gap limits.
+    pub rules: Vec<String>,
+}
+
+/// A document or object that could not be read; it is skipped and the rest is scanned.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputError {
+    /// The file (or `apiVersion/kind` for a live object).
+    pub source: String,
+    /// 0-based document index in a multi-document file, or item index in a List.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    pub reason: String,
+}
+
+/// Where the Harvester version came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionSource {
+    Flag,
+    Setting,
+    Unknown,
+}
+
+/// A failure to read one kind (live mode), kept until the report is built.
+#[derive(Debug, Clone)]
+pub struct KindGap {
+    pub kind: &'static KindInfo,
+    pub namespace: Option<String>,
+    pub reason: Gap,
+    pub message: String,
+}
+
+/// Everything the rules read.
+pub struct Inventory {
+    store: HashMap<&'static str, Batch>,
+    coverage: BTreeMap<&'static str, Coverage>,
+    pub gaps: Vec<KindGap>,
+    pub input_errors: Vec<InputError>,
+    pub harvester_version: Option<Version>,
+    /// The raw `server-version` value, even when it does not parse.
+    pub harvester_version_raw: Option<String>,
+    pub version_source: VersionSource,
+    /// `-n`: only this namespace is listed and reported.
+    pub namespace: Option<String>,
+    /// Files input from a support bundle (affects how gaps are worded).
+    pub from_files: bool,
+}
+
+/// Store key: kind names are unique across the registry (checked by a unit test).
+fn key(info: &KindInfo) -> &'static str {
+    info.kind
+}
+
+impl Inventory {
+    pub fn new(namespace: Option<String>, from_files: bool) -> Self {
+        Inventory {
+            store: HashMap::new(),
+            coverage: BTreeMap::new(),
+            gaps: Vec::new(),
+            input_errors: Vec::new(),
+            harvester_version: None,
+            harvester_version_raw: None,
+            version_source: VersionSource::Unknown,
+            namespace,
+            from_files,
+        }
+    }
+
+    /// All objects of kind `K` in the inventory.
+    pub fn objects<K: Kind>(&self) -> &[K] {
+        self.store
+            .get(key(&K::INFO))
+            .and_then(|b| b.downcast_ref::<Vec<K>>())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Test and generator helper: add objects of a kind directly.
+    pub fn insert<K: Kind>(&mut self, objs: Vec<K>, coverage: Coverage) {
+        let b = self
+            .store
+            .entry(key(&K::INFO))
+            .or_insert_with(|| Box::new(Vec::<K>::new()));
+        if let Some(v) = b.downcast_mut::<Vec<K>>() {
+            v.extend(objs);
+        }
+        self.coverage.insert(key(&K::INFO), coverage);
+    }
+
+    /// Merge a decoded batch of `ops`'s kind.
+    pub fn merge_batch(&mut self, ops: &dyn KindOps, batch: Batch) {
+        let k = key(ops.info());
+        match self.store.get_mut(k) {
+            None => {
+                self.store.insert(k, batch);
+            }
+            Some(existing) => ops.merge(existing, batch),
+        }
+    }
+
+    pub fn set_coverage(&mut self, info: &'static KindInfo, coverage: Coverage) {
+        self.coverage.insert(key(info), coverage);
+    }
+
+    /// Mark `namespace` (or the whole cluster-scoped kind) as seen.
+    pub fn add_coverage(&mut self, info: &'static KindInfo, namespace: Option<&str>) {
+        let entry = self.coverage.entry(key(info)).or_insert(Coverage::Unknown);
+        match (namespace, &mut *entry) {
+            (_, Coverage::All) => {}
+            (None, _) => *entry = Coverage::All,
+            (Some(ns), Coverage::Namespaces(set)) => {
+                set.insert(ns.to_string());
+            }
+            (Some(ns), Coverage::Unknown) => {
+                *entry = Coverage::Namespaces(BTreeSet::from([ns.to_string()]));
+            }
+        }
+    }
+
+    pub fn coverage_of(&self, info: &KindInfo) -> &Coverage {
+        self.coverage.get(key(info)).unwrap_or(&Coverage::Unknown)
+    }
+
+    /// Is kind `K` known in `namespace` (`None` = everywhere / cluster-scoped)?
+    pub fn covers<K: Kind>(&self, namespace: Option<&str>) -> bool {
+        self.coverage_of(&K::INFO).covers(namespace)
+    }
+
+    /// Is the object in the scan's scope (`-n`)?
+    pub fn in_scope(&self, namespace: Option<&str>) -> bool {
+        match (&self.namespace, namespace) {
+            (None, _) => true,
+            (Some(want), Some(ns)) => want == ns,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Number of objects of every kind.
+    pub fn object_count(&self) -> usize {
+        kinds::REGISTRY
+            .iter()
+            .map(|ops| self.store.get(key(ops.info())).map_or(0, |b| ops.len(b)))
+            .sum()
+    }
+}

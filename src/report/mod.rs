@@ -1,0 +1,193 @@
+//! The report document shared by the plugin and the job, and its renderers.
+//! Contract (`apiVersion: harvester-hygiene/v1`): other tools parse it, so fields are only
+//! ever added, never renamed.
+
+mod table;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::inventory::{Gap, Incomplete, InputError};
+use crate::rules::{Finding, Severity};
+
+pub const API_VERSION: &str = "harvester-hygiene/v1";
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub harvester_version: Option<String>,
+    pub source: Source,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+    pub incomplete: Vec<Incomplete>,
+    /// Which rules ran, and what limited them.
+    pub rules: Vec<RuleRun>,
+    /// Documents and objects that could not be read (skipped).
+    pub input_errors: Vec<InputError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    /// `live` or `files`.
+    #[serde(rename = "type")]
+    pub kind: SourceKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// `-n`: the only namespace listed and reported.
+    pub namespace: Option<String>,
+    /// Where `harvesterVersion` came from: `flag`, `setting` or `unknown`.
+    pub harvester_version_source: crate::inventory::VersionSource,
+    pub generated_at: String,
+    pub tool: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Live,
+    Files,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub total: usize,
+    pub by_severity: BTreeMap<Severity, usize>,
+    pub by_rule: BTreeMap<String, usize>,
+    /// Objects of the kinds the rules read.
+    pub objects_scanned: usize,
+    pub input_errors: usize,
+    /// True when a kind a selected rule needs could not be read.
+    pub incomplete: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleRun {
+    pub id: String,
+    pub severity: Severity,
+    /// `complete`, or `partial` when some inputs were missing.
+    pub status: RuleStatus,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub findings: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleStatus {
+    Complete,
+    Partial,
+    Skipped,
+}
+
+impl Report {
+    /// A gap that makes a live scan's result untrustworthy (exit code 3): a kind a rule
+    /// needs was forbidden, failed, or is not served (optional add-ons excluded upstream).
+    pub fn blocking_gaps(&self) -> impl Iterator<Item = &Incomplete> {
+        let live = self.source.kind == SourceKind::Live;
+        self.incomplete.iter().filter(move |i| {
+            live && !i.rules.is_empty()
+                && matches!(i.reason, Gap::Forbidden | Gap::Failed | Gap::NotFound)
+        })
+    }
+
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// `--fail-on`: the least severity that makes the exit code 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    At(Severity),
+    Never,
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "never" {
+            Ok(FailOn::Never)
+        } else {
+            s.parse().map(FailOn::At)
+        }
+    }
+}
+
+/// Exit codes, as the README documents them.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FINDINGS: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const INCOMPLETE: i32 = 3;
+}
+
+/// 3 when a live scan could not complete; else 1 when findings reach `fail_on`; else 0.
+pub fn exit_code(report: &Report, fail_on: FailOn) -> i32 {
+    if report.blocking_gaps().next().is_some() {
+        return exit::INCOMPLETE;
+    }
+    match (fail_on, report.max_severity()) {
+        (FailOn::At(min), Some(max)) if max >= min => exit::FINDINGS,
+        _ => exit::OK,
+    }
+}
+
+/// Output formats (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "wide" => Ok(Format::Wide),
+            "json" => Ok(Format::Json),
+            "yaml" => Ok(Format::Yaml),
+            o => Err(format!(
+                "unknown output format {o:?} (expected table, wide, json or yaml)"
+            )),
+        }
+    }
+}
+
+/// Write `report` in `format`. `color`: ANSI colours in tables.
+pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write) -> Result<()> {
+    let err = |format: &str, e: String| Error::Render {
+        format: format.into(),
+        reason: e,
+    };
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)
+                .map_err(|e| err("json", e.to_string()))?;
+            writeln!(out).map_err(|e| err("json", e.to_string()))
+        }
+        Format::Yaml => {
+            let text = serde_saphyr::to_string(report).map_err(|e| err("yaml", e.to_string()))?;
+            out.write_all(text.as_bytes())
+                .map_err(|e| err("yaml", e.to_string()))
+        }
+        Format::Table | Format::Wide => table::render(report, format == Format::Wide, color, out)
+            .map_err(|e| err("table", e.to_string())),
+    }
+}

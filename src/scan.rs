@@ -1,0 +1,323 @@
+//! One scan: gather the inventory the selected rules need, run them, build the report.
+//! Shared by the plugin and the in-cluster job.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::inventory::kinds::{self, Setting, setting::SERVER_VERSION};
+use crate::inventory::live::{self, LiveOptions};
+use crate::inventory::{
+    Coverage, Gap, Incomplete, Inventory, Kind, KindInfo, KindOps, VersionSource, files,
+};
+use crate::report::{API_VERSION, Report, RuleRun, RuleStatus, Source, SourceKind, Summary};
+use crate::rules::{self, Context, Rule, Severity};
+use crate::version::Version;
+
+/// Where the objects come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Live(LiveOptions),
+    Files(Vec<PathBuf>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub input: Input,
+    /// `-n`: list and report only this namespace.
+    pub namespace: Option<String>,
+    /// `--harvester-version`: overrides the detected version.
+    pub harvester_version: Option<String>,
+    /// `--rules`: run only these rule ids (all when empty).
+    pub rules: Vec<String>,
+}
+
+impl ScanOptions {
+    pub fn files(paths: Vec<PathBuf>) -> Self {
+        ScanOptions {
+            input: Input::Files(paths),
+            namespace: None,
+            harvester_version: None,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// The rules `ids` names (all when empty); an unknown id is a usage error.
+pub fn select_rules(ids: &[String]) -> Result<Vec<&'static dyn Rule>> {
+    if ids.is_empty() {
+        return Ok(rules::REGISTRY.to_vec());
+    }
+    ids.iter()
+        .map(|id| {
+            rules::find(id).ok_or_else(|| Error::Usage {
+                what: "--rules".into(),
+                reason: format!(
+                    "unknown rule {id:?}; known rules: {}",
+                    rules::REGISTRY
+                        .iter()
+                        .map(|r| r.id())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        })
+        .collect()
+}
+
+/// The registered kinds the rules read, plus the Setting for the version.
+fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {
+    kinds::REGISTRY
+        .iter()
+        .copied()
+        .filter(|ops| {
+            ops.info().kind == Setting::INFO.kind
+                || selected
+                    .iter()
+                    .any(|r| r.needs().iter().any(|n| n.kind == ops.info().kind))
+        })
+        .collect()
+}
+
+/// Gather, judge and report.
+pub async fn scan(opts: &ScanOptions) -> Result<Report> {
+    let selected = select_rules(&opts.rules)?;
+    let flag_version = match &opts.harvester_version {
+        Some(v) => Some(Version::parse(v).ok_or_else(|| Error::Usage {
+            what: "--harvester-version".into(),
+            reason: format!("{v:?} is not a version like v1.6.1"),
+        })?),
+        None => None,
+    };
+    let (mut inv, mut source) = match &opts.input {
+        Input::Files(paths) => {
+            let mut inv = Inventory::new(opts.namespace.clone(), true);
+            files::load(&mut inv, paths)?;
+            let source = new_source(SourceKind::Files, opts);
+            (
+                inv,
+                Source {
+                    paths: paths.iter().map(|p| p.display().to_string()).collect(),
+                    ..source
+                },
+            )
+        }
+        Input::Live(lo) => {
+            let (client, cluster) = live::connect(lo).await?;
+            let mut inv = Inventory::new(opts.namespace.clone(), false);
+            let page = if lo.page_size == 0 { 500 } else { lo.page_size };
+            live::gather(&client, &mut inv, &kinds_for(&selected), page).await;
+            let source = new_source(SourceKind::Live, opts);
+            (
+                inv,
+                Source {
+                    server: Some(cluster.server),
+                    context: cluster.context,
+                    kubernetes_version: cluster.kubernetes_version,
+                    ..source
+                },
+            )
+        }
+    };
+    set_version(&mut inv, flag_version);
+    source.harvester_version_source = inv.version_source;
+    Ok(judge(&inv, &selected, source))
+}
+
+fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {
+    Source {
+        kind,
+        server: None,
+        context: None,
+        kubernetes_version: None,
+        paths: Vec::new(),
+        namespace: opts.namespace.clone(),
+        harvester_version_source: VersionSource::Unknown,
+        generated_at: jiff::Timestamp::now().to_string(),
+        tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// The flag wins; else the `server-version` Setting.
+pub fn set_version(inv: &mut Inventory, flag: Option<Version>) {
+    if let Some(v) = flag {
+        inv.harvester_version_raw = Some(v.to_string());
+        inv.harvester_version = Some(v);
+        inv.version_source = VersionSource::Flag;
+        return;
+    }
+    let raw = inv
+        .objects::<Setting>()
+        .iter()
+        .find(|s| s.metadata.name == SERVER_VERSION)
+        .map(|s| {
+            if s.value.is_empty() {
+                s.default.clone()
+            } else {
+                s.value.clone()
+            }
+        })
+        .filter(|v| !v.is_empty());
+    if let Some(raw) = raw {
+        inv.harvester_version = Version::parse(&raw);
+        inv.version_source = if inv.harvester_version.is_some() {
+            VersionSource::Setting
+        } else {
+            VersionSource::Unknown
+        };
+        inv.harvester_version_raw = Some(raw);
+    }
+}
+
+/// Run `selected` over `inv` and build the report.
+pub fn judge(inv: &Inventory, selected: &[&dyn Rule], source: Source) -> Report {
+    let ctx = Context { inv };
+    let mut findings = Vec::new();
+    let mut runs = Vec::new();
+    for rule in selected {
+        let outcome = rule.check(&ctx);
+        let primary_unknown = rule
+            .needs()
+            .first()
+            .is_some_and(|k| *inv.coverage_of(k) == Coverage::Unknown);
+        let partial = rule
+            .needs()
+            .iter()
+            .any(|k| *inv.coverage_of(k) != Coverage::All);
+        let status = if primary_unknown {
+            RuleStatus::Skipped
+        } else if partial || !outcome.notes.is_empty() {
+            RuleStatus::Partial
+        } else {
+            RuleStatus::Complete
+        };
+        runs.push(RuleRun {
+            id: rule.id().to_string(),
+            severity: rule.default_severity(),
+            status,
+            notes: outcome.notes,
+            findings: outcome.findings.len(),
+        });
+        findings.extend(outcome.findings);
+    }
+    let order: BTreeMap<&str, usize> = selected
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id(), i))
+        .collect();
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| order.get(a.rule.as_str()).cmp(&order.get(b.rule.as_str())))
+            .then_with(|| a.object.namespace.cmp(&b.object.namespace))
+            .then_with(|| a.object.name.cmp(&b.object.name))
+    });
+
+    let incomplete = incomplete_entries(inv, selected);
+    let mut summary = Summary {
+        total: findings.len(),
+        objects_scanned: inv.object_count(),
+        input_errors: inv.input_errors.len(),
+        ..Summary::default()
+    };
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
+        summary.by_severity.insert(sev, 0);
+    }
+    for r in selected {
+        summary.by_rule.insert(r.id().to_string(), 0);
+    }
+    for f in &findings {
+        *summary.by_severity.entry(f.severity).or_default() += 1;
+        *summary.by_rule.entry(f.rule.clone()).or_default() += 1;
+    }
+    let mut report = Report {
+        api_version: API_VERSION,
+        kind: "Report",
+        harvester_version: inv
+            .harvester_version
+            .as_ref()
+            .map(ToString::to_string)
+            .or(inv.harvester_version_raw.clone()),
+        source,
+        findings,
+        summary,
+        incomplete,
+        rules: runs,
+        input_errors: inv.input_errors.clone(),
+    };
+    let blocking = report.blocking_gaps().next().is_some();
+    report.summary.incomplete = blocking;
+    report
+}
+
+fn rules_needing<'a>(selected: &'a [&dyn Rule], info: &KindInfo) -> Vec<String> {
+    selected
+        .iter()
+        .filter(|r| r.needs().iter().any(|n| n.kind == info.kind))
+        .map(|r| r.id().to_string())
+        .collect()
+}
+
+fn incomplete_entries(inv: &Inventory, selected: &[&dyn Rule]) -> Vec<Incomplete> {
+    let mut out: Vec<Incomplete> = inv
+        .gaps
+        .iter()
+        .map(|g| Incomplete {
+            api_version: g.kind.api_version(),
+            kind: g.kind.kind.to_string(),
+            namespace: g.namespace.clone(),
+            reason: g.reason,
+            message: g.message.clone(),
+            rules: rules_needing(selected, g.kind),
+        })
+        .collect();
+    for ops in kinds_for(selected) {
+        let info = ops.info();
+        if inv.gaps.iter().any(|g| g.kind.kind == info.kind) {
+            continue;
+        }
+        let rules = rules_needing(selected, info);
+        let entry = |reason, message| Incomplete {
+            api_version: info.api_version(),
+            kind: info.kind.to_string(),
+            namespace: None,
+            reason,
+            message,
+            rules: rules.clone(),
+        };
+        match inv.coverage_of(info) {
+            Coverage::All => {}
+            Coverage::Unknown if info.kind == Setting::INFO.kind => {
+                if inv.version_source == VersionSource::Unknown {
+                    out.push(entry(Gap::NotInInput, "no server-version Setting in the input: the Harvester version is unknown (use --harvester-version)".into()));
+                }
+            }
+            Coverage::Unknown => out.push(entry(
+                Gap::NotInInput,
+                format!(
+                    "no {} objects in the input: treated as unknown, not as none",
+                    info.kind
+                ),
+            )),
+            Coverage::Namespaces(set) => {
+                let list: Vec<&str> = set.iter().map(String::as_str).collect();
+                let (reason, message) = if inv.from_files {
+                    (
+                        Gap::NotInInput,
+                        format!(
+                            "seen only in namespaces {}; other namespaces are unknown",
+                            list.join(", ")
+                        ),
+                    )
+                } else {
+                    (
+                        Gap::OutOfScope,
+                        format!("listed only in namespace {} (-n)", list.join(", ")),
+                    )
+                };
+                out.push(entry(reason, message));
+            }
+        }
+    }
+    out
+}
