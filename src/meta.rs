@@ -16,6 +16,23 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Deserialize a label or annotation map, reading scalar values (`yes`, `3`, `true` in
+/// hand-written YAML) as their text rather than rejecting the whole object.
+pub fn string_map<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Null => None,
+            other => Some((k, other.to_string())),
+        })
+        .collect())
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerRef {
@@ -44,9 +61,9 @@ pub struct Meta {
     pub creation_timestamp: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub deletion_timestamp: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "string_map")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "string_map")]
     pub annotations: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "nullable")]
     pub owner_references: Vec<OwnerRef>,

@@ -1,0 +1,159 @@
+//! Test harness for a REAL etcd + kube-apiserver (scripts/apiserver.sh). One apiserver per
+//! test run: `scripts/test.sh` starts it and passes `HH_TEST_KUBECONFIG`; without it, the
+//! first test in this binary starts one (stopped by a watchdog when the process exits).
+//! Missing binaries make the tests fail with instructions, never skip.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::{Value, json};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Path of the test apiserver's kubeconfig (admin).
+pub fn kubeconfig() -> &'static Path {
+    static KC: OnceLock<PathBuf> = OnceLock::new();
+    KC.get_or_init(|| {
+        if let Ok(p) = std::env::var("HH_TEST_KUBECONFIG") {
+            return PathBuf::from(p);
+        }
+        let dir = std::env::temp_dir().join(format!("hh-apiserver-{}", std::process::id()));
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/apiserver.sh"))
+            .arg("start")
+            .arg(&dir)
+            .arg(std::process::id().to_string())
+            .output()
+            .expect("run scripts/apiserver.sh");
+        assert!(
+            out.status.success(),
+            "could not start the test kube-apiserver. Run scripts/install-apiserver.sh first (or use scripts/test.sh, \
+             which does).\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default())
+    })
+}
+
+pub async fn client_as(user: Option<&str>) -> Client {
+    let kc = Kubeconfig::read_from(kubeconfig()).expect("read test kubeconfig");
+    let mut cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    if let Some(u) = user {
+        cfg.auth_info.impersonate = Some(u.to_string());
+    }
+    Client::try_from(cfg).expect("client")
+}
+
+pub async fn client() -> Client {
+    client_as(None).await
+}
+
+/// A namespace name unique to this test process and call.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos % 0xfffff)
+}
+
+/// (path prefix, plural, namespaced, has status subresource)
+fn api_of(api_version: &str, kind: &str) -> (String, &'static str, bool, bool) {
+    let base = if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    };
+    let (plural, namespaced, status) = match kind {
+        "Namespace" => ("namespaces", false, false),
+        "PersistentVolumeClaim" => ("persistentvolumeclaims", true, true),
+        "StorageClass" => ("storageclasses", false, false),
+        "VirtualMachineImage" => ("virtualmachineimages", true, false),
+        "BackingImage" => ("backingimages", true, true),
+        "Setting" => ("settings", false, false),
+        "ClusterRole" => ("clusterroles", false, false),
+        "ClusterRoleBinding" => ("clusterrolebindings", false, false),
+        "Role" => ("roles", true, false),
+        "RoleBinding" => ("rolebindings", true, false),
+        other => panic!("test harness: add {other} to api_of"),
+    };
+    (base, plural, namespaced, status)
+}
+
+async fn send(
+    client: &Client,
+    method: &str,
+    url: &str,
+    body: &Value,
+) -> Result<Value, kube::Error> {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap())
+        .unwrap();
+    client.request::<Value>(req).await
+}
+
+/// Create an object as admin; write its `status` too when the kind has a status subresource.
+pub async fn create(obj: Value) -> Value {
+    let client = client().await;
+    let api_version = obj["apiVersion"].as_str().unwrap().to_string();
+    let kind = obj["kind"].as_str().unwrap().to_string();
+    let (base, plural, namespaced, status_sub) = api_of(&api_version, &kind);
+    let url = if namespaced {
+        format!(
+            "{base}/namespaces/{}/{plural}",
+            obj["metadata"]["namespace"].as_str().expect("namespace")
+        )
+    } else {
+        format!("{base}/{plural}")
+    };
+    let created = send(&client, "POST", &url, &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {kind}: {e}"));
+    if status_sub && obj.get("status").is_some() {
+        let mut with_status = created.clone();
+        with_status["status"] = obj["status"].clone();
+        let name = created["metadata"]["name"].as_str().unwrap();
+        return send(
+            &client,
+            "PUT",
+            &format!("{url}/{name}/status"),
+            &with_status,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("status of {kind}/{name}: {e}"));
+    }
+    created
+}
+
+pub async fn namespace(prefix: &str) -> String {
+    let ns = unique(prefix);
+    create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await;
+    ns
+}
+
+/// Run the built plugin binary with the test kubeconfig.
+pub fn plugin(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"))
+        .args(args)
+        .env("KUBECONFIG", kubeconfig())
+        .env_remove("HH_TEST_KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run plugin")
+}

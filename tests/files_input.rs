@@ -1,0 +1,188 @@
+//! Files input: the demo dump through the binary, support bundle zips (coverage from file
+//! paths, "null" strings), malformed documents (reported with file and index, skipped).
+
+use std::io::Write;
+
+use harvester_hygiene::inventory::kinds::{PersistentVolumeClaim, VirtualMachineImage};
+use harvester_hygiene::inventory::{Inventory, files};
+use harvester_hygiene::scan::{ScanOptions, scan};
+use serde_json::Value;
+
+fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn demo_dump_reports_exactly_the_planted_problems() {
+    let out = bin()
+        .args(["scan", "--from", "examples/demo-cluster", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}/{} {}",
+                f["rule"].as_str().unwrap(),
+                f["object"]["namespace"].as_str().unwrap(),
+                f["object"]["name"].as_str().unwrap(),
+                f["severity"].as_str().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "image-mutable-url harvester-public/debian-12 warning",
+            "image-mutable-url team-a/jammy-daily error",
+            "image-name-collision team-a/ubuntu-22 error",
+            "image-name-collision team-b/ubuntu-22 error",
+        ]
+    );
+    assert_eq!(doc["harvesterVersion"], "v1.6.1");
+    assert_eq!(doc["source"]["harvesterVersionSource"], "setting");
+    assert!(doc["inputErrors"].as_array().unwrap().is_empty());
+    // Table: grouped by rule, no colour without a terminal.
+    let out = bin()
+        .args(["scan", "--from", "examples/demo-cluster"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("image-name-collision ·") && text.contains("4 findings: 3 errors, 1 warning"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'));
+    // --fail-on never: findings but exit 0.
+    let out = bin()
+        .args([
+            "scan",
+            "--from",
+            "examples/demo-cluster",
+            "--fail-on",
+            "never",
+            "-o",
+            "yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+const IMG: &str = "apiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineImage\nmetadata:\n  name: NAME\n  namespace: NS\nspec:\n  displayName: NAME\n  sourceType: download\n  url: https://cloud-images.ubuntu.com/noble/current/noble.img\n";
+
+#[test]
+fn malformed_documents_are_reported_and_skipped() {
+    let text = format!(
+        "{}---\nkind: [unclosed\n---\n{}---\napiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineImage\nmetadata:\n  name: bad-spec\n  namespace: ns\nspec: 42\n",
+        IMG.replace("NAME", "good-1").replace("NS", "ns"),
+        IMG.replace("NAME", "good-2").replace("NS", "ns")
+    );
+    let mut inv = Inventory::new(None, true);
+    files::load_text(&mut inv, "dump.yaml", &text);
+    assert_eq!(inv.objects::<VirtualMachineImage>().len(), 2);
+    assert_eq!(inv.input_errors.len(), 2, "{:?}", inv.input_errors);
+    assert_eq!(inv.input_errors[0].source, "dump.yaml");
+    assert_eq!(inv.input_errors[0].document, Some(1));
+    assert!(inv.input_errors[0].reason.contains("invalid YAML"));
+    assert_eq!(inv.input_errors[1].document, Some(3));
+    assert!(
+        inv.input_errors[1]
+            .object
+            .as_deref()
+            .unwrap()
+            .contains("bad-spec")
+    );
+}
+
+#[test]
+fn support_bundle_zip_is_read_with_path_coverage_and_null_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("supportbundle_2026-11-20.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    let list = |items: &str| format!("apiVersion: v1\nkind: List\nitems:\n{items}");
+    // Images in team-a (one with "null" labels, as the bundle writes empty values).
+    zip.start_file(
+        "sb-abc/yamls/namespaced/team-a/harvester/virtualmachineimages.yaml",
+        opts,
+    )
+    .unwrap();
+    let item = IMG
+        .replace("NAME", "noble")
+        .replace("NS", "team-a")
+        .replace("metadata:\n", "metadata:\n  labels: \"null\"\n");
+    let indented: String = item
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("- {l}\n")
+            } else {
+                format!("  {l}\n")
+            }
+        })
+        .collect();
+    zip.write_all(list(&indented).as_bytes()).unwrap();
+    // An empty PVC list for team-a: known empty, not unknown.
+    zip.start_file(
+        "sb-abc/yamls/namespaced/team-a/kubernetes/persistentvolumeclaims.yaml",
+        opts,
+    )
+    .unwrap();
+    zip.write_all(b"apiVersion: v1\nkind: List\nitems: \"null\"\n")
+        .unwrap();
+    zip.start_file("sb-abc/logs/harvester.log", opts).unwrap();
+    zip.write_all(b"not yaml").unwrap();
+    zip.finish().unwrap();
+
+    let mut inv = Inventory::new(None, true);
+    files::load(&mut inv, std::slice::from_ref(&path)).unwrap();
+    assert!(inv.input_errors.is_empty(), "{:?}", inv.input_errors);
+    let imgs = inv.objects::<VirtualMachineImage>();
+    assert_eq!(imgs.len(), 1);
+    assert!(imgs[0].metadata.labels.is_empty());
+    assert!(inv.covers::<PersistentVolumeClaim>(Some("team-a")));
+    assert!(!inv.covers::<PersistentVolumeClaim>(Some("team-b")));
+    assert!(!inv.covers::<PersistentVolumeClaim>(None));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(scan(&ScanOptions::files(vec![path]))).unwrap();
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].rule, "image-mutable-url");
+    assert!(report.harvester_version.is_none());
+}
+
+#[test]
+fn a_zip_that_is_not_a_bundle_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("random.zip");
+    std::fs::write(&path, b"PK not really").unwrap();
+    let out = bin().arg("scan").arg("--from").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("random.zip"));
+}
+
+#[test]
+fn json_and_kind_list_and_directories_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(
+        dir.path().join("sub/one.json"),
+        r#"{"apiVersion":"v1","kind":"PersistentVolumeClaimList","items":[{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"p","namespace":"x"},"spec":{"storageClassName":"s"}}]}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let mut inv = Inventory::new(None, true);
+    files::load(&mut inv, &[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.objects::<PersistentVolumeClaim>().len(), 1);
+    assert!(inv.input_errors.is_empty());
+}
