@@ -250,7 +250,7 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], source: Source) -> Report 
     report
 }
 
-fn rules_needing<'a>(selected: &'a [&dyn Rule], info: &KindInfo) -> Vec<String> {
+fn rules_needing(selected: &[&dyn Rule], info: &KindInfo) -> Vec<String> {
     selected
         .iter()
         .filter(|r| r.needs().iter().any(|n| n.kind == info.kind))

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan a cluster (or dumps of one) and report problems
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Print the version
@@ -130,7 +130,7 @@ fn main() -> ExitCode {
             }
             exit::OK
         }
-        Command::Scan(args) => run_scan(args),
+        Command::Scan(args) => run_scan(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

@@ -149,10 +149,10 @@ impl Loader {
     /// Parse one file's text; `name` is what errors and coverage refer to.
     fn load_text(&mut self, name: &str, text: &str) {
         let place = bundle_place(name);
-        if let Some(place) = &place {
-            if let Some(ops) = kinds::by_plural(&place.plural) {
-                self.coverage.push((ops, place.namespace.clone()));
-            }
+        if let Some(place) = &place
+            && let Some(ops) = kinds::by_plural(&place.plural)
+        {
+            self.coverage.push((ops, place.namespace.clone()));
         }
         let bundle = place.is_some();
         let trimmed = text.trim_start_matches('\u{feff}').trim_start();
@@ -377,12 +377,12 @@ fn bundle_place(path: &str) -> Option<BundlePlace> {
         .rsplit_once('.')
         .map_or(*file, |(stem, _)| stem)
         .to_string();
-    match rest.first()? {
-        &"namespaced" if rest.len() >= 3 => Some(BundlePlace {
+    match *rest.first()? {
+        "namespaced" if rest.len() >= 3 => Some(BundlePlace {
             namespace: Some(rest[1].to_string()),
             plural,
         }),
-        &"cluster" if rest.len() >= 2 => Some(BundlePlace {
+        "cluster" if rest.len() >= 2 => Some(BundlePlace {
             namespace: None,
             plural,
         }),
