@@ -287,6 +287,7 @@ fn incomplete_entries(inv: &Inventory, selected: &[&dyn Rule]) -> Vec<Incomplete
         };
         match inv.coverage_of(info) {
             Coverage::All => {}
+            _ if inv.covers_all(info) => {}
             Coverage::Unknown if info.kind == Setting::INFO.kind => {
                 if inv.version_source == VersionSource::Unknown {
                     out.push(entry(Gap::NotInInput, "no server-version Setting in the input: the Harvester version is unknown (use --harvester-version)".into()));

@@ -186,3 +186,31 @@ fn json_and_kind_list_and_directories_load() {
     assert_eq!(inv.objects::<PersistentVolumeClaim>().len(), 1);
     assert!(inv.input_errors.is_empty());
 }
+
+/// serde-saphyr's default budgets (250k nodes, 1M events) stop a few thousand objects in; a
+/// 30k-item `List`, as `kubectl get pvc -A -o yaml` prints on a big cluster, must load.
+#[test]
+fn a_30k_item_yaml_list_loads() {
+    let mut text = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    for i in 0..30_000 {
+        text.push_str(&format!(
+            "- apiVersion: v1\n  kind: PersistentVolumeClaim\n  metadata:\n    name: pvc-{i}\n    namespace: ns-{}\n    uid: 00000000-0000-4000-8000-{i:012}\n    resourceVersion: \"{i}\"\n    annotations:\n      harvesterhci.io/imageId: ns-{}/image-{}\n      pv.kubernetes.io/bind-completed: \"yes\"\n    labels:\n      app: x\n  spec:\n    accessModes:\n    - ReadWriteMany\n    resources:\n      requests:\n        storage: 10Gi\n    storageClassName: longhorn-image-{}\n    volumeMode: Block\n    volumeName: pvc-{i}\n  status:\n    phase: Bound\n",
+            i % 200,
+            i % 200,
+            i % 50,
+            i % 50
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pvcs.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let mut inv = Inventory::new(None, true);
+    files::load(&mut inv, &[path]).unwrap();
+    assert!(
+        inv.input_errors.is_empty(),
+        "{:?}",
+        inv.input_errors.first()
+    );
+    assert_eq!(inv.objects::<PersistentVolumeClaim>().len(), 30_000);
+    assert!(inv.covers::<PersistentVolumeClaim>(Some("ns-199")));
+}

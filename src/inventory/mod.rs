@@ -29,6 +29,9 @@ pub struct KindInfo {
     /// When not empty, live mode reads only these objects by name (a GET each) instead of
     /// listing the kind, so RBAC can be limited with `resourceNames`.
     pub only_names: &'static [&'static str],
+    /// The one namespace the kind's objects live in (Longhorn's `longhorn-system`); knowing
+    /// that namespace is knowing the kind.
+    pub home_namespace: Option<&'static str>,
 }
 
 impl KindInfo {
@@ -303,6 +306,12 @@ impl Inventory {
     /// Is kind `K` known in `namespace` (`None` = everywhere / cluster-scoped)?
     pub fn covers<K: Kind>(&self, namespace: Option<&str>) -> bool {
         self.coverage_of(&K::INFO).covers(namespace)
+    }
+
+    /// Is every object of the kind known (all namespaces, or its home namespace)?
+    pub fn covers_all(&self, info: &KindInfo) -> bool {
+        let c = self.coverage_of(info);
+        c.covers(None) || info.home_namespace.is_some_and(|h| c.covers(Some(h)))
     }
 
     /// Is the object in the scan's scope (`-n`)?

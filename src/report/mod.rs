@@ -170,24 +170,24 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// Write `report` in `format`. `color`: ANSI colours in tables.
+/// Write `report` in `format`. `color`: ANSI colours in tables. A reader that stops early
+/// (`| head`) is not an error, as with kubectl.
 pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write) -> Result<()> {
-    let err = |format: &str, e: String| Error::Render {
-        format: format.into(),
-        reason: e,
+    let result = match format {
+        Format::Json => serde_json::to_writer_pretty(&mut *out, report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Yaml => serde_saphyr::to_string(report)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|text| out.write_all(text.as_bytes())),
+        Format::Table | Format::Wide => table::render(report, format == Format::Wide, color, out),
     };
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)
-                .map_err(|e| err("json", e.to_string()))?;
-            writeln!(out).map_err(|e| err("json", e.to_string()))
-        }
-        Format::Yaml => {
-            let text = serde_saphyr::to_string(report).map_err(|e| err("yaml", e.to_string()))?;
-            out.write_all(text.as_bytes())
-                .map_err(|e| err("yaml", e.to_string()))
-        }
-        Format::Table | Format::Wide => table::render(report, format == Format::Wide, color, out)
-            .map_err(|e| err("table", e.to_string())),
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Render {
+            format: format!("{format:?}").to_lowercase(),
+            reason: e.to_string(),
+        }),
+        Ok(()) => Ok(()),
     }
 }

@@ -163,18 +163,20 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
                 writeln!(out, "{indent}{l}")?;
             }
             if wide {
+                // Related objects and the remediation use the full width under the row.
+                let extra_w = total_width.saturating_sub(4);
                 if !f.related.is_empty() {
                     let rel: Vec<String> = f
                         .related
                         .iter()
                         .map(|r| format!("{}/{}", r.kind, r.key()))
                         .collect();
-                    for l in wrap(&format!("related: {}", rel.join(", ")), msg_w) {
-                        writeln!(out, "{indent}{l}")?;
+                    for l in wrap(&format!("related: {}", rel.join(", ")), extra_w) {
+                        writeln!(out, "    {l}")?;
                     }
                 }
-                for l in wrap(&format!("fix: {}", f.remediation), msg_w) {
-                    writeln!(out, "{indent}{l}")?;
+                for l in wrap(&format!("fix: {}", f.remediation), extra_w) {
+                    writeln!(out, "    {l}")?;
                 }
             }
         }

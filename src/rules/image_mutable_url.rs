@@ -103,6 +103,20 @@ pub fn pinned_hint(url: &str) -> String {
     "a URL that names one fixed release or build (dated directory or versioned file name)".into()
 }
 
+/// Shorten long hex runs (128-character checksums) to their first 12 characters.
+fn shorten_hex(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            if w.len() > 32 && w.chars().all(|c| c.is_ascii_hexdigit()) {
+                format!("{}…", &w[..12])
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Rule for ImageMutableUrl {
     fn id(&self) -> &'static str {
         ID
@@ -164,7 +178,7 @@ impl Rule for ImageMutableUrl {
                             if d.message.is_empty() {
                                 format!("disk {disk}: {}", d.state)
                             } else {
-                                format!("disk {disk}: {} ({})", d.state, d.message)
+                                format!("disk {disk}: {} ({})", d.state, shorten_hex(&d.message))
                             }
                         })
                         .collect();

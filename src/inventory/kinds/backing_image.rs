@@ -52,6 +52,7 @@ impl Kind for BackingImage {
         namespaced: true,
         optional: false,
         only_names: &[],
+        home_namespace: Some("longhorn-system"),
     };
     fn meta(&self) -> &Meta {
         &self.metadata

@@ -69,6 +69,7 @@ impl Kind for VirtualMachineImage {
         namespaced: true,
         optional: false,
         only_names: &[],
+        home_namespace: None,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

@@ -31,6 +31,7 @@ impl Kind for PersistentVolumeClaim {
         namespaced: true,
         optional: false,
         only_names: &[],
+        home_namespace: None,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

@@ -27,6 +27,7 @@ impl Kind for Setting {
         namespaced: false,
         optional: false,
         only_names: &[SERVER_VERSION],
+        home_namespace: None,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

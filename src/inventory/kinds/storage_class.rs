@@ -37,6 +37,7 @@ impl Kind for StorageClass {
         namespaced: false,
         optional: false,
         only_names: &[],
+        home_namespace: None,
     };
     fn meta(&self) -> &Meta {
         &self.metadata
