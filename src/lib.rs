@@ -5,6 +5,7 @@
 //! The `kubectl-harvester-hygiene` binary and the in-cluster job are thin layers over
 //! [`scan`].
 
+pub mod config;
 pub mod error;
 pub mod inventory;
 pub mod meta;

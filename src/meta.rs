@@ -113,3 +113,79 @@ pub struct ObjectName {
     #[serde(default)]
     pub metadata: Meta,
 }
+
+/// A status condition (Kubernetes, wrangler and the vm-import-controller share this shape).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type", default, deserialize_with = "nullable")]
+    pub type_: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub status: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub last_transition_time: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub last_update_time: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub message: String,
+}
+
+impl Condition {
+    pub fn is_true(&self) -> bool {
+        self.status.eq_ignore_ascii_case("true")
+    }
+    /// When it last changed (transition time, else update time).
+    pub fn time(&self) -> Option<&str> {
+        self.last_transition_time
+            .as_deref()
+            .or(self.last_update_time.as_deref())
+    }
+}
+
+/// Find a condition by type.
+pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// A volume of a Pod, VirtualMachine template or VirtualMachineInstance: only the PVC it names.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub persistent_volume_claim: Option<ClaimRef>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub data_volume: Option<NameRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRef {
+    #[serde(default, deserialize_with = "nullable")]
+    pub claim_name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub hotpluggable: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NameRef {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+}
+
+impl Volume {
+    /// The PVC this volume uses (a DataVolume's PVC has the DataVolume's name).
+    pub fn claim(&self) -> Option<&str> {
+        self.persistent_volume_claim
+            .as_ref()
+            .map(|c| c.claim_name.as_str())
+            .or(self.data_volume.as_ref().map(|d| d.name.as_str()))
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// Parse a Kubernetes timestamp (RFC 3339).
+pub fn parse_time(s: Option<&str>) -> Option<jiff::Timestamp> {
+    s.and_then(|s| s.parse().ok())
+}

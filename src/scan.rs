@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::config::{Config, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION};
 use crate::error::{Error, Result};
 use crate::inventory::kinds::{self, Setting, setting::SERVER_VERSION};
 use crate::inventory::live::{self, LiveOptions};
-use crate::inventory::{
-    Coverage, Gap, Incomplete, Inventory, Kind, KindInfo, KindOps, VersionSource, files,
-};
-use crate::report::{API_VERSION, Report, RuleRun, RuleStatus, Source, SourceKind, Summary};
+use crate::inventory::{Coverage, Gap, Incomplete, Inventory, Kind, KindInfo, KindOps, VersionSource, files};
+use crate::report::{API_VERSION, Exempted, Report, RuleRun, RuleStatus, Source, SourceKind, Summary};
 use crate::rules::{self, Context, Rule, Severity};
 use crate::version::Version;
 
@@ -30,6 +29,10 @@ pub struct ScanOptions {
     pub harvester_version: Option<String>,
     /// `--rules`: run only these rule ids (all when empty).
     pub rules: Vec<String>,
+    /// `--config`: rule settings, namespace filter, exemptions.
+    pub config: Config,
+    /// The clock for ages and grace periods (now when `None`; tests pin it).
+    pub now: Option<jiff::Timestamp>,
 }
 
 impl ScanOptions {
@@ -39,6 +42,8 @@ impl ScanOptions {
             namespace: None,
             harvester_version: None,
             rules: Vec::new(),
+            config: Config::default(),
+            now: None,
         }
     }
 }
@@ -54,11 +59,7 @@ pub fn select_rules(ids: &[String]) -> Result<Vec<&'static dyn Rule>> {
                 what: "--rules".into(),
                 reason: format!(
                     "unknown rule {id:?}; known rules: {}",
-                    rules::REGISTRY
-                        .iter()
-                        .map(|r| r.id())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
                 ),
             })
         })
@@ -121,7 +122,8 @@ pub async fn scan(opts: &ScanOptions) -> Result<Report> {
     };
     set_version(&mut inv, flag_version);
     source.harvester_version_source = inv.version_source;
-    Ok(judge(&inv, &selected, source))
+    let now = opts.now.unwrap_or_else(jiff::Timestamp::now);
+    Ok(judge(&inv, &selected, &opts.config, now, source))
 }
 
 fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {
@@ -170,20 +172,28 @@ pub fn set_version(inv: &mut Inventory, flag: Option<Version>) {
 }
 
 /// Run `selected` over `inv` and build the report.
-pub fn judge(inv: &Inventory, selected: &[&dyn Rule], source: Source) -> Report {
-    let ctx = Context { inv };
+pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff::Timestamp, source: Source) -> Report {
+    let ctx = Context { inv, config, now };
     let mut findings = Vec::new();
+    let mut exempted = Vec::new();
     let mut runs = Vec::new();
     for rule in selected {
+        if !config.enabled(rule.id()) {
+            runs.push(RuleRun {
+                id: rule.id().to_string(),
+                severity: rule.default_severity(),
+                status: RuleStatus::Disabled,
+                notes: vec!["disabled in the config".into()],
+                findings: 0,
+            });
+            continue;
+        }
         let outcome = rule.check(&ctx);
         let primary_unknown = rule
             .needs()
             .first()
             .is_some_and(|k| *inv.coverage_of(k) == Coverage::Unknown);
-        let partial = rule
-            .needs()
-            .iter()
-            .any(|k| *inv.coverage_of(k) != Coverage::All);
+        let partial = rule.needs().iter().any(|k| !inv.covers_all(k));
         let status = if primary_unknown {
             RuleStatus::Skipped
         } else if partial || !outcome.notes.is_empty() {
@@ -191,20 +201,45 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], source: Source) -> Report 
         } else {
             RuleStatus::Complete
         };
+        let severity = config
+            .rule(rule.id())
+            .and_then(|c| c.severity)
+            .unwrap_or(rule.default_severity());
+        let mut kept = 0;
+        for mut f in outcome.findings {
+            if !inv.in_scope(f.object.namespace.as_deref()) || !config.reports_namespace(f.object.namespace.as_deref())
+            {
+                continue;
+            }
+            // A severity override replaces the default; findings the rule escalated or
+            // lowered keep theirs.
+            if f.severity == rule.default_severity() {
+                f.severity = severity;
+            }
+            match f.exemption.clone() {
+                Some(ex) if config.exemptions.annotations && ex.covers(&f.rule) => match ex.reason {
+                    Some(reason) => {
+                        exempted.push(Exempted { finding: f, reason });
+                        continue;
+                    }
+                    None => f.message.push_str(&format!(
+                        " (The object's {IGNORE_ANNOTATION} annotation is not honoured: it needs a {IGNORE_REASON_ANNOTATION} annotation.)"
+                    )),
+                },
+                _ => {}
+            }
+            kept += 1;
+            findings.push(f);
+        }
         runs.push(RuleRun {
             id: rule.id().to_string(),
-            severity: rule.default_severity(),
+            severity,
             status,
             notes: outcome.notes,
-            findings: outcome.findings.len(),
+            findings: kept,
         });
-        findings.extend(outcome.findings);
     }
-    let order: BTreeMap<&str, usize> = selected
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id(), i))
-        .collect();
+    let order: BTreeMap<&str, usize> = selected.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -213,17 +248,19 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], source: Source) -> Report 
             .then_with(|| a.object.name.cmp(&b.object.name))
     });
 
-    let incomplete = incomplete_entries(inv, selected);
+    let active: Vec<&dyn Rule> = selected.iter().copied().filter(|r| config.enabled(r.id())).collect();
+    let incomplete = incomplete_entries(inv, &active);
     let mut summary = Summary {
         total: findings.len(),
         objects_scanned: inv.object_count(),
         input_errors: inv.input_errors.len(),
+        exempted: exempted.len(),
         ..Summary::default()
     };
     for sev in [Severity::Error, Severity::Warning, Severity::Info] {
         summary.by_severity.insert(sev, 0);
     }
-    for r in selected {
+    for r in &active {
         summary.by_rule.insert(r.id().to_string(), 0);
     }
     for f in &findings {
@@ -244,6 +281,7 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], source: Source) -> Report 
         incomplete,
         rules: runs,
         input_errors: inv.input_errors.clone(),
+        exempted,
     };
     let blocking = report.blocking_gaps().next().is_some();
     report.summary.incomplete = blocking;
@@ -295,10 +333,7 @@ fn incomplete_entries(inv: &Inventory, selected: &[&dyn Rule]) -> Vec<Incomplete
             }
             Coverage::Unknown => out.push(entry(
                 Gap::NotInInput,
-                format!(
-                    "no {} objects in the input: treated as unknown, not as none",
-                    info.kind
-                ),
+                format!("no {} objects in the input: treated as unknown, not as none", info.kind),
             )),
             Coverage::Namespaces(set) => {
                 let list: Vec<&str> = set.iter().map(String::as_str).collect();

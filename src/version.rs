@@ -27,10 +27,7 @@ impl Version {
     /// a version (e.g. `master-head`).
     pub fn parse(s: &str) -> Option<Version> {
         let s = s.trim();
-        let s = s
-            .strip_prefix('v')
-            .or_else(|| s.strip_prefix('V'))
-            .unwrap_or(s);
+        let s = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);
         let (core, pre) = match s.split_once(['-', '+']) {
             Some((c, p)) => (c, Some(p.to_string()).filter(|p| !p.is_empty())),
             None => (s, None),

@@ -10,8 +10,7 @@ use serde_json::Value;
 
 fn bin() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1");
+    c.current_dir(env!("CARGO_MANIFEST_DIR")).env("NO_COLOR", "1");
     c
 }
 
@@ -94,13 +93,7 @@ fn malformed_documents_are_reported_and_skipped() {
     assert_eq!(inv.input_errors[0].document, Some(1));
     assert!(inv.input_errors[0].reason.contains("invalid YAML"));
     assert_eq!(inv.input_errors[1].document, Some(3));
-    assert!(
-        inv.input_errors[1]
-            .object
-            .as_deref()
-            .unwrap()
-            .contains("bad-spec")
-    );
+    assert!(inv.input_errors[1].object.as_deref().unwrap().contains("bad-spec"));
 }
 
 #[test]
@@ -123,13 +116,7 @@ fn support_bundle_zip_is_read_with_path_coverage_and_null_strings() {
     let indented: String = item
         .lines()
         .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                format!("- {l}\n")
-            } else {
-                format!("  {l}\n")
-            }
-        })
+        .map(|(i, l)| if i == 0 { format!("- {l}\n") } else { format!("  {l}\n") })
         .collect();
     zip.write_all(list(&indented).as_bytes()).unwrap();
     // An empty PVC list for team-a: known empty, not unknown.
@@ -138,8 +125,7 @@ fn support_bundle_zip_is_read_with_path_coverage_and_null_strings() {
         opts,
     )
     .unwrap();
-    zip.write_all(b"apiVersion: v1\nkind: List\nitems: \"null\"\n")
-        .unwrap();
+    zip.write_all(b"apiVersion: v1\nkind: List\nitems: \"null\"\n").unwrap();
     zip.start_file("sb-abc/logs/harvester.log", opts).unwrap();
     zip.write_all(b"not yaml").unwrap();
     zip.finish().unwrap();
@@ -206,11 +192,7 @@ fn a_30k_item_yaml_list_loads() {
     std::fs::write(&path, &text).unwrap();
     let mut inv = Inventory::new(None, true);
     files::load(&mut inv, &[path]).unwrap();
-    assert!(
-        inv.input_errors.is_empty(),
-        "{:?}",
-        inv.input_errors.first()
-    );
+    assert!(inv.input_errors.is_empty(), "{:?}", inv.input_errors.first());
     assert_eq!(inv.objects::<PersistentVolumeClaim>().len(), 30_000);
     assert!(inv.covers::<PersistentVolumeClaim>(Some("ns-199")));
 }

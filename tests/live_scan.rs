@@ -14,17 +14,17 @@ async fn ensure_longhorn_ns() {
     let c = common::client().await;
     let req = http::Request::post("/api/v1/namespaces")
         .header("content-type", "application/json")
-        .body(serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"longhorn-system"}})).unwrap())
+        .body(
+            serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"longhorn-system"}}))
+                .unwrap(),
+        )
         .unwrap();
     let _ = c.request_text(req).await; // 409 when it exists
 }
 
 fn image(ns: &str, name: &str, url: &str, extra: Value) -> Value {
     let mut spec = json!({"displayName": name, "sourceType": "download", "url": url});
-    if let (Some(s), Some(e)) = (
-        spec.as_object_mut(),
-        extra.get("spec").and_then(Value::as_object),
-    ) {
+    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.get("spec").and_then(Value::as_object)) {
         s.extend(e.clone());
     }
     let mut obj = json!({
@@ -68,11 +68,14 @@ async fn run(user: Option<&str>, namespace: Option<&str>, rules: &[&str]) -> Rep
         namespace: namespace.map(str::to_string),
         harvester_version: Some("v1.6.1".into()),
         rules: rules.iter().map(|s| s.to_string()).collect(),
+        config: Default::default(),
+        now: None,
     };
     scan(&opts).await.expect("scan")
 }
 
-const PINNED: &str = "https://cloud-images.ubuntu.com/releases/jammy/release-20240514/ubuntu-22.04-server-cloudimg-amd64.img";
+const PINNED: &str =
+    "https://cloud-images.ubuntu.com/releases/jammy/release-20240514/ubuntu-22.04-server-cloudimg-amd64.img";
 
 #[tokio::test]
 async fn finds_collisions_and_mutable_urls_with_no_false_positives() {
@@ -155,13 +158,9 @@ async fn finds_collisions_and_mutable_urls_with_no_false_positives() {
     ];
     want.sort();
     assert_eq!(got, want, "{ours:#?}");
-    let fa = ours
-        .iter()
-        .find(|f| f.object.key() == format!("{na}/{name}"))
-        .unwrap();
+    let fa = ours.iter().find(|f| f.object.key() == format!("{na}/{name}")).unwrap();
     assert!(
-        fa.message
-            .contains(&format!("Today the class serves {nb}/{name}")),
+        fa.message.contains(&format!("Today the class serves {nb}/{name}")),
         "{}",
         fa.message
     );
@@ -204,32 +203,17 @@ async fn binary_prints_the_json_contract() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc: Value =
-        serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON document");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON document");
     assert_eq!(doc["apiVersion"], "harvester-hygiene/v1");
     assert_eq!(doc["kind"], "Report");
     assert_eq!(doc["harvesterVersion"], "v1.6.1");
     assert_eq!(doc["source"]["type"], "live");
     assert_eq!(doc["source"]["namespace"], ns.as_str());
     let f = &doc["findings"][0];
-    for key in [
-        "rule",
-        "severity",
-        "object",
-        "message",
-        "remediation",
-        "related",
-    ] {
+    for key in ["rule", "severity", "object", "message", "remediation", "related"] {
         assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
     }
-    for key in [
-        "apiVersion",
-        "kind",
-        "namespace",
-        "name",
-        "uid",
-        "resourceVersion",
-    ] {
+    for key in ["apiVersion", "kind", "namespace", "name", "uid", "resourceVersion"] {
         assert!(f["object"].get(key).is_some(), "object lacks {key}");
     }
     assert_eq!(f["rule"], "image-mutable-url");
@@ -246,15 +230,7 @@ async fn binary_prints_the_json_contract() {
             .any(|i| i["reason"] == "out-of-scope")
     );
     // The default --fail-on error: a warning alone exits 0.
-    let out = plugin(&[
-        "scan",
-        "-o",
-        "yaml",
-        "-n",
-        &ns,
-        "--harvester-version",
-        "v1.6.1",
-    ]);
+    let out = plugin(&["scan", "-o", "yaml", "-n", &ns, "--harvester-version", "v1.6.1"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("apiVersion: harvester-hygiene/v1"));
 }
@@ -303,12 +279,7 @@ async fn forbidden_kind_is_reported_incomplete_and_exits_3() {
         3
     );
     // The other kinds were still read.
-    assert!(
-        report
-            .incomplete
-            .iter()
-            .all(|i| i.kind != "VirtualMachineImage")
-    );
+    assert!(report.incomplete.iter().all(|i| i.kind != "VirtualMachineImage"));
 
     let out = plugin(&["scan", "--as", &user, "-o", "json"]);
     assert_eq!(
@@ -331,10 +302,14 @@ async fn forbidden_kind_is_reported_incomplete_and_exits_3() {
 async fn namespace_scoped_user_scans_its_namespace() {
     let ns = namespace("tenant").await;
     let user = unique("tenant-user");
-    bind(&user, json!([
-        {"apiGroups": ["harvesterhci.io"], "resources": ["virtualmachineimages"], "verbs": ["list"]},
-        {"apiGroups": ["longhorn.io"], "resources": ["backingimages"], "verbs": ["list"]},
-    ]), Some(&ns))
+    bind(
+        &user,
+        json!([
+            {"apiGroups": ["harvesterhci.io"], "resources": ["virtualmachineimages"], "verbs": ["list"]},
+            {"apiGroups": ["longhorn.io"], "resources": ["backingimages"], "verbs": ["list"]},
+        ]),
+        Some(&ns),
+    )
     .await;
     create(image(&ns, &unique("latest-ok"), PINNED, json!({}))).await;
     let report = run(Some(&user), Some(&ns), &["image-mutable-url"]).await;
@@ -348,10 +323,7 @@ async fn namespace_scoped_user_scans_its_namespace() {
         ),
         0
     );
-    assert_eq!(
-        report.rules[0].status,
-        harvester_hygiene::report::RuleStatus::Partial
-    );
+    assert_eq!(report.rules[0].status, harvester_hygiene::report::RuleStatus::Partial);
 }
 
 #[test]
@@ -386,13 +358,7 @@ fn usage_errors_exit_2() {
             "--harvester-version",
             "one-point-six",
         ],
-        vec![
-            "scan",
-            "--from",
-            "examples/demo-cluster",
-            "--rules",
-            "no-such-rule",
-        ],
+        vec!["scan", "--from", "examples/demo-cluster", "--rules", "no-such-rule"],
         vec!["scan", "--from", "/nonexistent/dump.yaml"],
         vec!["scan", "-o", "xml"],
         vec!["scan", "--fail-on", "sometimes"],

@@ -39,13 +39,15 @@ const READY: &str = "    d1:\n      state: ready\n";
 fn run(docs: &[String], version: Option<&str>) -> Report {
     let mut inv = Inventory::new(None, true);
     files::load_text(&mut inv, "test.yaml", &docs.join("---\n"));
-    assert!(
-        inv.input_errors.is_empty(),
-        "fixture errors: {:?}",
-        inv.input_errors
-    );
+    assert!(inv.input_errors.is_empty(), "fixture errors: {:?}", inv.input_errors);
     set_version(&mut inv, version.and_then(Version::parse));
-    judge(&inv, rules::REGISTRY, source())
+    judge(
+        &inv,
+        rules::REGISTRY,
+        &Default::default(),
+        jiff::Timestamp::now(),
+        source(),
+    )
 }
 
 fn source() -> harvester_hygiene::report::Source {
@@ -82,20 +84,9 @@ fn collision_cluster() -> Vec<String> {
             "",
             Some("longhorn-ubuntu"),
         ),
-        backing(
-            "vmi-aaaaaaaa-0000-4000-8000-000000000001",
-            "team-a/ubuntu",
-            READY,
-        ),
-        backing(
-            "vmi-bbbbbbbb-0000-4000-8000-000000000002",
-            "team-b/ubuntu",
-            READY,
-        ),
-        class(
-            "longhorn-ubuntu",
-            "vmi-bbbbbbbb-0000-4000-8000-000000000002",
-        ),
+        backing("vmi-aaaaaaaa-0000-4000-8000-000000000001", "team-a/ubuntu", READY),
+        backing("vmi-bbbbbbbb-0000-4000-8000-000000000002", "team-b/ubuntu", READY),
+        class("longhorn-ubuntu", "vmi-bbbbbbbb-0000-4000-8000-000000000002"),
         pvc("team-a", "vm1-disk-0", "longhorn-ubuntu", "team-a/ubuntu"),
         pvc("team-a", "vm2-disk-0", "longhorn-ubuntu", "team-a/ubuntu"),
         pvc("team-b", "vm3-disk-0", "longhorn-ubuntu", "team-b/ubuntu"),
@@ -132,21 +123,9 @@ fn collision_flags_both_images_and_explains() {
 
 #[test]
 fn same_display_name_different_names_is_not_a_collision() {
-    let mut a = image(
-        "team-a",
-        "image-7qznl",
-        "u1",
-        "",
-        Some("longhorn-image-7qznl"),
-    );
+    let mut a = image("team-a", "image-7qznl", "u1", "", Some("longhorn-image-7qznl"));
     a = a.replace("displayName: image-7qznl", "displayName: opensuse");
-    let mut b = image(
-        "team-b",
-        "image-x2k9d",
-        "u2",
-        "",
-        Some("longhorn-image-x2k9d"),
-    );
+    let mut b = image("team-b", "image-x2k9d", "u2", "", Some("longhorn-image-x2k9d"));
     b = b.replace("displayName: image-x2k9d", "displayName: opensuse");
     let r = run(
         &[
@@ -157,11 +136,7 @@ fn same_display_name_different_names_is_not_a_collision() {
         ],
         Some("v1.6.1"),
     );
-    assert!(
-        of(&r, "image-name-collision").is_empty(),
-        "{:#?}",
-        r.findings
-    );
+    assert!(of(&r, "image-name-collision").is_empty(), "{:#?}", r.findings);
 }
 
 #[test]
@@ -175,11 +150,7 @@ fn cdi_images_sharing_the_target_class_are_not_collisions() {
         ],
         Some("v1.6.1"),
     );
-    assert!(
-        of(&r, "image-name-collision").is_empty(),
-        "{:#?}",
-        r.findings
-    );
+    assert!(of(&r, "image-name-collision").is_empty(), "{:#?}", r.findings);
 }
 
 #[test]
@@ -194,11 +165,7 @@ fn v18_classes_do_not_collide_but_legacy_takeover_does() {
         ],
         Some("v1.8.0"),
     );
-    assert!(
-        of(&r, "image-name-collision").is_empty(),
-        "{:#?}",
-        r.findings
-    );
+    assert!(of(&r, "image-name-collision").is_empty(), "{:#?}", r.findings);
     // One legacy image from before the upgrade, one new: the pair is flagged.
     let r = run(
         &[
@@ -219,10 +186,7 @@ fn derived_class_without_status_follows_the_version() {
         image("team-a", "k3os", "u1", "", None),
         image("team-b", "k3os", "u2", "", None),
     ];
-    assert_eq!(
-        of(&run(&docs, Some("v1.4.0")), "image-name-collision").len(),
-        2
-    );
+    assert_eq!(of(&run(&docs, Some("v1.4.0")), "image-name-collision").len(), 2);
     // From v1.8 with no legacy class they get lh-<uid>: no collision.
     assert!(of(&run(&docs, Some("v1.8.0")), "image-name-collision").is_empty());
 }
@@ -240,11 +204,7 @@ fn class_serving_another_image_is_a_warning() {
     let f = of(&r, "image-name-collision");
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, Severity::Warning);
-    assert!(
-        f[0].message.contains("belongs to team-b/ubuntu"),
-        "{}",
-        f[0].message
-    );
+    assert!(f[0].message.contains("belongs to team-b/ubuntu"), "{}", f[0].message);
     // And a class that is gone.
     let r = run(
         &[
@@ -297,9 +257,7 @@ fn mutable_url_warns_and_escalates_on_failed_copies() {
     assert!(jammy.message.contains("spec.checksum is not set"));
     assert!(jammy.message.contains("disk d2"));
     assert!(
-        jammy
-            .remediation
-            .contains("releases/jammy/release-<YYYYMMDD>"),
+        jammy.remediation.contains("releases/jammy/release-<YYYYMMDD>"),
         "{}",
         jammy.remediation
     );
@@ -359,18 +317,12 @@ fn missing_kinds_are_unknown_not_empty() {
         f[0].message
     );
     assert!(
-        f[0].message
-            .contains("PVCs were not read in every namespace"),
+        f[0].message.contains("PVCs were not read in every namespace"),
         "{}",
         f[0].message
     );
     let kinds: Vec<&str> = r.incomplete.iter().map(|i| i.kind.as_str()).collect();
-    for k in [
-        "StorageClass",
-        "BackingImage",
-        "PersistentVolumeClaim",
-        "Setting",
-    ] {
+    for k in ["StorageClass", "BackingImage", "PersistentVolumeClaim", "Setting"] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
     assert!(r.harvester_version.is_none());

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::report::{self, FailOn, Format, exit};
 use harvester_hygiene::scan::{Input, ScanOptions, scan};
@@ -31,6 +32,11 @@ enum Command {
     Scan(Box<ScanArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
+    /// Explain one rule: why it matters, affected versions, upstream issues, remediation
+    Explain {
+        /// A rule id (see `rules`)
+        rule: String,
+    },
     /// Print the version
     Version,
 }
@@ -59,6 +65,9 @@ struct ScanArgs {
     /// Run only these rules (comma-separated ids; see `rules`)
     #[arg(long, value_delimiter = ',')]
     rules: Vec<String>,
+    /// Policy file: enable/disable rules, severities, namespaces, grace periods, exemptions
+    #[arg(long, value_name = "PATH", env = "HARVESTER_HYGIENE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     kube: KubeArgs,
 }
@@ -114,28 +123,80 @@ fn main() -> ExitCode {
             exit::OK
         }
         Command::Rules => {
-            let w = rules::REGISTRY
-                .iter()
-                .map(|r| r.id().len())
-                .max()
-                .unwrap_or(4);
+            let w = rules::REGISTRY.iter().map(|r| r.id().len()).max().unwrap_or(4);
             println!("{:<w$}  {:<8}  SUMMARY", "RULE", "SEVERITY");
             for r in rules::REGISTRY {
-                println!(
-                    "{:<w$}  {:<8}  {}",
-                    r.id(),
-                    r.default_severity().as_str(),
-                    r.summary()
-                );
+                println!("{:<w$}  {:<8}  {}", r.id(), r.default_severity().as_str(), r.summary());
             }
             exit::OK
         }
+        Command::Explain { rule } => explain(&rule),
         Command::Scan(args) => run_scan(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
 
+fn explain(id: &str) -> i32 {
+    let Some(rule) = rules::find(id) else {
+        eprintln!(
+            "error: unknown rule {id:?}; known rules: {}",
+            rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+        );
+        return exit::USAGE;
+    };
+    let e = rule.explain();
+    println!(
+        "{} ({} by default)\n{}\n",
+        rule.id(),
+        rule.default_severity(),
+        rule.summary()
+    );
+    println!("Why:\n{}\n", textwrap(e.why));
+    println!("Affected versions: {}\n", e.affected);
+    println!("Upstream: {}\n", e.upstream.join(", "));
+    println!("Remediation:\n{}", textwrap(e.remediation));
+    if !rule.options().is_empty() {
+        println!(
+            "\nConfig options (rules.{}): enabled, severity, {}",
+            rule.id(),
+            rule.options().join(", ")
+        );
+    }
+    exit::OK
+}
+
+/// Fold whitespace and wrap at 100 columns, indented by two.
+fn textwrap(s: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for w in s.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + w.len() > 98 {
+            out.push_str("  ");
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    out.push_str("  ");
+    out.push_str(&line);
+    out
+}
+
 fn run_scan(args: ScanArgs) -> i32 {
+    let config = match &args.config {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        },
+        None => Config::default(),
+    };
     let input = if args.from.is_empty() {
         Input::Live(LiveOptions {
             kubeconfig: args.kube.kubeconfig,
@@ -153,11 +214,10 @@ fn run_scan(args: ScanArgs) -> i32 {
         namespace: args.namespace,
         harvester_version: args.harvester_version,
         rules: args.rules,
+        config,
+        now: None,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

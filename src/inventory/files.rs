@@ -139,8 +139,7 @@ impl Loader {
         }
         if !seen_yamls {
             return Err(zip_err(
-                "no <bundle>/yamls/cluster or <bundle>/yamls/namespaced files in the archive"
-                    .into(),
+                "no <bundle>/yamls/cluster or <bundle>/yamls/namespaced files in the archive".into(),
             ));
         }
         Ok(())
@@ -201,31 +200,17 @@ impl Loader {
                         }
                         Some(Value::Null) | None => {}
                         Some(Value::String(s)) if bundle && s == "null" => {}
-                        Some(_) => {
-                            self.error(file, doc, None, "field items: expected a list".into())
-                        }
+                        Some(_) => self.error(file, doc, None, "field items: expected a list".into()),
                     }
                 } else {
                     self.load_object(file, doc, None, Value::Object(map), bundle);
                 }
             }
-            _ => self.error(
-                file,
-                doc,
-                None,
-                "expected a Kubernetes object (a mapping)".into(),
-            ),
+            _ => self.error(file, doc, None, "expected a Kubernetes object (a mapping)".into()),
         }
     }
 
-    fn load_object(
-        &mut self,
-        file: &str,
-        doc: Option<usize>,
-        item: Option<usize>,
-        mut value: Value,
-        bundle: bool,
-    ) {
+    fn load_object(&mut self, file: &str, doc: Option<usize>, item: Option<usize>, mut value: Value, bundle: bool) {
         if bundle {
             bundle_nulls(&mut value);
         }
@@ -237,16 +222,8 @@ impl Loader {
                 "expected a Kubernetes object (a mapping)".into(),
             );
         };
-        let api_version = map
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let kind = map
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = map.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
         let name = map
             .get("metadata")
             .and_then(|m| m.get("name"))
@@ -266,17 +243,8 @@ impl Loader {
             s
         };
         if api_version.is_empty() || kind.is_empty() {
-            let missing = if kind.is_empty() {
-                "kind"
-            } else {
-                "apiVersion"
-            };
-            return self.error(
-                file,
-                doc,
-                Some(label("(unnamed)")),
-                format!("field {missing}: missing"),
-            );
+            let missing = if kind.is_empty() { "kind" } else { "apiVersion" };
+            return self.error(file, doc, Some(label("(unnamed)")), format!("field {missing}: missing"));
         }
         let Some(ops) = kinds::by_api_version_kind(&api_version, &kind) else {
             return; // a kind no rule reads
@@ -318,13 +286,7 @@ impl Loader {
         }
     }
 
-    fn error(
-        &mut self,
-        file: &str,
-        document: Option<usize>,
-        object: Option<String>,
-        reason: String,
-    ) {
+    fn error(&mut self, file: &str, document: Option<usize>, object: Option<String>, reason: String) {
         self.errors.push(InputError {
             source: file.to_string(),
             document,
@@ -373,10 +335,7 @@ fn bundle_place(path: &str) -> Option<BundlePlace> {
     let at = parts.iter().rposition(|p| *p == "yamls")?;
     let rest = &parts[at + 1..];
     let file = rest.last()?;
-    let plural = file
-        .rsplit_once('.')
-        .map_or(*file, |(stem, _)| stem)
-        .to_string();
+    let plural = file.rsplit_once('.').map_or(*file, |(stem, _)| stem).to_string();
     match *rest.first()? {
         "namespaced" if rest.len() >= 3 => Some(BundlePlace {
             namespace: Some(rest[1].to_string()),
@@ -442,8 +401,7 @@ mod tests {
 
     #[test]
     fn bundle_places() {
-        let p = bundle_place("sb-123/yamls/namespaced/team-a/harvester/virtualmachineimages.yaml")
-            .unwrap();
+        let p = bundle_place("sb-123/yamls/namespaced/team-a/harvester/virtualmachineimages.yaml").unwrap();
         assert_eq!(p.namespace.as_deref(), Some("team-a"));
         assert_eq!(p.plural, "virtualmachineimages");
         let p = bundle_place("sb/yamls/cluster/kubernetes/storageclasses.yaml").unwrap();

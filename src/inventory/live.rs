@@ -57,9 +57,7 @@ pub async fn connect(opts: &LiveOptions) -> Result<(Client, ClusterInfo)> {
         (None, Some(_)) => Config::from_kubeconfig(&kopts)
             .await
             .map_err(|e| Error::Config(e.to_string()))?,
-        (None, None) => Config::infer()
-            .await
-            .map_err(|e| Error::Config(e.to_string()))?,
+        (None, None) => Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
     };
     if let Some(user) = &opts.impersonate {
         config.auth_info.impersonate = Some(user.clone());
@@ -128,19 +126,12 @@ struct KindResult {
 }
 
 /// List `kinds` into the inventory (concurrently; pages of `opts.page_size`).
-pub async fn gather(
-    client: &Client,
-    inv: &mut Inventory,
-    kinds: &[&'static dyn KindOps],
-    page_size: u32,
-) {
+pub async fn gather(client: &Client, inv: &mut Inventory, kinds: &[&'static dyn KindOps], page_size: u32) {
     let namespace = inv.namespace.clone();
-    let results = join_all(
-        kinds
-            .iter()
-            .map(|ops| list_kind(client, *ops, namespace.as_deref(), page_size)),
-    )
-    .await;
+    let ns = namespace.as_deref();
+    let (last, first): (Vec<_>, Vec<_>) = kinds.iter().copied().partition(|k| k.info().list_last);
+    let mut results = join_all(first.into_iter().map(|ops| list_kind(client, ops, ns, page_size))).await;
+    results.extend(join_all(last.into_iter().map(|ops| list_kind(client, ops, ns, page_size))).await);
     for r in results {
         let info = r.ops.info();
         inv.input_errors.extend(r.errors);
@@ -167,12 +158,7 @@ pub async fn gather(
     }
 }
 
-async fn list_kind(
-    client: &Client,
-    ops: &'static dyn KindOps,
-    namespace: Option<&str>,
-    page_size: u32,
-) -> KindResult {
+async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option<&str>, page_size: u32) -> KindResult {
     let info = ops.info();
     let mut result = KindResult {
         ops,
@@ -186,8 +172,8 @@ async fn list_kind(
             match get_text(client, &format!("{path}/{name}")).await {
                 Ok(text) => push_item(&mut result, &text),
                 // A missing object names itself in the details; a missing API does not.
-                Err(kube::Error::Api(s))
-                    if s.code == 404 && s.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 && s.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {
+                }
                 Err(e) => {
                     result.gap = Some(classify(&e, info));
                     return result;
@@ -213,10 +199,7 @@ async fn list_kind(
         let page: Page = match serde_json::from_str(&text) {
             Ok(p) => p,
             Err(e) => {
-                result.gap = Some((
-                    Gap::Failed,
-                    format!("cannot decode the list of {}: {e}", info.plural),
-                ));
+                result.gap = Some((Gap::Failed, format!("cannot decode the list of {}: {e}", info.plural)));
                 return result;
             }
         };
@@ -257,10 +240,9 @@ async fn get_text(client: &Client, url: &str) -> kube::Result<String> {
 fn classify(e: &kube::Error, info: &KindInfo) -> (Gap, String) {
     let what = info.qualified();
     match e {
-        kube::Error::Api(s) if s.code == 403 => (
-            Gap::Forbidden,
-            format!("cannot list {what}: forbidden: {}", s.message),
-        ),
+        kube::Error::Api(s) if s.code == 403 => {
+            (Gap::Forbidden, format!("cannot list {what}: forbidden: {}", s.message))
+        }
         kube::Error::Api(s) if s.code == 404 => {
             let msg = if info.optional {
                 format!("{what} is not installed (optional add-on)")
@@ -271,10 +253,7 @@ fn classify(e: &kube::Error, info: &KindInfo) -> (Gap, String) {
             };
             (Gap::NotFound, msg)
         }
-        kube::Error::Api(s) => (
-            Gap::Failed,
-            format!("cannot list {what}: {} ({})", s.message, s.code),
-        ),
+        kube::Error::Api(s) => (Gap::Failed, format!("cannot list {what}: {} ({})", s.message, s.code)),
         other => (Gap::Failed, format!("cannot list {what}: {other}")),
     }
 }
@@ -284,9 +263,7 @@ fn encode_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -32,6 +32,9 @@ pub struct KindInfo {
     /// The one namespace the kind's objects live in (Longhorn's `longhorn-system`); knowing
     /// that namespace is knowing the kind.
     pub home_namespace: Option<&'static str>,
+    /// Live mode lists this kind after all others (VirtualMachineInstanceMigrations, so a
+    /// migration that starts while quotas are read is still seen).
+    pub list_last: bool,
 }
 
 impl KindInfo {

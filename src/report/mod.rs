@@ -29,6 +29,17 @@ pub struct Report {
     pub rules: Vec<RuleRun>,
     /// Documents and objects that could not be read (skipped).
     pub input_errors: Vec<InputError>,
+    /// Findings silenced by a `harvester-hygiene.io/ignore` annotation with a reason.
+    pub exempted: Vec<Exempted>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exempted {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The object's `harvester-hygiene.io/ignore-reason`.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +80,8 @@ pub struct Summary {
     /// Objects of the kinds the rules read.
     pub objects_scanned: usize,
     pub input_errors: usize,
+    /// Findings silenced by exemption annotations (listed in `exempted`).
+    pub exempted: usize,
     /// True when a kind a selected rule needs could not be read.
     pub incomplete: bool,
 }
@@ -91,6 +104,7 @@ pub enum RuleStatus {
     Complete,
     Partial,
     Skipped,
+    Disabled,
 }
 
 impl Report {
@@ -99,8 +113,7 @@ impl Report {
     pub fn blocking_gaps(&self) -> impl Iterator<Item = &Incomplete> {
         let live = self.source.kind == SourceKind::Live;
         self.incomplete.iter().filter(move |i| {
-            live && !i.rules.is_empty()
-                && matches!(i.reason, Gap::Forbidden | Gap::Failed | Gap::NotFound)
+            live && !i.rules.is_empty() && matches!(i.reason, Gap::Forbidden | Gap::Failed | Gap::NotFound)
         })
     }
 

@@ -103,12 +103,8 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
     let msg_w = total_width.saturating_sub(fixed).max(40);
 
     for run in &report.rules {
-        let findings: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.rule == run.id)
-            .collect();
-        if findings.is_empty() && run.status == RuleStatus::Complete {
+        let findings: Vec<&Finding> = report.findings.iter().filter(|f| f.rule == run.id).collect();
+        if findings.is_empty() && matches!(run.status, RuleStatus::Complete | RuleStatus::Disabled) {
             continue;
         }
         writeln!(out)?;
@@ -116,6 +112,7 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
             RuleStatus::Complete => String::new(),
             RuleStatus::Partial => " (partial: some inputs were missing)".to_string(),
             RuleStatus::Skipped => " (skipped)".to_string(),
+            RuleStatus::Disabled => " (disabled)".to_string(),
         };
         writeln!(
             out,
@@ -129,10 +126,7 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
         if findings.is_empty() {
             continue;
         }
-        let mut header = format!(
-            "{:<sev_w$}  {:<ns_w$}  {:<obj_w$}  ",
-            "SEVERITY", "NAMESPACE", "OBJECT"
-        );
+        let mut header = format!("{:<sev_w$}  {:<ns_w$}  {:<obj_w$}  ", "SEVERITY", "NAMESPACE", "OBJECT");
         if wide {
             header.push_str(&format!("{:<uid_w$}  ", "UID"));
         }
@@ -141,21 +135,14 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
         let indent = " ".repeat(fixed);
         for f in &findings {
             let lines = wrap(&f.message, msg_w);
-            let sev = paint(
-                &format!("{:<sev_w$}", f.severity.as_str()),
-                f.severity,
-                color,
-            );
+            let sev = paint(&format!("{:<sev_w$}", f.severity.as_str()), f.severity, color);
             let mut row = format!(
                 "{sev}  {:<ns_w$}  {:<obj_w$}  ",
                 f.object.namespace.as_deref().unwrap_or("-"),
                 object_cell(f)
             );
             if wide {
-                row.push_str(&format!(
-                    "{:<uid_w$}  ",
-                    f.object.uid.as_deref().unwrap_or("-")
-                ));
+                row.push_str(&format!("{:<uid_w$}  ", f.object.uid.as_deref().unwrap_or("-")));
             }
             row.push_str(lines.first().map_or("", String::as_str));
             writeln!(out, "{row}")?;
@@ -166,11 +153,7 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
                 // Related objects and the remediation use the full width under the row.
                 let extra_w = total_width.saturating_sub(4);
                 if !f.related.is_empty() {
-                    let rel: Vec<String> = f
-                        .related
-                        .iter()
-                        .map(|r| format!("{}/{}", r.kind, r.key()))
-                        .collect();
+                    let rel: Vec<String> = f.related.iter().map(|r| format!("{}/{}", r.kind, r.key())).collect();
                     for l in wrap(&format!("related: {}", rel.join(", ")), extra_w) {
                         writeln!(out, "    {l}")?;
                     }
@@ -184,10 +167,7 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
             let mut fixes: Vec<&str> = findings.iter().map(|f| f.remediation.as_str()).collect();
             fixes.dedup();
             if fixes.len() == 1 {
-                for (i, l) in wrap(fixes[0], total_width.saturating_sub(7))
-                    .iter()
-                    .enumerate()
-                {
+                for (i, l) in wrap(fixes[0], total_width.saturating_sub(7)).iter().enumerate() {
                     writeln!(out, "{}{l}", if i == 0 { "  fix: " } else { "       " })?;
                 }
             } else {
@@ -224,11 +204,7 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
         )?;
     }
     for gap in &report.incomplete {
-        let ns = gap
-            .namespace
-            .as_ref()
-            .map(|n| format!(" in {n}"))
-            .unwrap_or_default();
+        let ns = gap.namespace.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
         let rules = if gap.rules.is_empty() {
             String::new()
         } else {
@@ -237,15 +213,8 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
         writeln!(out, "incomplete: {}{ns}: {}{rules}", gap.kind, gap.message)?;
     }
     for e in &report.input_errors {
-        let doc = e
-            .document
-            .map(|d| format!(" document {d}"))
-            .unwrap_or_default();
-        let obj = e
-            .object
-            .as_ref()
-            .map(|o| format!(" {o}"))
-            .unwrap_or_default();
+        let doc = e.document.map(|d| format!(" document {d}")).unwrap_or_default();
+        let obj = e.object.as_ref().map(|o| format!(" {o}")).unwrap_or_default();
         writeln!(out, "skipped: {}{doc}{obj}: {}", e.source, e.reason)?;
     }
     Ok(())

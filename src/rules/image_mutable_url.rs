@@ -3,7 +3,7 @@
 //! Longhorn downloads the URL again; the new file's checksum no longer matches the recorded
 //! one, so the copy is marked failed and the image cannot be recovered (research §2).
 
-use super::{Context, Finding, Outcome, Rule, Severity, info};
+use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info};
 use crate::inventory::Kind;
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{BackingImage, VirtualMachineImage};
@@ -54,6 +54,16 @@ pub fn mutable_marker(url: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A configured extra path segment (`extraPatterns`) in `url`'s path.
+fn extra_marker(url: &str, extra: &[String]) -> Option<String> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.split('/')
+        .find(|seg| extra.iter().any(|e| seg.eq_ignore_ascii_case(e)))
+        .map(|seg| format!("path segment `{seg}` (configured pattern)"))
 }
 
 /// The pinned form of a URL, for the distributions in research §2.3.
@@ -132,10 +142,34 @@ impl Rule for ImageMutableUrl {
         NEEDS
     }
 
+    fn options(&self) -> &'static [&'static str] {
+        &["extraPatterns"]
+    }
+
+    fn explain(&self) -> Explanation {
+        Explanation {
+            why: "Longhorn keeps a BackingImage's checksum once the first copy is made. When every copy is lost (a \
+                  disk removed without eviction, longhorn/longhorn#10644), Longhorn downloads the image URL again. If \
+                  the URL points at a moving target (a `current`, `latest` or `daily` directory, a `-latest.` file \
+                  name), the new file differs, its checksum does not match, the copy is marked failed, and the image \
+                  and every VM created from it cannot be recovered. The Harvester docs warn against daily-build URLs; \
+                  no code guards against them. Escalated to error when a copy has already failed.",
+            affected: "every Harvester version (no code guard as of v1.8)",
+            upstream: &[
+                "harvester/harvester#7959",
+                "harvester/docs#738",
+                "harvester/harvester#6572",
+            ],
+            remediation: "Create the image from a pinned URL (a dated release directory or a versioned file name) with \
+                          spec.checksum set to the file's SHA-512, move the VMs to it, and delete the old image.",
+        }
+    }
+
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
         let bis_known = inv.covers::<BackingImage>(Some(LONGHORN_NS));
+        let extra: &[String] = ctx.rule_config(ID).map_or(&[], |c| c.extra_patterns.as_slice());
         for img in inv.objects::<VirtualMachineImage>() {
             if !inv.in_scope(img.metadata.namespace.as_deref())
                 || !img.spec.source_type.eq_ignore_ascii_case("download")
@@ -144,14 +178,14 @@ impl Rule for ImageMutableUrl {
                 continue;
             }
             let url = img.spec.url.as_str();
-            let Some(marker) = mutable_marker(url) else {
+            let Some(marker) = mutable_marker(url).or_else(|| extra_marker(url, extra)) else {
                 continue;
             };
             let id = img.image_id();
-            let bi = inv.objects::<BackingImage>().iter().find(|b| {
-                b.image_id() == Some(id.as_str())
-                    && b.metadata.namespace.as_deref() == Some(LONGHORN_NS)
-            });
+            let bi = inv
+                .objects::<BackingImage>()
+                .iter()
+                .find(|b| b.image_id() == Some(id.as_str()) && b.metadata.namespace.as_deref() == Some(LONGHORN_NS));
 
             let mut msg = format!(
                 "VirtualMachineImage {id} downloads {url}, whose {marker} points at a moving target. If every replica \
@@ -202,7 +236,7 @@ impl Rule for ImageMutableUrl {
                  (evict disks before removing them).",
                 pinned_hint(url)
             );
-            let mut f = Finding::new(self, severity, img.object_ref(), msg, remediation);
+            let mut f = Finding::about(self, severity, img, msg, remediation);
             f.related = related;
             out.findings.push(f);
         }
@@ -217,22 +251,34 @@ mod tests {
     #[test]
     fn markers() {
         assert!(
+            mutable_marker("https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img").is_some()
+        );
+        assert!(
+            mutable_marker("https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2")
+                .is_some()
+        );
+        assert!(
             mutable_marker(
-                "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img"
+                "https://cloud.debian.org/images/cloud/bookworm/daily/latest/debian-12-generic-amd64-daily.qcow2"
             )
             .is_some()
         );
-        assert!(mutable_marker("https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2").is_some());
-        assert!(mutable_marker("https://cloud.debian.org/images/cloud/bookworm/daily/latest/debian-12-generic-amd64-daily.qcow2").is_some());
         assert!(mutable_marker("https://cloud.centos.org/centos/9-stream/x86_64/images/CentOS-Stream-GenericCloud-9-latest.x86_64.qcow2").is_some());
-        assert!(mutable_marker("https://dl.rockylinux.org/pub/rocky/9/images/x86_64/Rocky-9-GenericCloud.latest.x86_64.qcow2").is_some());
+        assert!(
+            mutable_marker(
+                "https://dl.rockylinux.org/pub/rocky/9/images/x86_64/Rocky-9-GenericCloud.latest.x86_64.qcow2"
+            )
+            .is_some()
+        );
         assert!(mutable_marker("https://x.example/Current/f.img").is_some());
         // Host names and pinned paths are not markers.
+        assert!(mutable_marker("https://latest-mirror.example.org/fedora/releases/40/Cloud/x.qcow2").is_none());
         assert!(
-            mutable_marker("https://latest-mirror.example.org/fedora/releases/40/Cloud/x.qcow2")
-                .is_none()
+            mutable_marker(
+                "https://cloud-images.ubuntu.com/releases/jammy/release-20240514/ubuntu-22.04-server-cloudimg-amd64.img"
+            )
+            .is_none()
         );
-        assert!(mutable_marker("https://cloud-images.ubuntu.com/releases/jammy/release-20240514/ubuntu-22.04-server-cloudimg-amd64.img").is_none());
         assert!(mutable_marker("https://example.org/img/latest").is_some());
         assert!(mutable_marker("https://example.org/img/f.qcow2?tag=latest").is_none());
         assert!(mutable_marker("").is_none());
@@ -241,9 +287,7 @@ mod tests {
     #[test]
     fn hints() {
         assert_eq!(
-            pinned_hint(
-                "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img"
-            ),
+            pinned_hint("https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img"),
             "https://cloud-images.ubuntu.com/releases/jammy/release-<YYYYMMDD>/jammy-server-cloudimg-amd64.img (a dated release directory)"
         );
         assert!(

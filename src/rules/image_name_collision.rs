@@ -10,11 +10,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Context, Finding, Outcome, Rule, Severity, info, plural};
-use crate::inventory::kinds::{
-    BackingImage, PersistentVolumeClaim, StorageClass, VirtualMachineImage,
-};
+use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info, plural};
+use crate::inventory::kinds::{BackingImage, PersistentVolumeClaim, StorageClass, VirtualMachineImage};
 use crate::inventory::{Inventory, Kind, KindInfo};
+
 use crate::version::Version;
 
 pub struct ImageNameCollision;
@@ -49,6 +48,28 @@ impl Rule for ImageNameCollision {
         NEEDS
     }
 
+    fn explain(&self) -> Explanation {
+        Explanation {
+            why: "Before Harvester v1.8 every VirtualMachineImage gets a cluster-scoped StorageClass named \
+                  longhorn-<image name>; the namespace is not part of the name. Two images of the same name in \
+                  different namespaces therefore share one class. Harvester refuses to delete an image while any PVC \
+                  in any namespace uses its class, and initialising or deleting one image deletes and re-creates the \
+                  shared class pointing at its own BackingImage, so the other image's new volumes get the wrong data. \
+                  Terraform users, who choose image names themselves, hit this most. v1.8 names new classes lh-<uid>, \
+                  but classes created before the upgrade keep their legacy names, and a new image whose name matches \
+                  an existing legacy class takes it over. CDI-backend images share their target class by design and \
+                  are not checked. The rule also warns about an image whose class is gone or serves another image.",
+            affected: "Harvester v1.2.0 to v1.7.x; on v1.8.0+ only images on legacy longhorn-<name> classes",
+            upstream: &[
+                "harvester/harvester#5165",
+                "harvester/harvester#7184",
+                "harvester/harvester#9392",
+                "harvester/harvester#10187",
+            ],
+            remediation: REMEDIATION,
+        }
+    }
+
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
@@ -72,10 +93,7 @@ impl Rule for ImageNameCollision {
             .iter()
             .filter(|i| !i.is_cdi())
             .collect();
-        let class_of: Vec<String> = images
-            .iter()
-            .map(|i| class_name(i, version, &classes))
-            .collect();
+        let class_of: Vec<String> = images.iter().map(|i| class_name(i, version, &classes)).collect();
 
         // Collision groups: same class, or same name where one side uses the legacy class.
         let mut groups: Vec<BTreeSet<usize>> = Vec::new();
@@ -83,10 +101,7 @@ impl Rule for ImageNameCollision {
         let mut by_name: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
         for (i, img) in images.iter().enumerate() {
             by_class.entry(class_of[i].as_str()).or_default().insert(i);
-            by_name
-                .entry(img.metadata.name.as_str())
-                .or_default()
-                .insert(i);
+            by_name.entry(img.metadata.name.as_str()).or_default().insert(i);
         }
         groups.extend(by_class.into_values().filter(|g| g.len() > 1));
         for (name, g) in by_name {
@@ -106,11 +121,7 @@ impl Rule for ImageNameCollision {
                 if !inv.in_scope(img.metadata.namespace.as_deref()) {
                     continue;
                 }
-                let others: Vec<&VirtualMachineImage> = group
-                    .iter()
-                    .filter(|&&j| j != i)
-                    .map(|&j| images[j])
-                    .collect();
+                let others: Vec<&VirtualMachineImage> = group.iter().filter(|&&j| j != i).map(|&j| images[j]).collect();
                 let class = &class_of[i];
                 let other_names: Vec<String> = others.iter().map(|o| o.image_id()).collect();
                 let mut msg = format!(
@@ -125,26 +136,14 @@ impl Rule for ImageNameCollision {
                     },
                 );
                 msg.push(' ');
-                msg.push_str(&serves_sentence(
-                    class,
-                    &classes,
-                    classes_known,
-                    &backing,
-                    bis_known,
-                ));
+                msg.push_str(&serves_sentence(class, &classes, classes_known, &backing, bis_known));
                 msg.push(' ');
                 msg.push_str(&pvc_sentence(inv, class));
                 msg.push_str(
                     " While any PVC uses the class, deleting either image is refused, and re-initialising or \
                      deleting one re-points or removes the class the other relies on.",
                 );
-                let mut f = Finding::new(
-                    self,
-                    Severity::Error,
-                    img.object_ref(),
-                    msg,
-                    REMEDIATION.to_string(),
-                );
+                let mut f = Finding::about(self, Severity::Error, img, msg, REMEDIATION.to_string());
                 f.related = others.iter().map(|o| o.object_ref()).collect();
                 out.findings.push(f);
             }
@@ -166,13 +165,8 @@ impl Rule for ImageNameCollision {
                      same name (in another namespace) does before v1.8.",
                     img.image_id()
                 );
-                out.findings.push(Finding::new(
-                    self,
-                    Severity::Warning,
-                    img.object_ref(),
-                    msg,
-                    aftermath_fix(),
-                ));
+                out.findings
+                    .push(Finding::about(self, Severity::Warning, *img, msg, aftermath_fix()));
                 continue;
             };
             let Some(bi_name) = sc.backing_image() else {
@@ -190,13 +184,7 @@ impl Rule for ImageNameCollision {
                      belongs to {served}: new volumes made from this image get the other image's data.",
                     img.image_id()
                 );
-                let mut f = Finding::new(
-                    self,
-                    Severity::Warning,
-                    img.object_ref(),
-                    msg,
-                    aftermath_fix(),
-                );
+                let mut f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix());
                 f.related.push(sc.object_ref());
                 out.findings.push(f);
             }
@@ -228,11 +216,7 @@ fn legacy_class(name: &str) -> String {
 
 /// The class an image uses: `status.storageClassName`, else what its Harvester version
 /// would pick (research §1.2).
-fn class_name(
-    img: &VirtualMachineImage,
-    version: Option<&Version>,
-    classes: &HashMap<&str, &StorageClass>,
-) -> String {
+fn class_name(img: &VirtualMachineImage, version: Option<&Version>, classes: &HashMap<&str, &StorageClass>) -> String {
     if !img.status.storage_class_name.is_empty() {
         return img.status.storage_class_name.clone();
     }
@@ -283,9 +267,9 @@ fn serves_sentence(
         Some(Some(id)) => format!(
             "Today the class serves {id} (parameters.backingImage {bi}, annotated harvesterhci.io/imageId {id})."
         ),
-        Some(None) => format!(
-            "The class provisions from BackingImage {bi}, which has no harvesterhci.io/imageId annotation."
-        ),
+        Some(None) => {
+            format!("The class provisions from BackingImage {bi}, which has no harvesterhci.io/imageId annotation.")
+        }
         None => format!("The class provisions from BackingImage {bi}, which no longer exists."),
     }
 }
@@ -306,21 +290,12 @@ fn pvc_sentence(inv: &Inventory, class: &str) -> String {
             )
             .or_default() += 1;
     }
-    let detail: Vec<String> = by_image
-        .iter()
-        .map(|(k, n)| format!("{n} from {k}"))
-        .collect();
+    let detail: Vec<String> = by_image.iter().map(|(k, n)| format!("{n} from {k}")).collect();
     let exact = inv.covers::<PersistentVolumeClaim>(None);
     match (pvcs.len(), exact) {
         (0, true) => "No PVC uses the class.".to_string(),
-        (0, false) => {
-            "No PVC seen using the class (PVCs were not read in every namespace).".to_string()
-        }
-        (n, true) => format!(
-            "{} use the class ({}).",
-            plural(n, "PVC", "PVCs"),
-            detail.join(", ")
-        ),
+        (0, false) => "No PVC seen using the class (PVCs were not read in every namespace).".to_string(),
+        (n, true) => format!("{} use the class ({}).", plural(n, "PVC", "PVCs"), detail.join(", ")),
         (n, false) => format!(
             "At least {} use the class ({}; PVCs were not read in every namespace).",
             plural(n, "PVC", "PVCs"),

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Config, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION};
 use crate::inventory::{Inventory, Kind, KindInfo};
 use crate::meta::ObjectRef;
 
@@ -53,9 +54,7 @@ impl FromStr for Severity {
             "info" => Ok(Severity::Info),
             "warning" => Ok(Severity::Warning),
             "error" => Ok(Severity::Error),
-            other => Err(format!(
-                "unknown severity {other:?} (expected error, warning or info)"
-            )),
+            other => Err(format!("unknown severity {other:?} (expected error, warning or info)")),
         }
     }
 }
@@ -72,6 +71,25 @@ pub struct Finding {
     /// What to do about it.
     pub remediation: String,
     pub related: Vec<ObjectRef>,
+    /// The object's exemption annotations, read when the finding was made.
+    #[serde(skip)]
+    pub exemption: Option<Exemption>,
+}
+
+/// `harvester-hygiene.io/ignore` and its reason, as found on the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    pub rules: String,
+    pub reason: Option<String>,
+}
+
+impl Exemption {
+    pub fn covers(&self, rule: &str) -> bool {
+        self.rules
+            .split(',')
+            .map(str::trim)
+            .any(|r| r == rule || r == "*" || r == "all")
+    }
 }
 
 /// What the rule found, and what it could not check.
@@ -85,6 +103,23 @@ pub struct Outcome {
 /// The rule's view of one scan.
 pub struct Context<'a> {
     pub inv: &'a Inventory,
+    pub config: &'a Config,
+    /// The scan's clock (ages and grace periods are measured against it).
+    pub now: jiff::Timestamp,
+}
+
+impl Context<'_> {
+    pub fn rule_config(&self, id: &str) -> Option<&crate::config::RuleConfig> {
+        self.config.rule(id)
+    }
+}
+
+/// What `explain` prints about a rule.
+pub struct Explanation {
+    pub why: &'static str,
+    pub affected: &'static str,
+    pub upstream: &'static [&'static str],
+    pub remediation: &'static str,
 }
 
 pub trait Rule: Sync {
@@ -96,6 +131,11 @@ pub trait Rule: Sync {
     /// The kinds the rule reads. The scan lists exactly these (plus the version Setting).
     fn needs(&self) -> &'static [&'static KindInfo];
     fn check(&self, ctx: &Context<'_>) -> Outcome;
+    /// Config options the rule takes besides `enabled` and `severity`.
+    fn options(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn explain(&self) -> Explanation;
 }
 
 /// Shorthand for a rule's `needs`.
@@ -104,20 +144,24 @@ pub const fn info<K: Kind>() -> &'static KindInfo {
 }
 
 impl Finding {
-    pub fn new(
-        rule: &dyn Rule,
-        severity: Severity,
-        object: ObjectRef,
-        message: String,
-        remediation: String,
-    ) -> Self {
+    /// A finding about `obj`, carrying its exemption annotations.
+    pub fn about<K: Kind>(rule: &dyn Rule, severity: Severity, obj: &K, message: String, remediation: String) -> Self {
+        let m = obj.meta();
+        let exemption = m.annotation(IGNORE_ANNOTATION).map(|rules| Exemption {
+            rules: rules.to_string(),
+            reason: m
+                .annotation(IGNORE_REASON_ANNOTATION)
+                .map(str::to_string)
+                .filter(|r| !r.trim().is_empty()),
+        });
         Finding {
             rule: rule.id().to_string(),
             severity,
-            object,
+            object: obj.object_ref(),
             message,
             remediation,
             related: Vec::new(),
+            exemption,
         }
     }
 }

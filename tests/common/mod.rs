@@ -40,7 +40,13 @@ pub fn kubeconfig() -> &'static Path {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default())
+        PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or_default(),
+        )
     })
 }
 
@@ -93,12 +99,7 @@ fn api_of(api_version: &str, kind: &str) -> (String, &'static str, bool, bool) {
     (base, plural, namespaced, status)
 }
 
-async fn send(
-    client: &Client,
-    method: &str,
-    url: &str,
-    body: &Value,
-) -> Result<Value, kube::Error> {
+async fn send(client: &Client, method: &str, url: &str, body: &Value) -> Result<Value, kube::Error> {
     let req = http::Request::builder()
         .method(method)
         .uri(url)
@@ -129,14 +130,9 @@ pub async fn create(obj: Value) -> Value {
         let mut with_status = created.clone();
         with_status["status"] = obj["status"].clone();
         let name = created["metadata"]["name"].as_str().unwrap();
-        return send(
-            &client,
-            "PUT",
-            &format!("{url}/{name}/status"),
-            &with_status,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("status of {kind}/{name}: {e}"));
+        return send(&client, "PUT", &format!("{url}/{name}/status"), &with_status)
+            .await
+            .unwrap_or_else(|e| panic!("status of {kind}/{name}: {e}"));
     }
     created
 }

@@ -53,6 +53,7 @@ impl Kind for BackingImage {
         optional: false,
         only_names: &[],
         home_namespace: Some("longhorn-system"),
+        list_last: false,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

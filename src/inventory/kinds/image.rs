@@ -70,6 +70,7 @@ impl Kind for VirtualMachineImage {
         optional: false,
         only_names: &[],
         home_namespace: None,
+        list_last: false,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

@@ -1,17 +1,37 @@
 //! One file per kind: a typed view keeping only what the rules read.
 //! To add a kind: write its file, then add one line to [`REGISTRY`].
 
+mod addon;
 mod backing_image;
 mod image;
+mod longhorn_volume;
+mod migration;
+mod pod;
 mod pvc;
+mod resource_quota;
 pub mod setting;
 mod storage_class;
+mod upgrade;
+pub mod virtual_machine;
+mod virtual_machine_instance;
+mod vm_import;
+mod volume_snapshot;
 
+pub use addon::{Addon, VM_IMPORT_CONTROLLER};
 pub use backing_image::{BackingImage, DiskFileStatus};
 pub use image::VirtualMachineImage;
+pub use longhorn_volume::LonghornVolume;
+pub use migration::VirtualMachineInstanceMigration;
+pub use pod::Pod;
 pub use pvc::PersistentVolumeClaim;
+pub use resource_quota::ResourceQuota;
 pub use setting::Setting;
 pub use storage_class::StorageClass;
+pub use upgrade::Upgrade;
+pub use virtual_machine::VirtualMachine;
+pub use virtual_machine_instance::VirtualMachineInstance;
+pub use vm_import::VirtualMachineImport;
+pub use volume_snapshot::VolumeSnapshot;
 
 use super::{KindOps, Ops};
 
@@ -22,6 +42,16 @@ pub static REGISTRY: &[&dyn KindOps] = &[
     &Ops::<StorageClass>::NEW,
     &Ops::<PersistentVolumeClaim>::NEW,
     &Ops::<Setting>::NEW,
+    &Ops::<VirtualMachine>::NEW,
+    &Ops::<VirtualMachineInstance>::NEW,
+    &Ops::<Pod>::NEW,
+    &Ops::<ResourceQuota>::NEW,
+    &Ops::<LonghornVolume>::NEW,
+    &Ops::<VirtualMachineInstanceMigration>::NEW,
+    &Ops::<VolumeSnapshot>::NEW,
+    &Ops::<VirtualMachineImport>::NEW,
+    &Ops::<Addon>::NEW,
+    &Ops::<Upgrade>::NEW,
 ];
 
 /// The registered kind for an object's `apiVersion` and `kind`. The version is not
@@ -38,10 +68,7 @@ pub fn by_api_version_kind(api_version: &str, kind: &str) -> Option<&'static dyn
 /// The registered kind for a resource plural (`virtualmachineimages`), as support bundles
 /// name their files.
 pub fn by_plural(plural: &str) -> Option<&'static dyn KindOps> {
-    REGISTRY
-        .iter()
-        .copied()
-        .find(|ops| ops.info().plural == plural)
+    REGISTRY.iter().copied().find(|ops| ops.info().plural == plural)
 }
 
 #[cfg(test)]
@@ -62,9 +89,6 @@ mod tests {
         assert!(by_api_version_kind("longhorn.io/v1beta1", "BackingImage").is_some());
         assert!(by_api_version_kind("example.com/v1", "BackingImage").is_none());
         assert!(by_api_version_kind("v1", "PersistentVolumeClaim").is_some());
-        assert_eq!(
-            by_plural("storageclasses").map(|o| o.info().kind),
-            Some("StorageClass")
-        );
+        assert_eq!(by_plural("storageclasses").map(|o| o.info().kind), Some("StorageClass"));
     }
 }

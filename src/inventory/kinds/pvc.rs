@@ -32,6 +32,7 @@ impl Kind for PersistentVolumeClaim {
         optional: false,
         only_names: &[],
         home_namespace: None,
+        list_last: false,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

@@ -28,6 +28,7 @@ impl Kind for Setting {
         optional: false,
         only_names: &[SERVER_VERSION],
         home_namespace: None,
+        list_last: false,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

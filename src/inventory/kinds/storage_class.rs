@@ -38,6 +38,7 @@ impl Kind for StorageClass {
         optional: false,
         only_names: &[],
         home_namespace: None,
+        list_last: false,
     };
     fn meta(&self) -> &Meta {
         &self.metadata

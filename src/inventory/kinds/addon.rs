@@ -1,0 +1,42 @@
+//! Harvester `Addon` (harvesterhci.io/v1beta1): the vm-import-controller add-on's chart
+//! version tells which controller ran (chart 1.5.2+ has the OpenStack cleanup fix).
+
+use serde::Deserialize;
+
+use crate::inventory::{Kind, KindInfo};
+use crate::meta::{Meta, nullable};
+
+pub const VM_IMPORT_CONTROLLER: &str = "vm-import-controller";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Addon {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub spec: AddonSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AddonSpec {
+    #[serde(default, deserialize_with = "nullable")]
+    pub version: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub enabled: bool,
+}
+
+impl Kind for Addon {
+    const INFO: KindInfo = KindInfo {
+        group: "harvesterhci.io",
+        version: "v1beta1",
+        kind: "Addon",
+        plural: "addons",
+        namespaced: true,
+        optional: true,
+        only_names: &[],
+        home_namespace: None,
+        list_last: false,
+    };
+    fn meta(&self) -> &Meta {
+        &self.metadata
+    }
+}

@@ -1,0 +1,161 @@
+//! KubeVirt `VirtualMachine` (kubevirt.io/v1): name, labels, the PVCs it references, and its
+//! cpu/memory limits (research §3-4).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::inventory::{Kind, KindInfo};
+use crate::meta::{Meta, NameRef, Volume, nullable};
+
+pub const GUEST_CLUSTER_LABEL: &str = "guestcluster.harvesterhci.io/name";
+pub const CREATOR_LABEL: &str = "harvesterhci.io/creator";
+pub const NODE_DRIVER: &str = "docker-machine-driver-harvester";
+pub const VOLUME_CLAIM_TEMPLATES: &str = "harvesterhci.io/volumeClaimTemplates";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VirtualMachine {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub spec: VmSpec,
+    #[serde(default, deserialize_with = "nullable")]
+    pub status: VmStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmSpec {
+    #[serde(default, deserialize_with = "nullable")]
+    pub template: Template,
+    #[serde(default, deserialize_with = "nullable")]
+    pub data_volume_templates: Vec<DataVolumeTemplate>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DataVolumeTemplate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub metadata: NameRef,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Template {
+    #[serde(default, deserialize_with = "nullable")]
+    pub spec: TemplateSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TemplateSpec {
+    #[serde(default, deserialize_with = "nullable")]
+    pub volumes: Vec<Volume>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub domain: Domain,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Domain {
+    #[serde(default, deserialize_with = "nullable")]
+    pub resources: Resources,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Resources {
+    #[serde(default, deserialize_with = "crate::meta::string_map")]
+    pub limits: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmStatus {
+    #[serde(default, deserialize_with = "nullable")]
+    pub volume_requests: Vec<VolumeRequest>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeRequest {
+    #[serde(default, deserialize_with = "nullable")]
+    pub add_volume_options: Option<AddVolumeOptions>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddVolumeOptions {
+    #[serde(default, deserialize_with = "nullable")]
+    pub volume_source: Volume,
+}
+
+/// One entry of the `harvesterhci.io/volumeClaimTemplates` annotation (a JSON PVC list).
+#[derive(Deserialize)]
+struct ClaimTemplate {
+    #[serde(default)]
+    metadata: NameRef,
+}
+
+impl VirtualMachine {
+    /// Every PVC name the VM references: template volumes (hot-plugged included),
+    /// dataVolumeTemplates, the volumeClaimTemplates annotation and pending volume requests.
+    pub fn claims(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .spec
+            .template
+            .spec
+            .volumes
+            .iter()
+            .filter_map(Volume::claim)
+            .collect();
+        out.extend(self.spec.data_volume_templates.iter().map(|d| d.metadata.name.as_str()));
+        out.extend(
+            self.status
+                .volume_requests
+                .iter()
+                .filter_map(|r| r.add_volume_options.as_ref())
+                .filter_map(|o| o.volume_source.claim()),
+        );
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    /// PVC names from the `harvesterhci.io/volumeClaimTemplates` annotation (owned strings:
+    /// the annotation is JSON text). A malformed annotation yields nothing.
+    pub fn template_claims(&self) -> Vec<String> {
+        self.metadata
+            .annotation(VOLUME_CLAIM_TEMPLATES)
+            .and_then(|a| serde_json::from_str::<Vec<ClaimTemplate>>(a).ok())
+            .map(|v| {
+                v.into_iter()
+                    .map(|t| t.metadata.name)
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Made for an RKE2 guest cluster (by label or by Rancher's node driver).
+    pub fn is_guest_cluster_vm(&self) -> bool {
+        self.metadata.labels.contains_key(GUEST_CLUSTER_LABEL)
+            || self.metadata.label(CREATOR_LABEL) == Some(NODE_DRIVER)
+    }
+
+    pub fn has_cpu_or_memory_limit(&self) -> bool {
+        let l = &self.spec.template.spec.domain.resources.limits;
+        l.contains_key("cpu") || l.contains_key("memory")
+    }
+}
+
+impl Kind for VirtualMachine {
+    const INFO: KindInfo = KindInfo {
+        group: "kubevirt.io",
+        version: "v1",
+        kind: "VirtualMachine",
+        plural: "virtualmachines",
+        namespaced: true,
+        optional: false,
+        only_names: &[],
+        home_namespace: None,
+        list_last: false,
+    };
+    fn meta(&self) -> &Meta {
+        &self.metadata
+    }
+}

@@ -1,0 +1,44 @@
+//! KubeVirt `VirtualMachineInstance` (kubevirt.io/v1): its uid (the migration annotation key
+//! from v1.4.2) and the PVCs it uses.
+
+use serde::Deserialize;
+
+use crate::inventory::{Kind, KindInfo};
+use crate::meta::{Meta, Volume, nullable};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VirtualMachineInstance {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub spec: VmiSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VmiSpec {
+    #[serde(default, deserialize_with = "nullable")]
+    pub volumes: Vec<Volume>,
+}
+
+impl VirtualMachineInstance {
+    pub fn claims(&self) -> impl Iterator<Item = &str> {
+        self.spec.volumes.iter().filter_map(Volume::claim)
+    }
+}
+
+impl Kind for VirtualMachineInstance {
+    const INFO: KindInfo = KindInfo {
+        group: "kubevirt.io",
+        version: "v1",
+        kind: "VirtualMachineInstance",
+        plural: "virtualmachineinstances",
+        namespaced: true,
+        optional: false,
+        only_names: &[],
+        home_namespace: None,
+        list_last: false,
+    };
+    fn meta(&self) -> &Meta {
+        &self.metadata
+    }
+}

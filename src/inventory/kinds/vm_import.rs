@@ -1,0 +1,77 @@
+//! vm-import-controller `VirtualMachineImport` (migration.harvesterhci.io/v1beta1; research
+//! §5). The add-on is disabled by default, so the kind may not be served: optional.
+
+use serde::Deserialize;
+
+use crate::inventory::{Kind, KindInfo};
+use crate::meta::{Condition, Meta, nullable};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VirtualMachineImport {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub spec: ImportSpec,
+    #[serde(default, deserialize_with = "nullable")]
+    pub status: ImportStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSpec {
+    #[serde(default, deserialize_with = "nullable")]
+    pub source_cluster: SourceRef,
+    #[serde(default, deserialize_with = "nullable")]
+    pub virtual_machine_name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SourceRef {
+    #[serde(default, deserialize_with = "nullable")]
+    pub kind: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportStatus {
+    #[serde(default, deserialize_with = "nullable")]
+    pub import_status: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub import_conditions: Vec<Condition>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub disk_import_status: Vec<serde_json::Value>,
+}
+
+impl VirtualMachineImport {
+    /// The controller compares the source kind in lower case.
+    pub fn is_openstack(&self) -> bool {
+        self.spec.source_cluster.kind.eq_ignore_ascii_case("OpenstackSource")
+    }
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        crate::meta::condition(&self.status.import_conditions, type_)
+    }
+    pub fn condition_true(&self, type_: &str) -> bool {
+        self.condition(type_).is_some_and(Condition::is_true)
+    }
+}
+
+impl Kind for VirtualMachineImport {
+    const INFO: KindInfo = KindInfo {
+        group: "migration.harvesterhci.io",
+        version: "v1beta1",
+        kind: "VirtualMachineImport",
+        plural: "virtualmachineimports",
+        namespaced: true,
+        optional: true,
+        only_names: &[],
+        home_namespace: None,
+        list_last: false,
+    };
+    fn meta(&self) -> &Meta {
+        &self.metadata
+    }
+}
