@@ -79,6 +79,18 @@ fn demo_dump_reports_exactly_the_planted_problems() {
 const IMG: &str = "apiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineImage\nmetadata:\n  name: NAME\n  namespace: NS\nspec:\n  displayName: NAME\n  sourceType: download\n  url: https://cloud-images.ubuntu.com/noble/current/noble.img\n";
 
 #[test]
+fn hex_ids_that_look_like_floats_do_not_drop_the_object() {
+    let text = "apiVersion: longhorn.io/v1beta2\nkind: BackingImage\nmetadata:\n  name: vmi-x\n  namespace: longhorn-system\nstatus:\n  uuid: 803e6819\n  checksum: 1e999\n";
+    let mut inv = Inventory::new(None, true);
+    files::load_text(&mut inv, "bi.yaml", text);
+    assert!(inv.input_errors.is_empty(), "{:?}", inv.input_errors);
+    let bis = inv.objects::<harvester_hygiene::inventory::kinds::BackingImage>();
+    assert_eq!(bis.len(), 1);
+    // The value itself is lost to the YAML float reading (`.inf`); the object is kept.
+    assert!(!bis[0].status.checksum.is_empty());
+}
+
+#[test]
 fn malformed_documents_are_reported_and_skipped() {
     let text = format!(
         "{}---\nkind: [unclosed\n---\n{}---\napiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineImage\nmetadata:\n  name: bad-spec\n  namespace: ns\nspec: 42\n",

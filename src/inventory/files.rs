@@ -32,6 +32,9 @@ fn yaml_options() -> serde_saphyr::Options {
     budget.max_depth = 256;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
+    // An unquoted hex id such as `803e6819` reads as a float overflowing to infinity; keep
+    // it as the text it is instead of rejecting the whole document.
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
     options
 }
 
