@@ -16,6 +16,41 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Deserialize a string field that hand-written YAML may give as a number or boolean
+/// (`uid: 2222`, `version: 0.4`); absent or `null` is empty.
+pub fn text<'de, D>(d: D) -> Result<String, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s,
+        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => v.to_string(),
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a string, found {}",
+                kind_of(&other)
+            )));
+        }
+    })
+}
+
+/// [`text`] for optional fields: empty is `None`.
+pub fn opt_text<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    text(d).map(|s| Some(s).filter(|s| !s.is_empty()))
+}
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+        _ => "a scalar",
+    }
+}
+
 /// Deserialize a label or annotation map, reading scalar values (`yes`, `3`, `true` in
 /// hand-written YAML) as their text rather than rejecting the whole object.
 pub fn string_map<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
@@ -36,30 +71,30 @@ where
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerRef {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub api_version: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub kind: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub name: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub uid: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub name: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub namespace: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub uid: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub resource_version: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub creation_timestamp: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub deletion_timestamp: Option<String>,
     #[serde(default, deserialize_with = "string_map")]
     pub labels: BTreeMap<String, String>,
@@ -118,15 +153,15 @@ pub struct ObjectName {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    #[serde(rename = "type", default, deserialize_with = "nullable")]
+    #[serde(rename = "type", default, deserialize_with = "crate::meta::text")]
     pub type_: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub status: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub last_transition_time: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub last_update_time: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub message: String,
 }
 
@@ -151,7 +186,7 @@ pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Con
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
     pub persistent_volume_claim: Option<ClaimRef>,
@@ -162,7 +197,7 @@ pub struct Volume {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimRef {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub claim_name: String,
     #[serde(default, deserialize_with = "nullable")]
     pub hotpluggable: bool,
@@ -170,7 +205,7 @@ pub struct ClaimRef {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NameRef {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub name: String,
 }
 

@@ -3,6 +3,10 @@
 
 mod image_mutable_url;
 mod image_name_collision;
+mod import_openstack_leak;
+mod migration_annotation_stale;
+mod orphaned_guest_pvc;
+mod vm_name_breaks_migration;
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,9 +19,20 @@ use crate::meta::ObjectRef;
 
 pub use image_mutable_url::ImageMutableUrl;
 pub use image_name_collision::ImageNameCollision;
+pub use import_openstack_leak::ImportOpenstackLeak;
+pub use migration_annotation_stale::MigrationAnnotationStale;
+pub use orphaned_guest_pvc::OrphanedGuestPvc;
+pub use vm_name_breaks_migration::VmNameBreaksMigration;
 
 /// Every rule, in the order `rules` lists them.
-pub static REGISTRY: &[&dyn Rule] = &[&ImageNameCollision, &ImageMutableUrl];
+pub static REGISTRY: &[&dyn Rule] = &[
+    &ImageNameCollision,
+    &ImageMutableUrl,
+    &VmNameBreaksMigration,
+    &MigrationAnnotationStale,
+    &OrphanedGuestPvc,
+    &ImportOpenstackLeak,
+];
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {
     REGISTRY.iter().copied().find(|r| r.id() == id)

@@ -18,7 +18,7 @@ pub struct Addon {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AddonSpec {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub version: String,
     #[serde(default, deserialize_with = "nullable")]
     pub enabled: bool,

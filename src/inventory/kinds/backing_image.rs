@@ -21,7 +21,7 @@ pub struct BackingImage {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackingImageStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub checksum: String,
     #[serde(default, deserialize_with = "nullable")]
     pub disk_file_status_map: BTreeMap<String, DiskFileStatus>,
@@ -30,9 +30,9 @@ pub struct BackingImageStatus {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiskFileStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub state: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub message: String,
 }
 

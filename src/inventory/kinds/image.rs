@@ -19,24 +19,29 @@ pub struct VirtualMachineImage {
 #[serde(rename_all = "camelCase")]
 pub struct ImageSpec {
     /// `backingimage` (default when empty) or `cdi` (v1.5.0+).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub backend: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub display_name: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub source_type: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub url: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub checksum: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub target_storage_class_name: String,
+    /// `export-from-volume`: the source PVC.
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub pvc_name: String,
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub pvc_namespace: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub storage_class_name: String,
 }
 

@@ -17,7 +17,7 @@ pub struct LonghornVolume {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub state: String,
     #[serde(default, deserialize_with = "nullable")]
     pub kubernetes_status: KubernetesStatus,
@@ -26,7 +26,7 @@ pub struct VolumeStatus {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KubernetesStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub last_pod_ref_at: String,
     #[serde(default, deserialize_with = "nullable")]
     pub workloads_status: Vec<serde_json::Value>,

@@ -19,13 +19,13 @@ pub struct VirtualMachineInstanceMigration {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrationSpec {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub vmi_name: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MigrationStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub phase: String,
 }
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::inventory::{Kind, KindInfo};
-use crate::meta::{Meta, nullable};
+use crate::meta::Meta;
 
 pub const SERVER_VERSION: &str = "server-version";
 
@@ -12,9 +12,9 @@ pub const SERVER_VERSION: &str = "server-version";
 pub struct Setting {
     #[serde(default)]
     pub metadata: Meta,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub value: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub default: String,
 }
 

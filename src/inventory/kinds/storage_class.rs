@@ -12,7 +12,7 @@ use crate::meta::{Meta, nullable};
 pub struct StorageClass {
     #[serde(default)]
     pub metadata: Meta,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub provisioner: String,
     #[serde(default, deserialize_with = "nullable")]
     pub parameters: BTreeMap<String, String>,

@@ -18,14 +18,14 @@ pub struct Upgrade {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct UpgradeSpec {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub version: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpgradeStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub previous_version: String,
     #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,

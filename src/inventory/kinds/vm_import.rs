@@ -21,24 +21,24 @@ pub struct VirtualMachineImport {
 pub struct ImportSpec {
     #[serde(default, deserialize_with = "nullable")]
     pub source_cluster: SourceRef,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub virtual_machine_name: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SourceRef {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub kind: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub name: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub namespace: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportStatus {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::meta::text")]
     pub import_status: String,
     #[serde(default, deserialize_with = "nullable")]
     pub import_conditions: Vec<Condition>,
