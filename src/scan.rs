@@ -66,8 +66,9 @@ pub fn select_rules(ids: &[String]) -> Result<Vec<&'static dyn Rule>> {
         .collect()
 }
 
-/// The registered kinds the rules read, plus the Setting for the version.
-fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {
+/// The registered kinds the rules read, plus the Setting for the version: exactly what a
+/// live scan lists (and what the shipped read-only ClusterRole must grant).
+pub fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {
     kinds::REGISTRY
         .iter()
         .copied()
