@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the live tests need on a fresh Debian bookworm machine and builds a real
+# Installs what the live tests need (etcd, curl, a Prometheus Pushgateway) on a fresh Debian
+# bookworm machine and builds a real
 # kube-apiserver 1.20 from Debian's source package, cached under ~/.cache/harvester-hygiene.
 # Idempotent: a second run finds the cached binary and only checks the packages.
 # Recipe: shared/real-apiserver.md (patched reflect2 for Go >= 1.18).
@@ -12,6 +13,9 @@ mkdir -p "$BIN"
 need_pkgs=()
 command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+# A real Prometheus Pushgateway for the job's metrics test.
+command -v prometheus-pushgateway >/dev/null 2>&1 || need_pkgs+=(prometheus-pushgateway)
 if [ ! -x "$BIN/kube-apiserver" ]; then
   [ -x /usr/lib/go-1.19/bin/go ] || need_pkgs+=(golang-1.19-go)
   command -v rsync >/dev/null 2>&1 || need_pkgs+=(rsync)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod inventory;
 pub mod meta;
+pub mod publish;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -1,0 +1,182 @@
+//! `harvester-hygiene-job`: the in-cluster CronJob. Scans with the pod's service account,
+//! then keeps the report in a ConfigMap, raises Events, logs one JSON line per finding and
+//! optionally pushes metrics. Exit codes fit a CronJob: 0 when the job did its work (whatever
+//! it found), 1 when it could not (cluster unreachable, a kind it needs forbidden, the report
+//! not writable), 2 for a bad flag or policy file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use harvester_hygiene::config::Config;
+use harvester_hygiene::inventory::live::LiveOptions;
+use harvester_hygiene::publish;
+use harvester_hygiene::scan::{Input, ScanOptions, scan};
+use serde_json::json;
+
+const DEFAULT_CONFIG: &str = "/etc/harvester-hygiene/config.yaml";
+
+#[derive(Parser)]
+#[command(
+    name = "harvester-hygiene-job",
+    version,
+    about = "Scan this Harvester cluster and publish the report (in-cluster CronJob)"
+)]
+struct Args {
+    /// Policy file [default: /etc/harvester-hygiene/config.yaml when it exists]
+    #[arg(long, value_name = "PATH", env = "HARVESTER_HYGIENE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Namespace of the report ConfigMap [default: $POD_NAMESPACE, else harvester-hygiene]
+    #[arg(long, env = "POD_NAMESPACE", default_value = "harvester-hygiene")]
+    report_namespace: String,
+    /// Name of the report ConfigMap
+    #[arg(long, default_value = "harvester-hygiene-report")]
+    report_configmap: String,
+    /// Do not raise Kubernetes Events
+    #[arg(long)]
+    no_events: bool,
+    /// At most this many Warning events per run (most severe findings first)
+    #[arg(long, default_value_t = 500)]
+    max_events: usize,
+    /// Push metrics to this Prometheus Pushgateway (http://host:port)
+    #[arg(long, value_name = "URL")]
+    pushgateway_url: Option<String>,
+    /// Harvester version to assume instead of the server-version Setting
+    #[arg(long)]
+    harvester_version: Option<String>,
+    /// Items per list request
+    #[arg(long, default_value_t = 500)]
+    chunk_size: u32,
+}
+
+fn log(level: &str, msg: &str, fields: serde_json::Value) {
+    let mut line = json!({"ts": jiff::Timestamp::now().to_string(), "level": level, "msg": msg});
+    if let (Some(l), Some(f)) = (line.as_object_mut(), fields.as_object()) {
+        l.extend(f.clone());
+    }
+    println!("{line}");
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match (&args.config, std::path::Path::new(DEFAULT_CONFIG).exists()) {
+        (Some(p), _) => Config::load(p),
+        (None, true) => Config::load(std::path::Path::new(DEFAULT_CONFIG)),
+        (None, false) => Ok(Config::default()),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            log("error", "bad policy file", json!({"error": e.to_string()}));
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            log("error", "cannot start the runtime", json!({"error": e.to_string()}));
+            return ExitCode::from(1);
+        }
+    };
+    ExitCode::from(rt.block_on(run(args, config)))
+}
+
+async fn run(args: Args, config: Config) -> u8 {
+    let started = Instant::now();
+    let opts = ScanOptions {
+        input: Input::Live(LiveOptions {
+            page_size: args.chunk_size.max(1),
+            ..Default::default()
+        }),
+        namespace: None,
+        harvester_version: args.harvester_version.clone(),
+        rules: Vec::new(),
+        config,
+        now: None,
+    };
+    let report = match scan(&opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            log("error", "scan failed", json!({"error": e.to_string()}));
+            return 1;
+        }
+    };
+    let duration = started.elapsed();
+    for line in publish::log_lines(&report) {
+        println!("{line}");
+    }
+    for gap in &report.incomplete {
+        log(
+            "warning",
+            "incomplete",
+            json!({"kind": gap.kind, "reason": gap.reason, "detail": gap.message, "rules": gap.rules}),
+        );
+    }
+
+    let client = match kube::Client::try_default().await {
+        Ok(c) => c,
+        Err(e) => {
+            log(
+                "error",
+                "cannot build the client to publish",
+                json!({"error": e.to_string()}),
+            );
+            return 1;
+        }
+    };
+    let mut failed = false;
+    let previous = match publish::write_report(&client, &args.report_namespace, &args.report_configmap, &report).await {
+        Ok(prev) => prev,
+        Err(e) => {
+            log(
+                "error",
+                "cannot write the report ConfigMap",
+                json!({"namespace": args.report_namespace, "name": args.report_configmap, "error": e.to_string()}),
+            );
+            failed = true;
+            Default::default()
+        }
+    };
+    let events = if args.no_events {
+        publish::EventSummary::default()
+    } else {
+        let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
+        publish::emit_events(&client, instance, &report, &previous, args.max_events).await
+    };
+    if events.failed > 0 {
+        log(
+            "warning",
+            "some events could not be published",
+            json!({"failed": events.failed}),
+        );
+    }
+    if let Some(url) = &args.pushgateway_url {
+        let body = publish::exposition(&report, duration, jiff::Timestamp::now().as_second());
+        if let Err(e) = publish::push_metrics(url, &body).await {
+            log("warning", "cannot push metrics", json!({"error": e}));
+        }
+    }
+    log(
+        "info",
+        "scan complete",
+        json!({
+            "findings": report.summary.total,
+            "bySeverity": report.summary.by_severity,
+            "exempted": report.summary.exempted,
+            "incomplete": report.summary.incomplete,
+            "harvesterVersion": report.harvester_version,
+            "durationSeconds": duration.as_secs_f64(),
+            "events": {"warning": events.warnings, "resolved": events.resolved, "skipped": events.skipped, "failed": events.failed},
+        }),
+    );
+    if report.summary.incomplete {
+        log(
+            "error",
+            "the scan could not read every kind it needs: check the job's RBAC",
+            json!({}),
+        );
+        failed = true;
+    }
+    u8::from(failed)
+}
