@@ -10,6 +10,7 @@ pub mod error;
 pub mod inventory;
 pub mod meta;
 pub mod publish;
+pub mod remedy;
 pub mod report;
 pub mod rules;
 pub mod scan;

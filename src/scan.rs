@@ -81,8 +81,17 @@ pub fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {
         .collect()
 }
 
-/// Gather, judge and report.
-pub async fn scan(opts: &ScanOptions) -> Result<Report> {
+/// What a scan gathered, before judging: `fix` keeps it to plan and re-check actions.
+pub struct Gathered {
+    pub inv: Inventory,
+    pub source: Source,
+    pub rules: Vec<&'static dyn Rule>,
+    /// The client of a live scan.
+    pub client: Option<kube::Client>,
+}
+
+/// Gather the inventory the selected rules need (live or from files) and the version.
+pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
     let selected = select_rules(&opts.rules)?;
     let flag_version = match &opts.harvester_version {
         Some(v) => Some(Version::parse(v).ok_or_else(|| Error::Usage {
@@ -91,7 +100,7 @@ pub async fn scan(opts: &ScanOptions) -> Result<Report> {
         })?),
         None => None,
     };
-    let (mut inv, mut source) = match &opts.input {
+    let (mut inv, mut source, client) = match &opts.input {
         Input::Files(paths) => {
             let mut inv = Inventory::new(opts.namespace.clone(), true);
             files::load(&mut inv, paths)?;
@@ -102,6 +111,7 @@ pub async fn scan(opts: &ScanOptions) -> Result<Report> {
                     paths: paths.iter().map(|p| p.display().to_string()).collect(),
                     ..source
                 },
+                None,
             )
         }
         Input::Live(lo) => {
@@ -110,21 +120,30 @@ pub async fn scan(opts: &ScanOptions) -> Result<Report> {
             let page = if lo.page_size == 0 { 500 } else { lo.page_size };
             live::gather(&client, &mut inv, &kinds_for(&selected), page).await;
             let source = new_source(SourceKind::Live, opts);
-            (
-                inv,
-                Source {
-                    server: Some(cluster.server),
-                    context: cluster.context,
-                    kubernetes_version: cluster.kubernetes_version,
-                    ..source
-                },
-            )
+            let source = Source {
+                server: Some(cluster.server),
+                context: cluster.context,
+                kubernetes_version: cluster.kubernetes_version,
+                ..source
+            };
+            (inv, source, Some(client))
         }
     };
     set_version(&mut inv, flag_version);
     source.harvester_version_source = inv.version_source;
+    Ok(Gathered {
+        inv,
+        source,
+        rules: selected,
+        client,
+    })
+}
+
+/// Gather, judge and report.
+pub async fn scan(opts: &ScanOptions) -> Result<Report> {
+    let g = gather(opts).await?;
     let now = opts.now.unwrap_or_else(jiff::Timestamp::now);
-    Ok(judge(&inv, &selected, &opts.config, now, source))
+    Ok(judge(&g.inv, &g.rules, &opts.config, now, g.source))
 }
 
 fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {
@@ -283,6 +302,7 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
         rules: runs,
         input_errors: inv.input_errors.clone(),
         exempted,
+        actions: None,
     };
     let blocking = report.blocking_gaps().next().is_some();
     report.summary.incomplete = blocking;

@@ -31,6 +31,9 @@ pub struct Report {
     pub input_errors: Vec<InputError>,
     /// Findings silenced by a `harvester-hygiene.io/ignore` annotation with a reason.
     pub exempted: Vec<Exempted>,
+    /// `fix`: what was planned or done for each fixable finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<crate::remedy::ActionResult>>,
 }
 
 #[derive(Debug, Clone, Serialize)]

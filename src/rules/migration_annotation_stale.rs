@@ -148,8 +148,9 @@ impl Rule for MigrationAnnotationStale {
                         ""
                     }
                 );
-                out.findings
-                    .push(Finding::about(self, Severity::Warning, quota, msg, fix));
+                let mut f = Finding::about(self, Severity::Warning, quota, msg, fix);
+                f.details.insert("annotation".into(), key.clone());
+                out.findings.push(f);
             }
         }
         out.notes.dedup();

@@ -86,6 +86,9 @@ pub struct Finding {
     /// What to do about it.
     pub remediation: String,
     pub related: Vec<ObjectRef>,
+    /// Machine-readable facts for tools (`annotation`, `persistentVolume`, `attribution`...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub details: std::collections::BTreeMap<String, String>,
     /// The object's exemption annotations, read when the finding was made.
     #[serde(skip)]
     pub exemption: Option<Exemption>,
@@ -176,6 +179,7 @@ impl Finding {
             message,
             remediation,
             related: Vec::new(),
+            details: Default::default(),
             exemption,
         }
     }

@@ -275,6 +275,16 @@ impl Rule for OrphanedGuestPvc {
                 }
             );
             let mut f = Finding::about(self, severity, pvc, msg, fix);
+            if !pvc.spec.volume_name.is_empty() {
+                f.details
+                    .insert("persistentVolume".into(), pvc.spec.volume_name.clone());
+            }
+            let attribution = if m.label(GUEST_CLUSTER_LABEL).is_some() {
+                "label"
+            } else {
+                "inferred"
+            };
+            f.details.insert("attribution".into(), attribution.into());
             f.related = snapshots
                 .iter()
                 .map(|s| crate::inventory::Kind::object_ref(*s))

@@ -1,0 +1,210 @@
+//! Remediation: turn findings into a plan of actions, then (on request) carry it out safely.
+//!
+//! Safety model (after Longhorn's orphan CRs, stricter than kor): the default only prints the
+//! plan; `--dry-run=server` sends every change with server-side dry-run; `--apply` executes.
+//! Before acting, the finding is re-checked against a fresh scan (an object that gained a
+//! user, changed, or is no longer a finding is skipped), every write carries a uid and
+//! resourceVersion precondition, each object is backed up before it changes, and every
+//! action is recorded in an audit log. Already gone counts as done, so re-running is safe.
+
+mod backup;
+mod pvc;
+pub mod quantity;
+mod quota;
+
+use std::collections::BTreeMap;
+
+use kube::Client;
+use serde::Serialize;
+
+pub use backup::Backup;
+
+use crate::inventory::Inventory;
+use crate::meta::ObjectRef;
+use crate::publish::fingerprint;
+use crate::rules::Finding;
+
+/// What an action does.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ActionKind {
+    /// Switch the bound PV to `Retain`, then delete the PVC: the data survives on a Released PV.
+    #[serde(rename_all = "camelCase")]
+    RetainAndDeletePvc {
+        persistent_volume: Option<String>,
+        owned_snapshots: Vec<String>,
+        attributed_by_label: bool,
+    },
+    /// Remove a stale migration annotation (and subtract its ResourceList from `spec.hard`).
+    #[serde(rename_all = "camelCase")]
+    RemoveQuotaAnnotation {
+        key: String,
+        subtract_from_hard: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    pub id: usize,
+    pub rule: String,
+    pub fingerprint: String,
+    pub object: ObjectRef,
+    pub action: ActionKind,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Planned,
+    DryRunOk,
+    Done,
+    AlreadyDone,
+    Skipped,
+    Declined,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResult {
+    #[serde(flatten)]
+    pub action: Action,
+    pub status: Status,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Print the plan, change nothing.
+    Plan,
+    /// Send every change with server-side dry-run.
+    DryRunServer,
+    /// Change the cluster.
+    Apply,
+}
+
+/// A planner for one fixable rule.
+type Planner = fn(&Finding, &Inventory) -> Option<(ActionKind, String)>;
+
+/// Fixable rules and their planners (one line per fixable rule).
+const PLANNERS: &[(&str, Planner)] = &[
+    ("orphaned-guest-pvc", pvc::plan),
+    ("migration-annotation-stale", quota::plan),
+];
+
+/// Is the rule fixable by `fix`?
+pub fn fixable(rule: &str) -> bool {
+    PLANNERS.iter().any(|(r, _)| *r == rule)
+}
+
+/// One action per fixable finding.
+pub fn plan(findings: &[Finding], inv: &Inventory) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for f in findings {
+        let Some((_, planner)) = PLANNERS.iter().find(|(r, _)| *r == f.rule) else {
+            continue;
+        };
+        if let Some((action, description)) = planner(f, inv) {
+            actions.push(Action {
+                id: actions.len() + 1,
+                rule: f.rule.clone(),
+                fingerprint: fingerprint(f),
+                object: f.object.clone(),
+                action,
+                description,
+            });
+        }
+    }
+    actions
+}
+
+pub struct ExecOptions<'a> {
+    pub mode: Mode,
+    pub include_owned_snapshots: bool,
+    /// Where backups and the audit log go (apply only).
+    pub backup: Option<&'a Backup>,
+}
+
+/// Outcome of one step, before it becomes an [`ActionResult`].
+pub(crate) type StepResult = Result<(Status, String), String>;
+
+/// Carry out `actions`. `fresh` maps fingerprints to the findings of a scan made just now;
+/// `confirm` is asked before each change in apply mode.
+pub async fn execute(
+    client: &Client,
+    actions: Vec<Action>,
+    fresh: &BTreeMap<String, Finding>,
+    opts: &ExecOptions<'_>,
+    confirm: &mut dyn FnMut(&Action) -> bool,
+) -> Vec<ActionResult> {
+    let mut out = Vec::new();
+    for action in actions {
+        let done = |status, detail: String| (status, detail);
+        let (status, detail) = if opts.mode == Mode::Plan {
+            done(Status::Planned, String::new())
+        } else if let Some(reason) = recheck(&action, fresh, opts) {
+            done(Status::Skipped, reason)
+        } else if opts.mode == Mode::Apply && !confirm(&action) {
+            done(Status::Declined, "not confirmed".into())
+        } else {
+            let dry_run = opts.mode == Mode::DryRunServer;
+            let r = match &action.action {
+                ActionKind::RetainAndDeletePvc { .. } => pvc::apply(client, &action, dry_run, opts.backup).await,
+                ActionKind::RemoveQuotaAnnotation { .. } => quota::apply(client, &action, dry_run, opts.backup).await,
+            };
+            match r {
+                Ok(ok) => ok,
+                Err(e) => done(Status::Failed, e),
+            }
+        };
+        if let Some(b) = opts.backup {
+            b.audit(&action, status, &detail);
+        }
+        out.push(ActionResult { action, status, detail });
+    }
+    out
+}
+
+/// Why an action must not run now, judged on the fresh scan.
+fn recheck(action: &Action, fresh: &BTreeMap<String, Finding>, opts: &ExecOptions<'_>) -> Option<String> {
+    let Some(now) = fresh.get(&action.fingerprint) else {
+        return Some(
+            "no longer a finding on a fresh scan (it gained a user, an owner, or changed): not touched".into(),
+        );
+    };
+    if now.object.uid != action.object.uid {
+        return Some("the object was replaced since the plan (different uid): not touched".into());
+    }
+    if now.object.resource_version != action.object.resource_version {
+        return Some("the object changed since the plan (resourceVersion differs): not touched; plan again".into());
+    }
+    if let ActionKind::RetainAndDeletePvc { owned_snapshots, .. } = &action.action
+        && !owned_snapshots.is_empty()
+        && !opts.include_owned_snapshots
+    {
+        return Some(format!(
+            "it owns VolumeSnapshots ({}), which deleting it would delete: skipped (use --include-owned-snapshots)",
+            owned_snapshots.join(", ")
+        ));
+    }
+    None
+}
+
+/// Map a kube error on a write to a step result: 404 is done, 409 a failed precondition.
+pub(crate) fn write_error(what: &str, e: kube::Error) -> StepResult {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => Ok((Status::AlreadyDone, format!("{what}: already gone"))),
+        kube::Error::Api(s) if s.code == 409 => Ok((
+            Status::Skipped,
+            format!(
+                "{what}: precondition failed, the object changed since the scan: {}",
+                s.message
+            ),
+        )),
+        kube::Error::Api(s) => Err(format!("{what}: {} ({})", s.message, s.code)),
+        other => Err(format!("{what}: {other}")),
+    }
+}

@@ -1,0 +1,136 @@
+//! `orphaned-guest-pvc` → retain, then delete. Harvester's Longhorn classes use
+//! `reclaimPolicy: Delete`, so a plain PVC delete would destroy the data: first the bound PV
+//! is switched to `Retain`, then the PVC is deleted with uid and resourceVersion
+//! preconditions. The Longhorn volume survives on a Released PV.
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim as K8sPvc};
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::json;
+
+use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
+use crate::inventory::Inventory;
+use crate::inventory::kinds::PersistentVolumeClaim;
+use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
+use crate::rules::Finding;
+
+pub const RETAINED_AT: &str = "harvester-hygiene.io/retained-at";
+pub const RETAINED_FROM: &str = "harvester-hygiene.io/retained-from";
+
+pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
+    let pvc = inv.objects::<PersistentVolumeClaim>().iter().find(|p| {
+        p.metadata.namespace == f.object.namespace && p.metadata.name == f.object.name && p.metadata.uid == f.object.uid
+    })?;
+    let pv = Some(pvc.spec.volume_name.clone()).filter(|v| !v.is_empty());
+    let owned_snapshots = f
+        .related
+        .iter()
+        .filter(|r| r.kind == "VolumeSnapshot")
+        .map(|r| r.name.clone())
+        .collect();
+    let description = match &pv {
+        Some(pv) => format!(
+            "set PV {pv} to reclaimPolicy Retain, then delete PVC {}",
+            f.object.key()
+        ),
+        None => format!("delete unbound PVC {}", f.object.key()),
+    };
+    let attributed_by_label = pvc.metadata.labels.contains_key(GUEST_CLUSTER_LABEL);
+    Some((
+        ActionKind::RetainAndDeletePvc {
+            persistent_volume: pv,
+            owned_snapshots,
+            attributed_by_label,
+        },
+        description,
+    ))
+}
+
+pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Option<&Backup>) -> StepResult {
+    let ActionKind::RetainAndDeletePvc { persistent_volume, .. } = &action.action else {
+        return Err("internal: not a PVC action".into());
+    };
+    let ns = action.object.namespace.as_deref().ok_or("PVC without namespace")?;
+    let name = &action.object.name;
+    let pvcs: Api<K8sPvc> = Api::namespaced(client.clone(), ns);
+    let current = match pvcs.get_opt(name).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok((Status::AlreadyDone, "PVC already gone".into())),
+        Err(e) => return write_error("get PVC", e),
+    };
+    if current.metadata.deletion_timestamp.is_some() {
+        // Without its users the pvc-protection finalizer completes the delete; nothing to do.
+        return Ok((Status::AlreadyDone, "PVC already being deleted".into()));
+    }
+    if current.metadata.uid != action.object.uid || current.metadata.resource_version != action.object.resource_version
+    {
+        return Ok((Status::Skipped, "PVC changed since the scan: not touched".into()));
+    }
+    if let Some(b) = backup {
+        let v = serde_json::to_value(&current).map_err(|e| e.to_string())?;
+        let d = b.save(&with_kind(v.clone(), "v1", "PersistentVolumeClaim"))?;
+        b.audit_before(
+            "PersistentVolumeClaim",
+            &with_kind(v, "v1", "PersistentVolumeClaim"),
+            &d,
+        );
+    }
+    let mut detail = Vec::new();
+    if let Some(pv_name) = persistent_volume {
+        let pvs: Api<PersistentVolume> = Api::all(client.clone());
+        match pvs.get_opt(pv_name).await {
+            Ok(Some(pv)) => {
+                if let Some(b) = backup {
+                    let v = serde_json::to_value(&pv).map_err(|e| e.to_string())?;
+                    let d = b.save(&with_kind(v.clone(), "v1", "PersistentVolume"))?;
+                    b.audit_before("PersistentVolume", &with_kind(v, "v1", "PersistentVolume"), &d);
+                }
+                let patch = json!({
+                    "metadata": {
+                        "resourceVersion": pv.metadata.resource_version,
+                        "annotations": {RETAINED_AT: jiff::Timestamp::now().to_string(), RETAINED_FROM: action.object.key()},
+                    },
+                    "spec": {"persistentVolumeReclaimPolicy": "Retain"},
+                });
+                let mut pp = PatchParams::default();
+                pp.dry_run = dry_run;
+                if let Err(e) = pvs.patch(pv_name, &pp, &Patch::Merge(&patch)).await {
+                    // Never delete the PVC unless its data is retained.
+                    return match write_error(&format!("retain PV {pv_name}"), e)? {
+                        (Status::AlreadyDone, _) => Err(format!(
+                            "PV {pv_name} disappeared before it could be retained: PVC not deleted"
+                        )),
+                        other => Ok(other),
+                    };
+                }
+                detail.push(format!("PV {pv_name} set to Retain"));
+            }
+            Ok(None) => detail.push(format!("PV {pv_name} does not exist: nothing to retain")),
+            Err(e) => return write_error(&format!("get PV {pv_name}"), e),
+        }
+    }
+    let dp = DeleteParams {
+        dry_run,
+        preconditions: Some(Preconditions {
+            uid: action.object.uid.clone(),
+            resource_version: action.object.resource_version.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    match pvcs.delete(name, &dp).await {
+        Ok(_) => {
+            detail.push(format!("PVC {} deleted", action.object.key()));
+            Ok((if dry_run { Status::DryRunOk } else { Status::Done }, detail.join("; ")))
+        }
+        Err(e) => write_error("delete PVC", e).map(|(s, d)| {
+            detail.push(d);
+            (s, detail.join("; "))
+        }),
+    }
+}
+
+fn with_kind(mut v: serde_json::Value, api_version: &str, kind: &str) -> serde_json::Value {
+    v["apiVersion"] = json!(api_version);
+    v["kind"] = json!(kind);
+    v
+}

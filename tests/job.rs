@@ -1,0 +1,267 @@
+//! The in-cluster job as a process against the real apiserver, as the Fleet bundle's
+//! ServiceAccount (TokenRequest token) with only the shipped RBAC: it writes the report
+//! ConfigMap, raises Events, logs a JSON line per finding, pushes metrics to a real
+//! Pushgateway, and on the next run notices a resolved finding.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{create, namespace, unique};
+use serde_json::{Value, json};
+
+const NS: &str = "harvester-hygiene";
+const SA: &str = "system:serviceaccount:harvester-hygiene:harvester-hygiene";
+
+fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut c = Command::new("kubectl");
+    c.args(args)
+        .env("KUBECONFIG", common::kubeconfig())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("kubectl");
+    if let Some(s) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Apply the shipped bundle (all but the CronJob: a 1.20 apiserver has no batch/v1 CronJob)
+/// and return a kubeconfig for its ServiceAccount.
+fn install_bundle(dir: &std::path::Path) -> std::path::PathBuf {
+    let _ = kubectl(&["create", "namespace", NS], None);
+    let out = kubectl(
+        &["kustomize", &format!("{}/fleet/base", env!("CARGO_MANIFEST_DIR"))],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "kustomize: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<&str> = rendered
+        .split("\n---\n")
+        .filter(|d| !d.contains("kind: CronJob"))
+        .collect();
+    let out = kubectl(&["apply", "-n", NS, "-f", "-"], Some(&docs.join("\n---\n")));
+    assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
+    let out = kubectl(
+        &["create", "token", "harvester-hygiene", "-n", NS, "--duration", "1h"],
+        None,
+    );
+    assert!(out.status.success(), "token: {}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let admin = std::fs::read_to_string(common::kubeconfig()).unwrap();
+    let server = admin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .unwrap()
+        .to_string();
+    let kc = dir.join("sa-kubeconfig");
+    std::fs::write(
+        &kc,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: sa\n  user:\n    token: {token}\ncontexts:\n- name: sa\n  context:\n    cluster: c\n    user: sa\ncurrent-context: sa\n"),
+    )
+    .unwrap();
+    kc
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run_job(kc: &std::path::Path, extra: &[&str]) -> (i32, Vec<Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_harvester-hygiene-job"))
+        .args(["--harvester-version", "v1.6.1"])
+        .args(extra)
+        .env("KUBECONFIG", kc)
+        .env("POD_NAMESPACE", NS)
+        .env("POD_NAME", "harvester-hygiene-29384-abcde")
+        .env_remove("HH_TEST_KUBECONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn job_publishes_report_events_and_metrics_with_least_privilege() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = install_bundle(dir.path());
+
+    // Least privilege, as the shipped ClusterRole grants it.
+    for (verb, what, allowed) in [
+        ("list", "virtualmachineimages.harvesterhci.io", "yes"),
+        ("create", "events.events.k8s.io", "yes"),
+        ("get", "secrets", "no"),
+        ("list", "secrets", "no"),
+        ("delete", "persistentvolumeclaims", "no"),
+        ("delete", "virtualmachineimages.harvesterhci.io", "no"),
+    ] {
+        let out = kubectl(&["auth", "can-i", verb, what, "--all-namespaces", "--as", SA], None);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), allowed, "{verb} {what}");
+    }
+
+    // A finding to publish.
+    let ns = namespace("jobtest").await;
+    let name = unique("fedora-rawhide");
+    create(json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineImage",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"displayName": name, "sourceType": "download",
+                 "url": "https://dl.fedoraproject.org/pub/fedora/linux/development/rawhide/Cloud/x86_64/images/Fedora-Cloud-Base.qcow2"}}))
+    .await;
+
+    // A real Pushgateway.
+    let port = free_port();
+    let mut pgw = Command::new("prometheus-pushgateway")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus-pushgateway (installed by scripts/install-apiserver.sh)");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let (code, lines, stderr) = run_job(&kc, &["--pushgateway-url", &url]);
+    assert_eq!(code, 0, "stderr: {stderr}\nlines: {lines:#?}");
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["msg"] == "finding" && l["object"]["namespace"] == ns.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{lines:#?}");
+    assert_eq!(ours[0]["rule"], "image-mutable-url");
+    assert!(ours[0]["fingerprint"].as_str().is_some_and(|f| f.len() == 16));
+    let done = lines
+        .iter()
+        .find(|l| l["msg"] == "scan complete")
+        .expect("summary line");
+    assert_eq!(done["incomplete"], false, "{done}");
+    assert!(done["events"]["warning"].as_u64().unwrap() >= 1);
+
+    // The report ConfigMap.
+    let out = kubectl(
+        &["get", "configmap", "harvester-hygiene-report", "-n", NS, "-o", "json"],
+        None,
+    );
+    let cm: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Value = serde_json::from_str(cm["data"]["report.json"].as_str().unwrap()).unwrap();
+    assert_eq!(report["apiVersion"], "harvester-hygiene/v1");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["object"]["name"] == name.as_str())
+    );
+    assert!(
+        cm["metadata"]["labels"]["harvester-hygiene.io/warnings"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            >= 1
+    );
+
+    // The Warning event on the image.
+    let out = kubectl(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"], None);
+    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ev = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["regarding"]["name"] == name.as_str())
+        .expect("event on the image");
+    assert_eq!(ev["type"], "Warning");
+    assert_eq!(ev["reason"], "image-mutable-url");
+    assert!(ev["note"].as_str().unwrap().len() <= 1024);
+
+    // The metrics, as the Pushgateway serves them.
+    let metrics = http_get(port, "/metrics");
+    assert!(metrics.contains("harvester_hygiene_findings{"), "{metrics}");
+    assert!(
+        metrics.contains("rule=\"image-mutable-url\",severity=\"warning\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains("harvester_hygiene_last_success_timestamp_seconds"));
+
+    // Resolve it; the next run says so with a Normal event.
+    let out = kubectl(
+        &["delete", "virtualmachineimages.harvesterhci.io", &name, "-n", &ns],
+        None,
+    );
+    assert!(out.status.success());
+    let (code, lines, _) = run_job(&kc, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "scan complete" && l["events"]["resolved"].as_u64().unwrap() >= 1),
+        "{lines:#?}"
+    );
+    let out = kubectl(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"], None);
+    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["regarding"]["name"] == name.as_str() && e["type"] == "Normal")
+    );
+    let _ = pgw.kill();
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn job_without_rights_fails_visibly() {
+    // A ServiceAccount with no RBAC at all: the scan is incomplete and the job exits 1.
+    let dir = tempfile::tempdir().unwrap();
+    let _ = kubectl(&["create", "namespace", NS], None);
+    let sa = unique("nobody");
+    let out = kubectl(&["create", "serviceaccount", &sa, "-n", NS], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kubectl(&["create", "token", &sa, "-n", NS], None);
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let admin = std::fs::read_to_string(common::kubeconfig()).unwrap();
+    let server = admin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .unwrap()
+        .to_string();
+    let kc = dir.path().join("kc");
+    std::fs::write(&kc, format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: sa\n  user:\n    token: {token}\ncontexts:\n- name: sa\n  context:\n    cluster: c\n    user: sa\ncurrent-context: sa\n")).unwrap();
+    let (code, lines, _) = run_job(&kc, &["--report-configmap", &unique("r")]);
+    assert_eq!(code, 1);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "incomplete" && l["reason"] == "forbidden")
+    );
+    let all = lines.iter().map(|l| l.to_string()).collect::<String>();
+    assert!(!all.contains(&token), "the token must never be logged");
+}
