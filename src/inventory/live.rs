@@ -138,13 +138,27 @@ pub async fn gather(client: &Client, inv: &mut Inventory, kinds: &[&'static dyn 
         match r.gap {
             None => {
                 inv.merge_batch(r.ops, r.batch);
-                let coverage = match (&namespace, info.namespaced) {
-                    (Some(ns), true) => Coverage::Namespaces([ns.clone()].into()),
+                let coverage = match (&namespace, info.namespaced, info.home_namespace) {
+                    (Some(_), true, Some(home)) => Coverage::Namespaces([home.to_string()].into()),
+                    (Some(ns), true, None) => Coverage::Namespaces([ns.clone()].into()),
                     _ => Coverage::All,
                 };
                 inv.set_coverage(info, coverage);
             }
             Some((Gap::NotFound, _)) if info.optional => inv.set_coverage(info, Coverage::All),
+            // With -n, a forbidden system namespace is out of scope, not a failed scan.
+            Some((Gap::Forbidden, message)) if namespace.is_some() && info.home_namespace.is_some() => {
+                inv.set_coverage(info, Coverage::Unknown);
+                inv.gaps.push(KindGap {
+                    kind: info,
+                    namespace: info.home_namespace.map(str::to_string),
+                    reason: Gap::OutOfScope,
+                    message: format!(
+                        "{message} (outside -n {}; rules that need it are partial)",
+                        namespace.as_deref().unwrap_or("")
+                    ),
+                });
+            }
             Some((reason, message)) => {
                 inv.set_coverage(info, Coverage::Unknown);
                 inv.gaps.push(KindGap {
@@ -160,6 +174,11 @@ pub async fn gather(client: &Client, inv: &mut Inventory, kinds: &[&'static dyn 
 
 async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option<&str>, page_size: u32) -> KindResult {
     let info = ops.info();
+    // With -n, a kind that lives in one system namespace (Longhorn's) is read there.
+    let namespace = match (namespace, info.home_namespace) {
+        (Some(_), Some(home)) => Some(home),
+        (ns, _) => ns,
+    };
     let mut result = KindResult {
         ops,
         batch: ops.new_batch(),

@@ -18,6 +18,11 @@ pub const RETAINED_AT: &str = "harvester-hygiene.io/retained-at";
 pub const RETAINED_FROM: &str = "harvester-hygiene.io/retained-from";
 
 pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
+    // Only findings backed by Longhorn usage evidence (warning); an age-only guest (info)
+    // is never deleted automatically.
+    if f.severity < crate::rules::Severity::Warning {
+        return None;
+    }
     let pvc = inv.objects::<PersistentVolumeClaim>().iter().find(|p| {
         p.metadata.namespace == f.object.namespace && p.metadata.name == f.object.name && p.metadata.uid == f.object.uid
     })?;

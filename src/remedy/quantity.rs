@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(subtract("20", "2").as_deref(), Some("18"));
         assert_eq!(subtract("20", "500m").as_deref(), Some("19500m"));
         assert_eq!(subtract("64Gi", "4Gi").as_deref(), Some("60Gi"));
-        assert_eq!(subtract("64Gi", "512Mi").as_deref(), Some("63488Mi"));
+        assert_eq!(subtract("64Gi", "512Mi").as_deref(), Some("65024Mi"));
         assert_eq!(subtract("10G", "2G").as_deref(), Some("8G"));
         assert_eq!(subtract("1", "2"), None);
     }

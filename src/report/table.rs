@@ -203,6 +203,9 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
             parts.join(", ")
         )?;
     }
+    if let Some(actions) = &report.actions {
+        render_actions(actions, report, total_width, color, out)?;
+    }
     for gap in &report.incomplete {
         let ns = gap.namespace.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
         let rules = if gap.rules.is_empty() {
@@ -216,6 +219,72 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
         let doc = e.document.map(|d| format!(" document {d}")).unwrap_or_default();
         let obj = e.object.as_ref().map(|o| format!(" {o}")).unwrap_or_default();
         writeln!(out, "skipped: {}{doc}{obj}: {}", e.source, e.reason)?;
+    }
+    Ok(())
+}
+
+fn render_actions(
+    actions: &[crate::remedy::ActionResult],
+    report: &Report,
+    total_width: usize,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    use crate::remedy::Status;
+    writeln!(out)?;
+    writeln!(out, "{}", bold("Actions", color))?;
+    if actions.is_empty() {
+        writeln!(out, "Nothing to fix automatically.")?;
+    } else {
+        let st_w = actions
+            .iter()
+            .map(|a| format!("{:?}", a.status).len() + 2)
+            .max()
+            .unwrap_or(8)
+            .max("STATUS".len());
+        writeln!(out, "{:<3}  {:<st_w$}  WHAT", "ID", "STATUS")?;
+        for a in actions {
+            let status = serde_json::to_value(a.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let sev = match a.status {
+                Status::Failed => Severity::Error,
+                Status::Skipped | Status::Declined => Severity::Warning,
+                _ => Severity::Info,
+            };
+            let lines = wrap(&a.action.description, total_width.saturating_sub(st_w + 7));
+            writeln!(
+                out,
+                "{:<3}  {}  {}",
+                a.action.id,
+                paint(&format!("{status:<st_w$}"), sev, color),
+                lines[0]
+            )?;
+            let indent = " ".repeat(st_w + 7);
+            for l in &lines[1..] {
+                writeln!(out, "{indent}{l}")?;
+            }
+            if !a.detail.is_empty() {
+                for l in wrap(&a.detail, total_width.saturating_sub(st_w + 9)) {
+                    writeln!(out, "{indent}  {l}")?;
+                }
+            }
+        }
+    }
+    let manual = report
+        .findings
+        .iter()
+        .filter(|f| !crate::remedy::fixable(&f.rule))
+        .count();
+    if manual > 0 {
+        writeln!(out, "{manual} finding(s) need a manual fix: see the fix: lines above.")?;
+    }
+    if actions.iter().all(|a| a.status == Status::Planned) && !actions.is_empty() {
+        writeln!(
+            out,
+            "Nothing was changed. Test with --dry-run=server, then run with --apply."
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! `kubectl harvester-hygiene`: the kubectl plugin. A thin layer over the library.
 
+mod fix;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,8 @@ struct Cli {
 enum Command {
     /// Scan a cluster (or dumps of one) and report problems
     Scan(Box<ScanArgs>),
+    /// Fix what is safe to fix: print the plan (default), --dry-run=server, or --apply
+    Fix(Box<FixCmd>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Explain one rule: why it matters, affected versions, upstream issues, remediation
@@ -50,6 +54,27 @@ struct ScanArgs {
     /// dumps, directories (recursive) or Harvester support bundle .zip files. Repeatable.
     #[arg(long = "from", value_name = "PATH")]
     from: Vec<PathBuf>,
+    /// Exit with 1 when a finding has at least this severity: error, warning, info or never
+    #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
+    fail_on: FailOn,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct FixCmd {
+    /// Output format: table, wide, json or yaml
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
+    output: Format,
+    #[command(flatten)]
+    fix: fix::FixArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Flags `scan` and `fix` share.
+#[derive(Args)]
+struct CommonArgs {
     /// Only list and report objects in this namespace (default: all namespaces)
     #[arg(short = 'n', long)]
     namespace: Option<String>,
@@ -59,9 +84,6 @@ struct ScanArgs {
     /// Harvester version to assume (e.g. v1.4.1), overriding the server-version Setting
     #[arg(long, value_name = "VERSION")]
     harvester_version: Option<String>,
-    /// Exit with 1 when a finding has at least this severity: error, warning, info or never
-    #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
-    fail_on: FailOn,
     /// Run only these rules (comma-separated ids; see `rules`)
     #[arg(long, value_delimiter = ',')]
     rules: Vec<String>,
@@ -132,6 +154,7 @@ fn main() -> ExitCode {
         }
         Command::Explain { rule } => explain(&rule),
         Command::Scan(args) => run_scan(*args),
+        Command::Fix(args) => run_fix(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
@@ -186,56 +209,89 @@ fn textwrap(s: &str) -> String {
     out
 }
 
-fn run_scan(args: ScanArgs) -> i32 {
-    let config = match &args.config {
-        Some(p) => match Config::load(p) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
-            }
-        },
+/// Exit code for a library error: unreachable cluster 3, anything else 2.
+fn error_code(e: &Error) -> i32 {
+    match e {
+        Error::Unreachable(_) => exit::INCOMPLETE,
+        _ => exit::USAGE,
+    }
+}
+
+/// Scan options from the shared flags (`from`: files input).
+fn scan_options(common: CommonArgs, from: Vec<PathBuf>) -> Result<ScanOptions, i32> {
+    let config = match &common.config {
+        Some(p) => Config::load(p).map_err(|e| {
+            eprintln!("error: {e}");
+            exit::USAGE
+        })?,
         None => Config::default(),
     };
-    let input = if args.from.is_empty() {
+    let input = if from.is_empty() {
         Input::Live(LiveOptions {
-            kubeconfig: args.kube.kubeconfig,
-            context: args.kube.context,
-            impersonate: args.kube.as_user,
-            impersonate_groups: args.kube.as_group,
-            request_timeout: args.kube.request_timeout.filter(|d| !d.is_zero()),
-            page_size: args.kube.chunk_size.max(1),
+            kubeconfig: common.kube.kubeconfig,
+            context: common.kube.context,
+            impersonate: common.kube.as_user,
+            impersonate_groups: common.kube.as_group,
+            request_timeout: common.kube.request_timeout.filter(|d| !d.is_zero()),
+            page_size: common.kube.chunk_size.max(1),
         })
     } else {
-        Input::Files(args.from)
+        Input::Files(from)
     };
-    let opts = ScanOptions {
+    Ok(ScanOptions {
         input,
-        namespace: args.namespace,
-        harvester_version: args.harvester_version,
-        rules: args.rules,
+        namespace: common.namespace,
+        harvester_version: common.harvester_version,
+        rules: common.rules,
         config,
         now: None,
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
             eprintln!("error: cannot start the async runtime: {e}");
-            return exit::USAGE;
-        }
+            exit::USAGE
+        })
+}
+
+fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn run_fix(args: FixCmd) -> i32 {
+    let opts = match scan_options(args.common, Vec::new()) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
-    let report = match runtime.block_on(scan(&opts)) {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(fix::run(opts, args.fix, args.output, stdout_color()))
+}
+
+fn run_scan(args: ScanArgs) -> i32 {
+    let opts = match scan_options(args.common, args.from) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let report = match rt.block_on(scan(&opts)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return match e {
-                Error::Unreachable(_) => exit::INCOMPLETE,
-                _ => exit::USAGE,
-            };
+            return error_code(&e);
         }
     };
+    let color = stdout_color();
     let stdout = std::io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut out = stdout.lock();
     if let Err(e) = report::render(&report, args.output, color, &mut out) {
         eprintln!("error: {e}");

@@ -1,0 +1,159 @@
+//! `fix`: plan, server-side dry-run or apply the fixes of fixable findings.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use harvester_hygiene::publish::fingerprint;
+use harvester_hygiene::remedy::{self, Backup, ExecOptions, Mode, Status};
+use harvester_hygiene::report::{self, Format, exit};
+use harvester_hygiene::rules::Finding;
+use harvester_hygiene::scan::{ScanOptions, gather, judge};
+
+#[derive(Args)]
+pub struct FixArgs {
+    /// `server`: send every change with server-side dry-run (proves RBAC and admission);
+    /// `client` or `none`: only print the plan (the default without --apply)
+    #[arg(long, value_name = "MODE", value_parser = ["server", "client", "none"], conflicts_with = "apply")]
+    pub dry_run: Option<String>,
+    /// Carry out the plan (asks per action on a terminal unless --yes)
+    #[arg(long)]
+    pub apply: bool,
+    /// Do not ask before each action (required with --apply when stdin is not a terminal)
+    #[arg(long, requires = "apply")]
+    pub yes: bool,
+    /// Where to back up every object before it changes [default: ./harvester-hygiene-backup-<time>]
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Also delete PVCs that own VolumeSnapshots (deleting the PVC deletes them)
+    #[arg(long)]
+    pub include_owned_snapshots: bool,
+    /// Fix only the findings of this saved JSON report (re-verified live)
+    #[arg(long, value_name = "FILE")]
+    pub from_report: Option<PathBuf>,
+}
+
+/// Run `fix`; returns the exit code.
+pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) -> i32 {
+    let mode = match (args.apply, args.dry_run.as_deref()) {
+        (true, _) => Mode::Apply,
+        (false, Some("server")) => Mode::DryRunServer,
+        _ => Mode::Plan,
+    };
+    if mode == Mode::Apply && !args.yes && !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: --apply asks before each action; stdin is not a terminal, so pass --yes to apply without asking"
+        );
+        return exit::USAGE;
+    }
+    let wanted = match &args.from_report {
+        Some(p) => match saved_fingerprints(p) {
+            Ok(set) => Some(set),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        },
+        None => None,
+    };
+    let now = || opts.now.unwrap_or_else(jiff::Timestamp::now);
+    let g = match gather(&opts).await {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::error_code(&e);
+        }
+    };
+    let Some(client) = g.client.clone() else {
+        eprintln!("error: fix works on a live cluster (--from is for scans)");
+        return exit::USAGE;
+    };
+    let mut report = judge(&g.inv, &g.rules, &opts.config, now(), g.source);
+    if report.summary.incomplete {
+        eprintln!("error: the scan could not read every kind the rules need; nothing is planned on partial data");
+        let _ = report::render(&report, output, color, &mut std::io::stdout().lock());
+        return exit::INCOMPLETE;
+    }
+    let findings: Vec<Finding> = report
+        .findings
+        .iter()
+        .filter(|f| wanted.as_ref().is_none_or(|w| w.contains(&fingerprint(f))))
+        .cloned()
+        .collect();
+    let actions = remedy::plan(&findings, &g.inv);
+
+    let mut backup = None;
+    let fresh: BTreeMap<String, Finding> = if mode == Mode::Plan || actions.is_empty() {
+        BTreeMap::new()
+    } else {
+        // Re-check every action against the cluster as it is now.
+        match gather(&opts).await {
+            Ok(g2) => {
+                let r2 = judge(&g2.inv, &g2.rules, &opts.config, now(), g2.source);
+                r2.findings.into_iter().map(|f| (fingerprint(&f), f)).collect()
+            }
+            Err(e) => {
+                eprintln!("error: re-check scan failed: {e}");
+                return super::error_code(&e);
+            }
+        }
+    };
+    if mode == Mode::Apply && !actions.is_empty() {
+        let dir = args.backup_dir.clone().unwrap_or_else(Backup::default_dir);
+        match Backup::create(&dir) {
+            Ok(b) => backup = Some(b),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    let exec = ExecOptions {
+        mode,
+        include_owned_snapshots: args.include_owned_snapshots,
+        backup: backup.as_ref(),
+    };
+    let yes = args.yes;
+    let mut confirm = |a: &remedy::Action| -> bool {
+        if yes {
+            return true;
+        }
+        eprint!("[{}] {}? [y/N] ", a.id, a.description);
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        matches!(line.trim(), "y" | "Y" | "yes")
+    };
+    let results = remedy::execute(&client, actions, &fresh, &exec, &mut confirm).await;
+    let failed = results.iter().filter(|r| r.status == Status::Failed).count();
+    report.actions = Some(results);
+    if let Err(e) = report::render(&report, output, color, &mut std::io::stdout().lock()) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
+    if let Some(b) = &backup {
+        eprintln!("backups and audit log: {}", b.dir.display());
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} action(s) failed");
+        return exit::FINDINGS;
+    }
+    exit::OK
+}
+
+fn saved_fingerprints(path: &PathBuf) -> Result<std::collections::BTreeSet<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--from-report {}: {e}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("--from-report {}: not a JSON report: {e}", path.display()))?;
+    if doc["apiVersion"] != report::API_VERSION {
+        return Err(format!(
+            "--from-report {}: apiVersion is not {}",
+            path.display(),
+            report::API_VERSION
+        ));
+    }
+    let findings: Vec<Finding> = serde_json::from_value(doc["findings"].clone())
+        .map_err(|e| format!("--from-report {}: field findings: {e}", path.display()))?;
+    Ok(findings.iter().map(fingerprint).collect())
+}
