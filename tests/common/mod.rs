@@ -91,6 +91,7 @@ fn api_of(api_version: &str, kind: &str) -> (String, &'static str, bool) {
     }
     let (plural, namespaced) = match kind {
         "Namespace" => ("namespaces", false),
+        "PersistentVolume" => ("persistentvolumes", false),
         "ClusterRole" => ("clusterroles", false),
         "ClusterRoleBinding" => ("clusterrolebindings", false),
         "Role" => ("roles", true),

@@ -1,0 +1,377 @@
+//! `fix` against a real kube-apiserver: plan, server-side dry-run, apply, preconditions,
+//! re-checks, read-only identities, backups that restore, the audit log, idempotence.
+//! There is no kube-controller-manager: a deleted PVC stays Terminating (pvc-protection
+//! finalizer), which counts as done.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::{create, namespace, unique};
+use harvester_hygiene::inventory::live::LiveOptions;
+use harvester_hygiene::publish::fingerprint;
+use harvester_hygiene::remedy::{self, ExecOptions, Mode, Status};
+use harvester_hygiene::scan::{Input, ScanOptions, gather, judge};
+use serde_json::{Value, json};
+
+fn uuid() -> String {
+    let u = unique("x");
+    let h: u64 = u.bytes().fold(1469598103934665603u64, |a, b| {
+        (a ^ b as u64).wrapping_mul(1099511628211)
+    });
+    let g: u64 = h.rotate_left(17).wrapping_mul(0x9E3779B97F4A7C15);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h as u32,
+        (h >> 32) as u16,
+        g as u16 & 0xfff,
+        (g >> 16) as u16 & 0xfff,
+        g >> 16 & 0xffffffffffff
+    )
+}
+
+/// An orphaned guest PVC bound to a PV (reclaimPolicy Delete) and a long-detached Longhorn
+/// volume. Returns (pvc name, pv name).
+async fn orphan(ns: &str) -> (String, String) {
+    let pvc = format!("pvc-{}", uuid());
+    let pv = unique("pv");
+    create(
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"], "volumeMode": "Block",
+                 "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "harvester-longhorn",
+                 "csi": {"driver": "driver.longhorn.io", "volumeHandle": pv},
+                 "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": pvc}}}),
+    )
+    .await;
+    create(
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": pvc, "namespace": ns},
+        "spec": {"accessModes": ["ReadWriteMany"], "volumeMode": "Block", "storageClassName": "harvester-longhorn",
+                 "volumeName": pv, "resources": {"requests": {"storage": "10Gi"}}},
+        "status": {"phase": "Bound", "capacity": {"storage": "10Gi"}}}),
+    )
+    .await;
+    create(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Volume", "metadata": {"name": pv, "namespace": "longhorn-system"},
+        "spec": {"size": "10737418240", "numberOfReplicas": 3},
+        "status": {"state": "detached", "kubernetesStatus": {"lastPodRefAt": "2026-01-02T03:04:05Z"}}}))
+    .await;
+    (pvc, pv)
+}
+
+async fn ensure_longhorn_ns() {
+    let c = common::client().await;
+    let req = http::Request::post("/api/v1/namespaces")
+        .header("content-type", "application/json")
+        .body(
+            serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"longhorn-system"}}))
+                .unwrap(),
+        )
+        .unwrap();
+    let _ = c.request_text(req).await;
+}
+
+fn kubectl(args: &[&str]) -> Value {
+    let out = Command::new("kubectl")
+        .args(args)
+        .args(["-o", "json"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn fix(args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"))
+        .arg("fix")
+        .args(args)
+        .args(["-o", "json", "--harvester-version", "v1.4.1"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .env_remove("HH_TEST_KUBECONFIG")
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        doc,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn action_for<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["actions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no actions in {doc}"))
+        .iter()
+        .find(|a| a["object"]["name"] == name)
+        .unwrap_or_else(|| panic!("no action for {name} in {doc}"))
+}
+
+#[tokio::test]
+async fn plan_dry_run_apply_backup_restore_and_idempotence() {
+    ensure_longhorn_ns().await;
+    let ns = namespace("fix").await;
+    let (pvc, pv) = orphan(&ns).await;
+    let quota_ann = "harvesterhci.io/migrating-gone-vm";
+    create(json!({"apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "default-q", "namespace": ns,
+            "labels": {"resourcequota.management.cattle.io/default-resource-quota": "true"},
+            "annotations": {quota_ann: "{\"limits.cpu\":\"2\",\"limits.memory\":\"4Gi\"}"}},
+        "spec": {"hard": {"limits.cpu": "22", "limits.memory": "68Gi"}}}))
+    .await;
+
+    // 1. The default prints the plan and changes nothing.
+    let (code, doc, err) = fix(&["-n", &ns]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_for(&doc, &pvc)["status"], "planned");
+    assert_eq!(action_for(&doc, &pvc)["action"]["persistentVolume"], pv.as_str());
+    assert_eq!(action_for(&doc, "default-q")["status"], "planned");
+    assert_eq!(
+        kubectl(&["get", "pv", &pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+
+    // 2. Server-side dry-run passes and still changes nothing.
+    let (code, doc, err) = fix(&["-n", &ns, "--dry-run=server"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_for(&doc, &pvc)["status"], "dry-run-ok", "{doc}");
+    assert_eq!(action_for(&doc, "default-q")["status"], "dry-run-ok", "{doc}");
+    assert!(kubectl(&["get", "pvc", &pvc, "-n", &ns])["metadata"]["deletionTimestamp"].is_null());
+    assert_eq!(
+        kubectl(&["get", "pv", &pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+
+    // 3. A read-only identity: the dry run fails clearly, nothing changes.
+    let reader = unique("reader");
+    create(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": reader},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": reader}]}),
+    )
+    .await;
+    create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": format!("{reader}-crds")},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]}]}))
+    .await;
+    create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": format!("{reader}-crds")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("{reader}-crds")},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": reader}]}))
+    .await;
+    let (code, doc, _) = fix(&["-n", &ns, "--dry-run=server", "--as", &reader]);
+    assert_eq!(code, 1, "{doc}");
+    let a = action_for(&doc, &pvc);
+    assert_eq!(a["status"], "failed");
+    assert!(a["detail"].as_str().unwrap().contains("forbidden"), "{a}");
+    assert_eq!(
+        kubectl(&["get", "pv", &pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+
+    // 4. Apply.
+    let backup = tempfile::tempdir().unwrap();
+    let bdir = backup.path().join("b");
+    let (code, doc, err) = fix(&["-n", &ns, "--apply", "--yes", "--backup-dir", bdir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    assert_eq!(action_for(&doc, &pvc)["status"], "done", "{doc}");
+    assert_eq!(action_for(&doc, "default-q")["status"], "done", "{doc}");
+    let pv_now = kubectl(&["get", "pv", &pv]);
+    assert_eq!(
+        pv_now["spec"]["persistentVolumeReclaimPolicy"], "Retain",
+        "the data is kept"
+    );
+    assert_eq!(
+        pv_now["metadata"]["annotations"]["harvester-hygiene.io/retained-from"],
+        format!("{ns}/{pvc}")
+    );
+    assert!(
+        !kubectl(&["get", "pvc", &pvc, "-n", &ns])["metadata"]["deletionTimestamp"].is_null(),
+        "PVC deleted (Terminating)"
+    );
+    let q = kubectl(&["get", "resourcequota", "default-q", "-n", &ns]);
+    assert!(q["metadata"]["annotations"].get(quota_ann).is_none());
+    assert_eq!(q["spec"]["hard"]["limits.cpu"], "20");
+    assert_eq!(q["spec"]["hard"]["limits.memory"], "64Gi");
+
+    // Backups and audit log.
+    let readme = std::fs::read_to_string(bdir.join("README.md")).unwrap();
+    assert!(readme.contains("claimRef"));
+    let pvc_backup: Value = serde_json::from_str(
+        &std::fs::read_to_string(bdir.join(format!("PersistentVolumeClaim-{ns}-{pvc}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        pvc_backup["metadata"]["uid"].is_null()
+            && pvc_backup["metadata"]["resourceVersion"].is_null()
+            && pvc_backup["status"].is_null()
+    );
+    assert_eq!(pvc_backup["spec"]["volumeName"], pv.as_str());
+    assert!(bdir.join(format!("PersistentVolume-cluster-{pv}.json")).exists());
+    assert!(bdir.join(format!("ResourceQuota-{ns}-default-q.json")).exists());
+    let audit = std::fs::read_to_string(bdir.join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["status"] == "done" && l["object"]["name"] == pvc.as_str())
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["before"] == "PersistentVolumeClaim" && l["sha256"].as_str().is_some_and(|s| s.len() == 64))
+    );
+
+    // 5. Idempotent: a second run finds nothing left to do.
+    let (code, doc, err) = fix(&[
+        "-n",
+        &ns,
+        "--apply",
+        "--yes",
+        "--backup-dir",
+        backup.path().join("b2").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(doc["actions"].as_array().unwrap().is_empty(), "{doc}");
+
+    // 6. The backup restores: finish the deletion (what the controller would do), free the
+    // PV as the README says, and create the PVC from its backup.
+    let out = Command::new("kubectl")
+        .args([
+            "patch",
+            "pvc",
+            &pvc,
+            "-n",
+            &ns,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("kubectl")
+        .args([
+            "patch",
+            "pv",
+            &pv,
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"remove","path":"/spec/claimRef"}]"#,
+        ])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("kubectl")
+        .args(["create", "-f"])
+        .arg(bdir.join(format!("PersistentVolumeClaim-{ns}-{pvc}.json")))
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "restore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        kubectl(&["get", "pvc", &pvc, "-n", &ns])["spec"]["volumeName"],
+        pv.as_str()
+    );
+}
+
+async fn live_opts(ns: &str) -> ScanOptions {
+    ScanOptions {
+        input: Input::Live(LiveOptions {
+            kubeconfig: Some(common::kubeconfig().to_path_buf()),
+            page_size: 100,
+            ..Default::default()
+        }),
+        namespace: Some(ns.to_string()),
+        harvester_version: Some("v1.6.1".into()),
+        rules: vec!["orphaned-guest-pvc".into()],
+        config: Default::default(),
+        now: None,
+    }
+}
+
+#[tokio::test]
+async fn changed_or_newly_used_pvcs_are_not_touched() {
+    ensure_longhorn_ns().await;
+    let ns = namespace("fixguard").await;
+    let (changed, _) = orphan(&ns).await;
+    let (used, _) = orphan(&ns).await;
+    let (raced, raced_pv) = orphan(&ns).await;
+    let opts = live_opts(&ns).await;
+    let g = gather(&opts).await.unwrap();
+    let report = judge(&g.inv, &g.rules, &opts.config, jiff::Timestamp::now(), g.source.clone());
+    let actions = remedy::plan(&report.findings, &g.inv);
+    assert_eq!(actions.len(), 3, "{:#?}", report.findings);
+    let client = g.client.clone().unwrap();
+
+    // Between plan and apply: one PVC is modified, one gains a pod.
+    let out = Command::new("kubectl")
+        .args(["label", "pvc", &changed, "-n", &ns, "touched=yes"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    create(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user", "namespace": ns},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                 "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": used}}]}}),
+    )
+    .await;
+    // The re-check scan sees both.
+    let g2 = gather(&opts).await.unwrap();
+    let r2 = judge(&g2.inv, &g2.rules, &opts.config, jiff::Timestamp::now(), g2.source);
+    let mut fresh: BTreeMap<String, _> = r2.findings.into_iter().map(|f| (fingerprint(&f), f)).collect();
+    // A third changes after the re-check, just before the delete: the precondition stops it.
+    let raced_action = actions.iter().find(|a| a.object.name == raced).unwrap().clone();
+    let out = Command::new("kubectl")
+        .args(["annotate", "pvc", &raced, "-n", &ns, "late=change"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // (Pretend the re-check saw the old version, to reach the API precondition.)
+    fresh.insert(
+        raced_action.fingerprint.clone(),
+        report.findings.iter().find(|f| f.object.name == raced).unwrap().clone(),
+    );
+
+    let exec = ExecOptions {
+        mode: Mode::Apply,
+        include_owned_snapshots: false,
+        backup: None,
+    };
+    let results = remedy::execute(&client, actions, &fresh, &exec, &mut |_| true).await;
+    let by_name: BTreeMap<&str, &remedy::ActionResult> =
+        results.iter().map(|r| (r.action.object.name.as_str(), r)).collect();
+    assert_eq!(
+        by_name[changed.as_str()].status,
+        Status::Skipped,
+        "{:?}",
+        by_name[changed.as_str()]
+    );
+    assert!(by_name[changed.as_str()].detail.contains("changed"));
+    assert_eq!(by_name[used.as_str()].status, Status::Skipped);
+    assert!(by_name[used.as_str()].detail.contains("no longer a finding"));
+    assert_eq!(
+        by_name[raced.as_str()].status,
+        Status::Skipped,
+        "{:?}",
+        by_name[raced.as_str()]
+    );
+    for name in [&changed, &used, &raced] {
+        assert!(
+            kubectl(&["get", "pvc", name, "-n", &ns])["metadata"]["deletionTimestamp"].is_null(),
+            "{name} must survive"
+        );
+    }
+    // The raced PVC's PV was not retained either: its PVC check failed before.
+    assert_eq!(
+        kubectl(&["get", "pv", &raced_pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+}
