@@ -265,3 +265,119 @@ fn job_without_rights_fails_visibly() {
     let all = lines.iter().map(|l| l.to_string()).collect::<String>();
     assert!(!all.contains(&token), "the token must never be logged");
 }
+
+async fn orphan_pvc(ns: &str, labels: Value) -> (String, String) {
+    let u = unique("o");
+    let h: u64 = u.bytes().fold(1469598103934665603u64, |a, b| {
+        (a ^ b as u64).wrapping_mul(1099511628211)
+    });
+    let pvc = format!(
+        "pvc-{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h as u32,
+        (h >> 32) as u16,
+        (h >> 48) as u16 & 0xfff,
+        (h >> 8) as u16 & 0xfff,
+        h & 0xffffffffffff
+    );
+    let pv = unique("pv");
+    create(json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "persistentVolumeReclaimPolicy": "Delete",
+                 "csi": {"driver": "driver.longhorn.io", "volumeHandle": pv},
+                 "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": pvc}}}))
+    .await;
+    create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": pvc, "namespace": ns, "labels": labels},
+        "spec": {"accessModes": ["ReadWriteMany"], "volumeName": pv, "resources": {"requests": {"storage": "1Gi"}}}}))
+    .await;
+    let c = common::client().await;
+    let req = http::Request::post("/api/v1/namespaces")
+        .header("content-type", "application/json")
+        .body(
+            serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"longhorn-system"}}))
+                .unwrap(),
+        )
+        .unwrap();
+    let _ = c.request_text(req).await;
+    create(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Volume", "metadata": {"name": pv, "namespace": "longhorn-system"},
+        "spec": {"size": "1073741824"}, "status": {"state": "detached", "kubernetesStatus": {"lastPodRefAt": "2026-01-01T00:00:00Z"}}}))
+    .await;
+    (pvc, pv)
+}
+
+#[tokio::test]
+async fn job_remediation_marks_then_acts_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = install(dir.path(), "fleet/overlays/remediation");
+    let ns = namespace("jobfix").await;
+    let (labelled, labelled_pv) =
+        orphan_pvc(&ns, json!({"guestcluster.harvesterhci.io/name": "deleted-cluster"})).await;
+    let (inferred, _) = orphan_pvc(&ns, json!({})).await;
+    let args = [
+        "--remediate",
+        "orphaned-guest-pvc",
+        "--remediation-grace",
+        "2s",
+        "--no-events",
+        "--report-configmap",
+        "harvester-hygiene-report",
+    ];
+
+    // Run 1: marks the label-attributed candidate only.
+    let (code, lines, stderr) = run_job(&kc, &args);
+    assert_eq!(code, 0, "{stderr}\n{lines:#?}");
+    let rem = lines
+        .iter()
+        .find(|l| l["msg"] == "remediation")
+        .expect("remediation line");
+    assert!(
+        rem["marked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == labelled.as_str()),
+        "{rem}"
+    );
+    assert!(
+        !rem.to_string().contains(&inferred),
+        "inferred orphans are never candidates: {rem}"
+    );
+    let pvc_now =
+        serde_json::from_slice::<Value>(&kubectl(&["get", "pvc", &labelled, "-n", &ns, "-o", "json"], None).stdout)
+            .unwrap();
+    assert!(pvc_now["metadata"]["annotations"]["harvester-hygiene.io/remediation-candidate-since"].is_string());
+    assert!(pvc_now["metadata"]["deletionTimestamp"].is_null());
+
+    // Run 2, after the grace period: acts, with the backup in the log.
+    std::thread::sleep(Duration::from_secs(3));
+    let (code, lines, stderr) = run_job(&kc, &args);
+    assert_eq!(code, 0, "{stderr}\n{lines:#?}");
+    let rem = lines.iter().find(|l| l["msg"] == "remediation").unwrap();
+    let acted = rem["acted"].as_array().unwrap();
+    assert!(
+        acted
+            .iter()
+            .any(|a| a["object"]["name"] == labelled.as_str() && a["status"] == "done"),
+        "{rem}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "backup" && l["backup"]["metadata"]["name"] == labelled.as_str())
+    );
+    assert!(lines.iter().any(|l| l["msg"] == "audit" && l["status"] == "done"));
+    let pv =
+        serde_json::from_slice::<Value>(&kubectl(&["get", "pv", &labelled_pv, "-o", "json"], None).stdout).unwrap();
+    assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    let gone =
+        serde_json::from_slice::<Value>(&kubectl(&["get", "pvc", &labelled, "-n", &ns, "-o", "json"], None).stdout)
+            .unwrap();
+    assert!(!gone["metadata"]["deletionTimestamp"].is_null());
+    let kept =
+        serde_json::from_slice::<Value>(&kubectl(&["get", "pvc", &inferred, "-n", &ns, "-o", "json"], None).stdout)
+            .unwrap();
+    assert!(
+        kept["metadata"]["deletionTimestamp"].is_null()
+            && kept["metadata"]["annotations"]
+                .get("harvester-hygiene.io/remediation-candidate-since")
+                .is_none()
+    );
+}

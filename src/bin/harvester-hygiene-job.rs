@@ -12,7 +12,7 @@ use clap::Parser;
 use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::publish;
-use harvester_hygiene::scan::{Input, ScanOptions, scan};
+use harvester_hygiene::scan::{Input, ScanOptions, gather, judge};
 use serde_json::json;
 
 const DEFAULT_CONFIG: &str = "/etc/harvester-hygiene/config.yaml";
@@ -48,6 +48,17 @@ struct Args {
     /// Items per list request
     #[arg(long, default_value_t = 500)]
     chunk_size: u32,
+    /// Opt in to remediation for this rule (repeatable; only orphaned-guest-pvc, and only PVCs
+    /// attributed by their guest-cluster label): mark, then act after the grace period
+    #[arg(long, value_name = "RULE")]
+    remediate: Vec<String>,
+    /// How long a candidate stays marked before the job acts on it
+    #[arg(long, default_value = "24h", value_parser = parse_grace)]
+    remediation_grace: std::time::Duration,
+}
+
+fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
+    harvester_hygiene::config::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration like 24h, 90m or 2d"))
 }
 
 fn log(level: &str, msg: &str, fields: serde_json::Value) {
@@ -72,6 +83,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for rule in &args.remediate {
+        if !harvester_hygiene::remedy::staged::JOB_RULES.contains(&rule.as_str()) {
+            log(
+                "error",
+                "this rule cannot be remediated by the job",
+                json!({"rule": rule, "supported": harvester_hygiene::remedy::staged::JOB_RULES}),
+            );
+            return ExitCode::from(2);
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -95,13 +116,21 @@ async fn run(args: Args, config: Config) -> u8 {
         config,
         now: None,
     };
-    let report = match scan(&opts).await {
-        Ok(r) => r,
+    let gathered = match gather(&opts).await {
+        Ok(g) => g,
         Err(e) => {
             log("error", "scan failed", json!({"error": e.to_string()}));
             return 1;
         }
     };
+    let now = jiff::Timestamp::now();
+    let report = judge(
+        &gathered.inv,
+        &gathered.rules,
+        &opts.config,
+        now,
+        gathered.source.clone(),
+    );
     let duration = started.elapsed();
     for line in publish::log_lines(&report) {
         println!("{line}");
@@ -150,6 +179,44 @@ async fn run(args: Args, config: Config) -> u8 {
             "some events could not be published",
             json!({"failed": events.failed}),
         );
+    }
+    if !args.remediate.is_empty() {
+        if report.summary.incomplete {
+            log("warning", "remediation skipped: the scan is incomplete", json!({}));
+        } else {
+            let findings: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|f| args.remediate.contains(&f.rule))
+                .cloned()
+                .collect();
+            let backup = harvester_hygiene::remedy::Backup::to_log();
+            let staged = harvester_hygiene::remedy::staged::run(
+                &client,
+                &gathered.inv,
+                &findings,
+                args.remediation_grace,
+                now,
+                &backup,
+            )
+            .await;
+            for e in &staged.errors {
+                log("warning", "remediation step failed", json!({"error": e}));
+            }
+            let failed_actions = staged
+                .acted
+                .iter()
+                .filter(|a| a.status == harvester_hygiene::remedy::Status::Failed)
+                .count();
+            log(
+                "info",
+                "remediation",
+                json!({"marked": staged.marked, "waiting": staged.waiting, "unmarked": staged.unmarked, "acted": staged.acted}),
+            );
+            if failed_actions > 0 {
+                failed = true;
+            }
+        }
     }
     if let Some(url) = &args.pushgateway_url {
         let body = publish::exposition(&report, duration, jiff::Timestamp::now().as_second());

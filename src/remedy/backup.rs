@@ -12,8 +12,10 @@ use sha2::{Digest, Sha256};
 use super::{Action, Status};
 
 pub struct Backup {
-    pub dir: PathBuf,
-    audit: Mutex<fs::File>,
+    /// Where backups go; `None`: to stdout as JSON lines (the in-cluster job, whose
+    /// filesystem is read-only, keeps them in its log).
+    pub dir: Option<PathBuf>,
+    audit: Mutex<Box<dyn Write + Send>>,
 }
 
 const README: &str = "# harvester-hygiene backup
@@ -59,9 +61,17 @@ impl Backup {
             .open(dir.join("audit.jsonl"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Backup {
-            dir: dir.to_path_buf(),
-            audit: Mutex::new(audit),
+            dir: Some(dir.to_path_buf()),
+            audit: Mutex::new(Box::new(audit)),
         })
+    }
+
+    /// Backups and audit records as JSON lines on stdout.
+    pub fn to_log() -> Backup {
+        Backup {
+            dir: None,
+            audit: Mutex::new(Box::new(std::io::stdout())),
+        }
     }
 
     /// A new timestamped folder under the current directory.
@@ -78,23 +88,33 @@ impl Backup {
         let kind = obj["kind"].as_str().unwrap_or("Object");
         let ns = obj["metadata"]["namespace"].as_str().unwrap_or("cluster");
         let name = obj["metadata"]["name"].as_str().unwrap_or("unnamed");
-        let path = self.dir.join(format!("{kind}-{ns}-{name}.json"));
-        let text = serde_json::to_string_pretty(&clean).map_err(|e| e.to_string())?;
-        fs::write(&path, text).map_err(|e| format!("cannot write backup {}: {e}", path.display()))?;
+        match &self.dir {
+            Some(dir) => {
+                let path = dir.join(format!("{kind}-{ns}-{name}.json"));
+                let text = serde_json::to_string_pretty(&clean).map_err(|e| e.to_string())?;
+                fs::write(&path, text).map_err(|e| format!("cannot write backup {}: {e}", path.display()))?;
+            }
+            None => self.line(&json!({"time": jiff::Timestamp::now().to_string(), "msg": "backup", "sha256": digest, "backup": clean})),
+        }
         Ok(digest)
     }
 
     pub fn audit(&self, action: &Action, status: Status, detail: &str) {
         let line = json!({
             "time": jiff::Timestamp::now().to_string(),
+            "msg": "audit",
             "action": action.action,
             "rule": action.rule,
             "object": action.object,
             "status": status,
             "detail": detail,
         });
+        self.line(&line);
+    }
+
+    fn line(&self, v: &Value) {
         if let Ok(mut f) = self.audit.lock() {
-            let _ = writeln!(f, "{line}");
+            let _ = writeln!(f, "{v}");
         }
     }
 
@@ -102,14 +122,13 @@ impl Backup {
     pub fn audit_before(&self, what: &str, obj: &Value, digest: &str) {
         let line = json!({
             "time": jiff::Timestamp::now().to_string(),
+            "msg": "audit",
             "before": what,
             "object": {"kind": obj["kind"], "namespace": obj["metadata"]["namespace"], "name": obj["metadata"]["name"],
                         "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"]},
             "sha256": digest,
         });
-        if let Ok(mut f) = self.audit.lock() {
-            let _ = writeln!(f, "{line}");
-        }
+        self.line(&line);
     }
 }
 

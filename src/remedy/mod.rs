@@ -11,6 +11,7 @@ mod backup;
 mod pvc;
 pub mod quantity;
 mod quota;
+pub mod staged;
 
 use std::collections::BTreeMap;
 

@@ -132,8 +132,8 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
         eprintln!("error: {e}");
         return exit::USAGE;
     }
-    if let Some(b) = &backup {
-        eprintln!("backups and audit log: {}", b.dir.display());
+    if let Some(dir) = backup.as_ref().and_then(|b| b.dir.as_ref()) {
+        eprintln!("backups and audit log: {}", dir.display());
     }
     if failed > 0 {
         eprintln!("error: {failed} action(s) failed");
