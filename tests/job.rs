@@ -33,9 +33,14 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
 /// Apply the shipped bundle (all but the CronJob: a 1.20 apiserver has no batch/v1 CronJob)
 /// and return a kubeconfig for its ServiceAccount.
 fn install_bundle(dir: &std::path::Path) -> std::path::PathBuf {
+    install(dir, "fleet/base")
+}
+
+/// Apply a kustomization of the bundle; returns a kubeconfig for its ServiceAccount.
+fn install(dir: &std::path::Path, kustomization: &str) -> std::path::PathBuf {
     let _ = kubectl(&["create", "namespace", NS], None);
     let out = kubectl(
-        &["kustomize", &format!("{}/fleet/base", env!("CARGO_MANIFEST_DIR"))],
+        &["kustomize", &format!("{}/{kustomization}", env!("CARGO_MANIFEST_DIR"))],
         None,
     );
     assert!(
