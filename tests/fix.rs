@@ -15,26 +15,10 @@ use harvester_hygiene::remedy::{self, ExecOptions, Mode, Status};
 use harvester_hygiene::scan::{Input, ScanOptions, gather, judge};
 use serde_json::{Value, json};
 
-fn uuid() -> String {
-    let u = unique("x");
-    let h: u64 = u.bytes().fold(1469598103934665603u64, |a, b| {
-        (a ^ b as u64).wrapping_mul(1099511628211)
-    });
-    let g: u64 = h.rotate_left(17).wrapping_mul(0x9E3779B97F4A7C15);
-    format!(
-        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        h as u32,
-        (h >> 32) as u16,
-        g as u16 & 0xfff,
-        (g >> 16) as u16 & 0xfff,
-        g >> 16 & 0xffffffffffff
-    )
-}
-
 /// An orphaned guest PVC bound to a PV (reclaimPolicy Delete) and a long-detached Longhorn
 /// volume. Returns (pvc name, pv name).
 async fn orphan(ns: &str) -> (String, String) {
-    let pvc = format!("pvc-{}", uuid());
+    let pvc = format!("pvc-{}", common::uuid());
     let pv = unique("pv");
     create(
         json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
@@ -56,18 +40,6 @@ async fn orphan(ns: &str) -> (String, String) {
         "status": {"state": "detached", "kubernetesStatus": {"lastPodRefAt": "2026-01-02T03:04:05Z"}}}))
     .await;
     (pvc, pv)
-}
-
-async fn ensure_longhorn_ns() {
-    let c = common::client().await;
-    let req = http::Request::post("/api/v1/namespaces")
-        .header("content-type", "application/json")
-        .body(
-            serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"longhorn-system"}}))
-                .unwrap(),
-        )
-        .unwrap();
-    let _ = c.request_text(req).await;
 }
 
 fn kubectl(args: &[&str]) -> Value {
@@ -108,7 +80,7 @@ fn action_for<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 #[tokio::test]
 async fn plan_dry_run_apply_backup_restore_and_idempotence() {
-    ensure_longhorn_ns().await;
+    common::ensure_namespace("longhorn-system").await;
     let ns = namespace("fix").await;
     let (pvc, pv) = orphan(&ns).await;
     let quota_ann = "harvesterhci.io/migrating-gone-vm";
@@ -297,7 +269,7 @@ async fn live_opts(ns: &str) -> ScanOptions {
 
 #[tokio::test]
 async fn changed_or_newly_used_pvcs_are_not_touched() {
-    ensure_longhorn_ns().await;
+    common::ensure_namespace("longhorn-system").await;
     let ns = namespace("fixguard").await;
     let (changed, _) = orphan(&ns).await;
     let (used, _) = orphan(&ns).await;

@@ -272,18 +272,7 @@ fn job_without_rights_fails_visibly() {
 }
 
 async fn orphan_pvc(ns: &str, labels: Value) -> (String, String) {
-    let u = unique("o");
-    let h: u64 = u.bytes().fold(1469598103934665603u64, |a, b| {
-        (a ^ b as u64).wrapping_mul(1099511628211)
-    });
-    let pvc = format!(
-        "pvc-{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        h as u32,
-        (h >> 32) as u16,
-        (h >> 48) as u16 & 0xfff,
-        (h >> 8) as u16 & 0xfff,
-        h & 0xffffffffffff
-    );
+    let pvc = format!("pvc-{}", common::uuid());
     let pv = unique("pv");
     create(json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "persistentVolumeReclaimPolicy": "Delete",
@@ -293,15 +282,7 @@ async fn orphan_pvc(ns: &str, labels: Value) -> (String, String) {
     create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": pvc, "namespace": ns, "labels": labels},
         "spec": {"accessModes": ["ReadWriteMany"], "volumeName": pv, "resources": {"requests": {"storage": "1Gi"}}}}))
     .await;
-    let c = common::client().await;
-    let req = http::Request::post("/api/v1/namespaces")
-        .header("content-type", "application/json")
-        .body(
-            serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"longhorn-system"}}))
-                .unwrap(),
-        )
-        .unwrap();
-    let _ = c.request_text(req).await;
+    common::ensure_namespace("longhorn-system").await;
     create(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Volume", "metadata": {"name": pv, "namespace": "longhorn-system"},
         "spec": {"size": "1073741824"}, "status": {"state": "detached", "kubernetesStatus": {"lastPodRefAt": "2026-01-01T00:00:00Z"}}}))
     .await;

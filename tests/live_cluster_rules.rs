@@ -9,36 +9,12 @@ use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::scan::{Input, ScanOptions, scan};
 use serde_json::{Value, json};
 
-async fn ensure_ns(name: &str) {
-    let c = common::client().await;
-    let req = http::Request::post("/api/v1/namespaces")
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":name}})).unwrap())
-        .unwrap();
-    let _ = c.request_text(req).await;
-}
-
 fn vm(ns: &str, name: &str, labels: Value, volumes: Value) -> Value {
     json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
         "metadata": {"name": name, "namespace": ns, "labels": labels},
         "spec": {"runStrategy": "Halted", "template": {"spec": {
             "domain": {"devices": {}, "resources": {"limits": {"cpu": "2", "memory": "4Gi"}}},
             "volumes": volumes}}}})
-}
-
-fn uuid() -> String {
-    let u = unique("x");
-    let h: u64 = u.bytes().fold(1469598103934665603u64, |a, b| {
-        (a ^ b as u64).wrapping_mul(1099511628211)
-    });
-    format!(
-        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        h as u32,
-        (h >> 32) as u16,
-        (h >> 48) as u16 & 0xfff,
-        (h >> 20) as u16 & 0xfff,
-        h & 0xffffffffffff
-    )
 }
 
 async fn run(namespace: Option<&str>, version: &str) -> harvester_hygiene::report::Report {
@@ -112,10 +88,10 @@ async fn quota_rules_on_real_objects() {
 
 #[tokio::test]
 async fn orphaned_guest_pvc_and_openstack_import_on_real_objects() {
-    ensure_ns("longhorn-system").await;
+    common::ensure_namespace("longhorn-system").await;
     let ns = namespace("guests").await;
-    let orphan = format!("pvc-{}", uuid());
-    let hotplugged = format!("pvc-{}", uuid());
+    let orphan = format!("pvc-{}", common::uuid());
+    let hotplugged = format!("pvc-{}", common::uuid());
     for (pvc, pv) in [(&orphan, unique("pv")), (&hotplugged, unique("pv"))] {
         create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": pvc, "namespace": ns},

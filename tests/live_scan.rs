@@ -10,18 +10,6 @@ use harvester_hygiene::report::Report;
 use harvester_hygiene::scan::{Input, ScanOptions, scan};
 use serde_json::{Value, json};
 
-async fn ensure_longhorn_ns() {
-    let c = common::client().await;
-    let req = http::Request::post("/api/v1/namespaces")
-        .header("content-type", "application/json")
-        .body(
-            serde_json::to_vec(&json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"longhorn-system"}}))
-                .unwrap(),
-        )
-        .unwrap();
-    let _ = c.request_text(req).await; // 409 when it exists
-}
-
 fn image(ns: &str, name: &str, url: &str, extra: Value) -> Value {
     let mut spec = json!({"displayName": name, "sourceType": "download", "url": url});
     if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.get("spec").and_then(Value::as_object)) {
@@ -79,7 +67,7 @@ const PINNED: &str =
 
 #[tokio::test]
 async fn finds_collisions_and_mutable_urls_with_no_false_positives() {
-    ensure_longhorn_ns().await;
+    common::ensure_namespace("longhorn-system").await;
     let na = namespace("team-a").await;
     let nb = namespace("team-b").await;
     let name = unique("ubuntu");

@@ -38,6 +38,19 @@ pub struct KindInfo {
 }
 
 impl KindInfo {
+    /// The defaults the `kind!` macro fills in.
+    pub const DEFAULT: KindInfo = KindInfo {
+        group: "",
+        version: "v1",
+        kind: "",
+        plural: "",
+        namespaced: true,
+        optional: false,
+        only_names: &[],
+        home_namespace: None,
+        list_last: false,
+    };
+
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.to_string()
@@ -71,6 +84,22 @@ pub trait Kind: DeserializeOwned + Send + Sync + 'static {
             resource_version: m.resource_version.clone(),
         }
     }
+}
+
+/// `impl Kind` for a view whose metadata field is `metadata`:
+/// `kind!(Pod, group: "", version: "v1", kind: "Pod", plural: "pods");` plus any other
+/// [`KindInfo`] field (`namespaced: false`, `optional: true`, ...).
+#[macro_export]
+macro_rules! kind {
+    ($ty:ty, $($field:ident: $val:expr),+ $(,)?) => {
+        impl $crate::inventory::Kind for $ty {
+            const INFO: $crate::inventory::KindInfo =
+                $crate::inventory::KindInfo { $($field: $val,)+ ..$crate::inventory::KindInfo::DEFAULT };
+            fn meta(&self) -> &$crate::meta::Meta {
+                &self.metadata
+            }
+        }
+    };
 }
 
 /// A batch of decoded objects of one kind (a `Vec<K>` behind `Any`).

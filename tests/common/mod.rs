@@ -161,3 +161,31 @@ pub fn plugin(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run plugin")
 }
+
+/// Create a namespace if it does not exist (e.g. `longhorn-system`, shared by tests).
+pub async fn ensure_namespace(name: &str) {
+    let c = client().await;
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    match send(&c, "POST", "/api/v1/namespaces", &body).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => panic!("namespace {name}: {e}"),
+    }
+}
+
+/// A fresh lower-case v4-shaped UUID (guest CSI PVCs are named `pvc-<uuid>`).
+pub fn uuid() -> String {
+    let u = unique("uuid");
+    let h: u64 = u.bytes().fold(1469598103934665603u64, |a, b| {
+        (a ^ b as u64).wrapping_mul(1099511628211)
+    });
+    let g: u64 = h.rotate_left(17).wrapping_mul(0x9E3779B97F4A7C15);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h as u32,
+        (h >> 32) as u16,
+        g as u16 & 0xfff,
+        (g >> 16) as u16 & 0xfff,
+        (g >> 16) & 0xffffffffffff
+    )
+}

@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, nullable};
 
 pub const VM_IMPORT_CONTROLLER: &str = "vm-import-controller";
@@ -24,19 +23,11 @@ pub struct AddonSpec {
     pub enabled: bool,
 }
 
-impl Kind for Addon {
-    const INFO: KindInfo = KindInfo {
-        group: "harvesterhci.io",
-        version: "v1beta1",
-        kind: "Addon",
-        plural: "addons",
-        namespaced: true,
-        optional: true,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    Addon,
+    group: "harvesterhci.io",
+    version: "v1beta1",
+    kind: "Addon",
+    plural: "addons",
+    optional: true,
+);

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, nullable};
 
 /// The annotation Harvester puts on every BackingImage it creates: `<ns>/<image name>`.
@@ -43,19 +42,11 @@ impl BackingImage {
     }
 }
 
-impl Kind for BackingImage {
-    const INFO: KindInfo = KindInfo {
-        group: "longhorn.io",
-        version: "v1beta2",
-        kind: "BackingImage",
-        plural: "backingimages",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: Some("longhorn-system"),
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    BackingImage,
+    group: "longhorn.io",
+    version: "v1beta2",
+    kind: "BackingImage",
+    plural: "backingimages",
+    home_namespace: Some("longhorn-system"),
+);

@@ -2,7 +2,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,19 +64,10 @@ impl VirtualMachineImage {
     }
 }
 
-impl Kind for VirtualMachineImage {
-    const INFO: KindInfo = KindInfo {
-        group: "harvesterhci.io",
-        version: "v1beta1",
-        kind: "VirtualMachineImage",
-        plural: "virtualmachineimages",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    VirtualMachineImage,
+    group: "harvesterhci.io",
+    version: "v1beta1",
+    kind: "VirtualMachineImage",
+    plural: "virtualmachineimages",
+);

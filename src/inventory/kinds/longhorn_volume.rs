@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,19 +31,11 @@ pub struct KubernetesStatus {
     pub workloads_status: Vec<serde_json::Value>,
 }
 
-impl Kind for LonghornVolume {
-    const INFO: KindInfo = KindInfo {
-        group: "longhorn.io",
-        version: "v1beta2",
-        kind: "Volume",
-        plural: "volumes",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: Some("longhorn-system"),
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    LonghornVolume,
+    group: "longhorn.io",
+    version: "v1beta2",
+    kind: "Volume",
+    plural: "volumes",
+    home_namespace: Some("longhorn-system"),
+);

@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,19 +35,11 @@ impl VirtualMachineInstanceMigration {
     }
 }
 
-impl Kind for VirtualMachineInstanceMigration {
-    const INFO: KindInfo = KindInfo {
-        group: "kubevirt.io",
-        version: "v1",
-        kind: "VirtualMachineInstanceMigration",
-        plural: "virtualmachineinstancemigrations",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: None,
-        list_last: true,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    VirtualMachineInstanceMigration,
+    group: "kubevirt.io",
+    version: "v1",
+    kind: "VirtualMachineInstanceMigration",
+    plural: "virtualmachineinstancemigrations",
+    list_last: true,
+);

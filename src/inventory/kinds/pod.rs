@@ -2,7 +2,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, Volume, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,19 +28,10 @@ impl Pod {
     }
 }
 
-impl Kind for Pod {
-    const INFO: KindInfo = KindInfo {
-        group: "",
-        version: "v1",
-        kind: "Pod",
-        plural: "pods",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    Pod,
+    group: "",
+    version: "v1",
+    kind: "Pod",
+    plural: "pods",
+);

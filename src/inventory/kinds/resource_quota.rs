@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, nullable};
 
 pub const DEFAULT_QUOTA_LABEL: &str = "resourcequota.management.cattle.io/default-resource-quota";
@@ -44,22 +43,13 @@ impl ResourceQuota {
     }
 }
 
-impl Kind for ResourceQuota {
-    const INFO: KindInfo = KindInfo {
-        group: "",
-        version: "v1",
-        kind: "ResourceQuota",
-        plural: "resourcequotas",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    ResourceQuota,
+    group: "",
+    version: "v1",
+    kind: "ResourceQuota",
+    plural: "resourcequotas",
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::Meta;
 
 pub const SERVER_VERSION: &str = "server-version";
@@ -18,19 +17,12 @@ pub struct Setting {
     pub default: String,
 }
 
-impl Kind for Setting {
-    const INFO: KindInfo = KindInfo {
-        group: "harvesterhci.io",
-        version: "v1beta1",
-        kind: "Setting",
-        plural: "settings",
-        namespaced: false,
-        optional: false,
-        only_names: &[SERVER_VERSION],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    Setting,
+    group: "harvesterhci.io",
+    version: "v1beta1",
+    kind: "Setting",
+    plural: "settings",
+    namespaced: false,
+    only_names: &[SERVER_VERSION],
+);

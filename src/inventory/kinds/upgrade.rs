@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,19 +39,11 @@ impl Upgrade {
     }
 }
 
-impl Kind for Upgrade {
-    const INFO: KindInfo = KindInfo {
-        group: "harvesterhci.io",
-        version: "v1beta1",
-        kind: "Upgrade",
-        plural: "upgrades",
-        namespaced: true,
-        optional: true,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    Upgrade,
+    group: "harvesterhci.io",
+    version: "v1beta1",
+    kind: "Upgrade",
+    plural: "upgrades",
+    optional: true,
+);

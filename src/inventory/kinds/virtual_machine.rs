@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, NameRef, Volume, nullable};
 
 pub const GUEST_CLUSTER_LABEL: &str = "guestcluster.harvesterhci.io/name";
@@ -143,19 +142,10 @@ impl VirtualMachine {
     }
 }
 
-impl Kind for VirtualMachine {
-    const INFO: KindInfo = KindInfo {
-        group: "kubevirt.io",
-        version: "v1",
-        kind: "VirtualMachine",
-        plural: "virtualmachines",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    VirtualMachine,
+    group: "kubevirt.io",
+    version: "v1",
+    kind: "VirtualMachine",
+    plural: "virtualmachines",
+);

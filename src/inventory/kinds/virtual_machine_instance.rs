@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Meta, Volume, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,19 +25,10 @@ impl VirtualMachineInstance {
     }
 }
 
-impl Kind for VirtualMachineInstance {
-    const INFO: KindInfo = KindInfo {
-        group: "kubevirt.io",
-        version: "v1",
-        kind: "VirtualMachineInstance",
-        plural: "virtualmachineinstances",
-        namespaced: true,
-        optional: false,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    VirtualMachineInstance,
+    group: "kubevirt.io",
+    version: "v1",
+    kind: "VirtualMachineInstance",
+    plural: "virtualmachineinstances",
+);

@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,19 +58,11 @@ impl VirtualMachineImport {
     }
 }
 
-impl Kind for VirtualMachineImport {
-    const INFO: KindInfo = KindInfo {
-        group: "migration.harvesterhci.io",
-        version: "v1beta1",
-        kind: "VirtualMachineImport",
-        plural: "virtualmachineimports",
-        namespaced: true,
-        optional: true,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    VirtualMachineImport,
+    group: "migration.harvesterhci.io",
+    version: "v1beta1",
+    kind: "VirtualMachineImport",
+    plural: "virtualmachineimports",
+    optional: true,
+);

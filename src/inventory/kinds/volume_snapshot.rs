@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::inventory::{Kind, KindInfo};
 use crate::meta::Meta;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -12,19 +11,11 @@ pub struct VolumeSnapshot {
     pub metadata: Meta,
 }
 
-impl Kind for VolumeSnapshot {
-    const INFO: KindInfo = KindInfo {
-        group: "snapshot.storage.k8s.io",
-        version: "v1",
-        kind: "VolumeSnapshot",
-        plural: "volumesnapshots",
-        namespaced: true,
-        optional: true,
-        only_names: &[],
-        home_namespace: None,
-        list_last: false,
-    };
-    fn meta(&self) -> &Meta {
-        &self.metadata
-    }
-}
+crate::kind!(
+    VolumeSnapshot,
+    group: "snapshot.storage.k8s.io",
+    version: "v1",
+    kind: "VolumeSnapshot",
+    plural: "volumesnapshots",
+    optional: true,
+);
