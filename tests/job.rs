@@ -231,6 +231,7 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
             .any(|e| e["regarding"]["name"] == name.as_str() && e["type"] == "Normal")
     );
     let _ = pgw.kill();
+    let _ = pgw.wait();
 }
 
 fn http_get(port: u16, path: &str) -> String {
