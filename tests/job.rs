@@ -131,12 +131,14 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
 
     // A real Pushgateway.
     let port = free_port();
-    let mut pgw = Command::new("prometheus-pushgateway")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus-pushgateway (installed by scripts/install-apiserver.sh)");
+    let _pgw = KillOnDrop(
+        Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-pushgateway (installed by scripts/install-apiserver.sh)"),
+    );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..50 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -230,8 +232,16 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
             .iter()
             .any(|e| e["regarding"]["name"] == name.as_str() && e["type"] == "Normal")
     );
-    let _ = pgw.kill();
-    let _ = pgw.wait();
+}
+
+/// Stops a child process when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn http_get(port: u16, path: &str) -> String {

@@ -97,7 +97,10 @@ pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Opti
                     },
                     "spec": {"persistentVolumeReclaimPolicy": "Retain"},
                 });
-                let pp = PatchParams { dry_run, ..PatchParams::default() };
+                let pp = PatchParams {
+                    dry_run,
+                    ..PatchParams::default()
+                };
                 if let Err(e) = pvs.patch(pv_name, &pp, &Patch::Merge(&patch)).await {
                     // Never delete the PVC unless its data is retained.
                     return match write_error(&format!("retain PV {pv_name}"), e)? {
