@@ -33,12 +33,14 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
 /// Apply the shipped bundle (all but the CronJob: a 1.20 apiserver has no batch/v1 CronJob)
 /// and return a kubeconfig for its ServiceAccount.
 fn install_bundle(dir: &std::path::Path) -> std::path::PathBuf {
-    install(dir, "fleet/base")
+    install(dir, "fleet/base", NS)
 }
 
-/// Apply a kustomization of the bundle; returns a kubeconfig for its ServiceAccount.
-fn install(dir: &std::path::Path, kustomization: &str) -> std::path::PathBuf {
-    let _ = kubectl(&["create", "namespace", NS], None);
+/// Apply a kustomization of the bundle into namespace `ns` (cluster-scoped RBAC names get a
+/// suffix so installs in two namespaces do not share rights); returns a kubeconfig for its
+/// ServiceAccount.
+fn install(dir: &std::path::Path, kustomization: &str, ns: &str) -> std::path::PathBuf {
+    let _ = kubectl(&["create", "namespace", ns], None);
     let out = kubectl(
         &["kustomize", &format!("{}/{kustomization}", env!("CARGO_MANIFEST_DIR"))],
         None,
@@ -48,15 +50,27 @@ fn install(dir: &std::path::Path, kustomization: &str) -> std::path::PathBuf {
         "kustomize: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rendered = String::from_utf8(out.stdout).unwrap();
+    let mut rendered = String::from_utf8(out.stdout).unwrap();
+    if ns != NS {
+        rendered = rendered
+            .replace(&format!("namespace: {NS}\n"), &format!("namespace: {ns}\n"))
+            .replace(
+                "name: harvester-hygiene-scan\n",
+                &format!("name: harvester-hygiene-scan-{ns}\n"),
+            )
+            .replace(
+                "name: harvester-hygiene-remediate\n",
+                &format!("name: harvester-hygiene-remediate-{ns}\n"),
+            );
+    }
     let docs: Vec<&str> = rendered
         .split("\n---\n")
         .filter(|d| !d.contains("kind: CronJob"))
         .collect();
-    let out = kubectl(&["apply", "-n", NS, "-f", "-"], Some(&docs.join("\n---\n")));
+    let out = kubectl(&["apply", "-n", ns, "-f", "-"], Some(&docs.join("\n---\n")));
     assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
     let out = kubectl(
-        &["create", "token", "harvester-hygiene", "-n", NS, "--duration", "1h"],
+        &["create", "token", "harvester-hygiene", "-n", ns, "--duration", "1h"],
         None,
     );
     assert!(out.status.success(), "token: {}", String::from_utf8_lossy(&out.stderr));
@@ -81,11 +95,15 @@ fn free_port() -> u16 {
 }
 
 fn run_job(kc: &std::path::Path, extra: &[&str]) -> (i32, Vec<Value>, String) {
+    run_job_in(kc, NS, extra)
+}
+
+fn run_job_in(kc: &std::path::Path, ns: &str, extra: &[&str]) -> (i32, Vec<Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_harvester-hygiene-job"))
         .args(["--harvester-version", "v1.6.1"])
         .args(extra)
         .env("KUBECONFIG", kc)
-        .env("POD_NAMESPACE", NS)
+        .env("POD_NAMESPACE", ns)
         .env("POD_NAME", "harvester-hygiene-29384-abcde")
         .env_remove("HH_TEST_KUBECONFIG")
         .output()
@@ -303,7 +321,8 @@ async fn orphan_pvc(ns: &str, labels: Value) -> (String, String) {
 #[tokio::test]
 async fn job_remediation_marks_then_acts_after_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
-    let kc = install(dir.path(), "fleet/overlays/remediation");
+    let home = "harvester-hygiene-remediation";
+    let kc = install(dir.path(), "fleet/overlays/remediation", home);
     let ns = namespace("jobfix").await;
     let (labelled, labelled_pv) =
         orphan_pvc(&ns, json!({"guestcluster.harvesterhci.io/name": "deleted-cluster"})).await;
@@ -319,7 +338,7 @@ async fn job_remediation_marks_then_acts_after_the_grace_period() {
     ];
 
     // Run 1: marks the label-attributed candidate only.
-    let (code, lines, stderr) = run_job(&kc, &args);
+    let (code, lines, stderr) = run_job_in(&kc, home, &args);
     assert_eq!(code, 0, "{stderr}\n{lines:#?}");
     let rem = lines
         .iter()
@@ -345,7 +364,7 @@ async fn job_remediation_marks_then_acts_after_the_grace_period() {
 
     // Run 2, after the grace period: acts, with the backup in the log.
     std::thread::sleep(Duration::from_secs(3));
-    let (code, lines, stderr) = run_job(&kc, &args);
+    let (code, lines, stderr) = run_job_in(&kc, home, &args);
     assert_eq!(code, 0, "{stderr}\n{lines:#?}");
     let rem = lines.iter().find(|l| l["msg"] == "remediation").unwrap();
     let acted = rem["acted"].as_array().unwrap();
