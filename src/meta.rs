@@ -68,6 +68,67 @@ where
         .collect())
 }
 
+/// Label and annotation keys the rules read, by prefix. Metadata maps keep only these: a
+/// Harvester object carries many other annotations (kubectl's last-applied configuration among
+/// them), and at tens of thousands of objects they would dominate memory. A rule that reads a
+/// new key adds its prefix here.
+pub const KEPT_KEY_PREFIXES: &[&str] = &[
+    "harvesterhci.io/",
+    "harvester-hygiene.io/",
+    "guestcluster.harvesterhci.io/",
+    "migration.harvesterhci.io/",
+    "resourcequota.management.cattle.io/",
+];
+
+fn kept(key: &str) -> bool {
+    KEPT_KEY_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// [`string_map`] limited to [`KEPT_KEY_PREFIXES`], for labels and annotations. Values of
+/// other keys are skipped without being copied.
+pub fn meta_map<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of strings")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                if kept(&k) {
+                    let v: serde_json::Value = m.next_value()?;
+                    match v {
+                        serde_json::Value::String(s) => {
+                            out.insert(k.into_owned(), s);
+                        }
+                        serde_json::Value::Null => {}
+                        other => {
+                            out.insert(k.into_owned(), other.to_string());
+                        }
+                    }
+                } else {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_option(V)
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerRef {
@@ -96,9 +157,9 @@ pub struct Meta {
     pub creation_timestamp: Option<String>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub deletion_timestamp: Option<String>,
-    #[serde(default, deserialize_with = "string_map")]
+    #[serde(default, deserialize_with = "meta_map")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "string_map")]
+    #[serde(default, deserialize_with = "meta_map")]
     pub annotations: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "nullable")]
     pub owner_references: Vec<OwnerRef>,

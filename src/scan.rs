@@ -357,7 +357,11 @@ fn incomplete_entries(inv: &Inventory, selected: &[&dyn Rule]) -> Vec<Incomplete
                 format!("no {} objects in the input: treated as unknown, not as none", info.kind),
             )),
             Coverage::Namespaces(set) => {
-                let list: Vec<&str> = set.iter().map(String::as_str).collect();
+                let mut list: Vec<&str> = set.iter().map(String::as_str).take(8).collect();
+                let more = format!("and {} more", set.len().saturating_sub(8));
+                if set.len() > 8 {
+                    list.push(&more);
+                }
                 let (reason, message) = if inv.from_files {
                     (
                         Gap::NotInInput,

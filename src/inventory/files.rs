@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Batch, InputError, Inventory, KindOps, kinds};
+use super::{Batch, InputError, Inventory, kinds};
 use crate::error::{Error, Result};
 
 /// Limits for YAML input. serde-saphyr's defaults (250k nodes, 1M events) stop at a few
@@ -58,7 +58,8 @@ pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
 
 struct Loader {
     batches: Vec<Option<Batch>>,
-    coverage: Vec<(&'static dyn KindOps, Option<String>)>,
+    /// (index in the registry, namespace) pairs seen.
+    coverage: std::collections::BTreeSet<(usize, Option<String>)>,
     errors: Vec<InputError>,
     yaml: serde_saphyr::Options,
 }
@@ -67,7 +68,7 @@ impl Loader {
     fn new() -> Self {
         Loader {
             batches: kinds::REGISTRY.iter().map(|_| None).collect(),
-            coverage: Vec::new(),
+            coverage: Default::default(),
             errors: Vec::new(),
             yaml: yaml_options(),
         }
@@ -79,8 +80,8 @@ impl Loader {
                 inv.merge_batch(*ops, b);
             }
         }
-        for (ops, ns) in self.coverage {
-            inv.add_coverage(ops.info(), ns.as_deref());
+        for (slot, ns) in self.coverage {
+            inv.add_coverage(kinds::REGISTRY[slot].info(), ns.as_deref());
         }
         inv.input_errors.extend(self.errors);
     }
@@ -152,13 +153,16 @@ impl Loader {
     fn load_text(&mut self, name: &str, text: &str) {
         let place = bundle_place(name);
         if let Some(place) = &place
-            && let Some(ops) = kinds::by_plural(&place.plural)
+            && let Some(slot) = kinds::REGISTRY.iter().position(|o| o.info().plural == place.plural)
         {
-            self.coverage.push((ops, place.namespace.clone()));
+            self.coverage.insert((slot, place.namespace.clone()));
         }
         let bundle = place.is_some();
         let trimmed = text.trim_start_matches('\u{feff}').trim_start();
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            if !bundle && self.load_json_fast(name, trimmed) {
+                return;
+            }
             match serde_json::from_str::<Value>(trimmed) {
                 Ok(v) => self.load_document(name, None, v, bundle),
                 Err(e) => self.error(name, None, None, format!("invalid JSON: {e}")),
@@ -180,6 +184,74 @@ impl Loader {
                     None,
                     format!("invalid YAML: {}", first_line(&e.to_string())),
                 ),
+            }
+        }
+    }
+
+    /// JSON `List` (or single object) without building a `Value` tree: each item is kept as
+    /// raw text and decoded straight into its typed view. Items that need rewriting (no
+    /// namespace) or that fail take the general path. `false`: not a shape this handles.
+    fn load_json_fast(&mut self, file: &str, text: &str) -> bool {
+        let Ok(doc) = serde_json::from_str::<RawDoc>(text) else {
+            return false;
+        };
+        match doc.items {
+            Some(items) if doc.kind.as_deref().is_some_and(|k| k.ends_with("List")) => {
+                for (i, raw) in items.iter().enumerate() {
+                    self.load_raw(file, Some(i), raw.get());
+                }
+                true
+            }
+            _ => {
+                self.load_raw(file, None, text);
+                true
+            }
+        }
+    }
+
+    fn load_raw(&mut self, file: &str, item: Option<usize>, raw: &str) {
+        let head = serde_json::from_str::<Head>(raw).ok();
+        let ops = head
+            .as_ref()
+            .and_then(|h| kinds::by_api_version_kind(&h.api_version, &h.kind));
+        let (Some(head), Some(ops)) = (head, ops) else {
+            // Unknown kind (skipped) or not an object: the general path decides and reports.
+            if let Ok(v) = serde_json::from_str::<Value>(raw) {
+                if let Value::Object(m) = &v
+                    && m.get("kind").and_then(Value::as_str).is_some()
+                    && m.get("apiVersion").and_then(Value::as_str).is_some()
+                {
+                    return; // a kind no rule reads
+                }
+                self.load_object(file, None, item, v, false);
+            }
+            return;
+        };
+        let info = ops.info();
+        let ns = head.metadata.namespace.filter(|n| !n.is_empty());
+        if head.metadata.name.is_empty() || (info.namespaced && ns.is_none()) {
+            if let Ok(v) = serde_json::from_str::<Value>(raw) {
+                self.load_object(file, None, item, v, false);
+            }
+            return;
+        }
+        let slot = kinds::REGISTRY
+            .iter()
+            .position(|o| o.info().kind == info.kind)
+            .unwrap_or(0);
+        let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
+        match ops.push_json(batch, raw) {
+            Ok(()) => {
+                self.coverage.insert((slot, if info.namespaced { ns } else { None }));
+            }
+            Err(e) => {
+                let label = format!(
+                    "{}{}/{}",
+                    item.map(|i| format!("items[{i}] ")).unwrap_or_default(),
+                    info.kind,
+                    head.metadata.name
+                );
+                self.error(file, None, Some(label), e);
             }
         }
     }
@@ -284,7 +356,9 @@ impl Loader {
             .unwrap_or(0);
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
-            Ok(()) => self.coverage.push((ops, namespace)),
+            Ok(()) => {
+                self.coverage.insert((slot, namespace));
+            }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),
         }
     }
@@ -297,6 +371,35 @@ impl Loader {
             reason,
         });
     }
+}
+
+/// A JSON document seen from the top: its kind and, for Lists, the raw items.
+#[derive(serde::Deserialize)]
+struct RawDoc<'a> {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a serde_json::value::RawValue>>,
+}
+
+/// What identifies an object, read without decoding the rest.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: HeadMeta,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct HeadMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
 }
 
 fn read_err(path: &Path, source: std::io::Error) -> Error {

@@ -1,7 +1,5 @@
 //! `PersistentVolumeClaim` (v1).
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use crate::meta::{Meta, nullable};
@@ -18,14 +16,21 @@ pub struct PersistentVolumeClaim {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PvcStatus {
-    #[serde(default, deserialize_with = "crate::meta::string_map")]
-    pub capacity: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub capacity: Storage,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PvcResources {
-    #[serde(default, deserialize_with = "crate::meta::string_map")]
-    pub requests: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub requests: Storage,
+}
+
+/// Only the `storage` entry of a ResourceList.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Storage {
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub storage: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -42,10 +47,9 @@ pub struct PvcSpec {
 impl PersistentVolumeClaim {
     /// Capacity, else the requested size.
     pub fn size(&self) -> Option<&str> {
-        self.status
-            .capacity
-            .get("storage")
-            .or(self.spec.resources.requests.get("storage"))
+        [&self.status.capacity.storage, &self.spec.resources.requests.storage]
+            .into_iter()
+            .find(|s| !s.is_empty())
             .map(String::as_str)
     }
 }
