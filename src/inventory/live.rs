@@ -201,20 +201,22 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
         }
         return result;
     }
-    let mut token: Option<String> = None;
-    loop {
+    let page_url = |token: Option<&str>| {
         let mut url = format!("{path}?limit={page_size}");
-        if let Some(t) = &token {
+        if let Some(t) = token {
             url.push_str("&continue=");
             url.push_str(&encode_query(t));
         }
-        let text = match get_text(client, &url).await {
-            Ok(t) => t,
-            Err(e) => {
-                result.gap = Some(classify(&e, info));
-                return result;
-            }
-        };
+        url
+    };
+    let mut text = match get_text(client, &page_url(None)).await {
+        Ok(t) => t,
+        Err(e) => {
+            result.gap = Some(classify(&e, info));
+            return result;
+        }
+    };
+    loop {
         let page: Page = match serde_json::from_str(&text) {
             Ok(p) => p,
             Err(e) => {
@@ -222,12 +224,29 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
                 return result;
             }
         };
-        for item in &page.items {
-            push_item(&mut result, item.get());
-        }
-        match page.metadata.continue_ {
-            Some(t) if !t.is_empty() => token = Some(t),
-            _ => return result,
+        let next = page.metadata.continue_.as_deref().filter(|t| !t.is_empty()).map(|t| page_url(Some(t)));
+        // The next page is requested before this one is decoded, so the API server works on
+        // it while the items are turned into views.
+        let fetch = async {
+            match &next {
+                Some(url) => Some(get_text(client, url).await),
+                None => None,
+            }
+        };
+        let decode = async {
+            for item in &page.items {
+                push_item(&mut result, item.get());
+            }
+        };
+        let (fetched, ()) = tokio::join!(fetch, decode);
+        drop(page);
+        match fetched {
+            None => return result,
+            Some(Ok(t)) => text = t,
+            Some(Err(e)) => {
+                result.gap = Some(classify(&e, info));
+                return result;
+            }
         }
     }
 }
