@@ -44,9 +44,13 @@ fn demo_dump_reports_exactly_the_planted_problems() {
             "image-mutable-url team-a/jammy-daily error",
             "image-name-collision team-a/ubuntu-22 error",
             "image-name-collision team-b/ubuntu-22 error",
+            "import-openstack-leak migrations/erp-db warning",
+            "migration-annotation-stale team-b/default-9xq2c warning",
+            "orphaned-guest-pvc rke2-guests/pvc-153f00a9-7334-4e0d-89f6-f009691dec50 warning",
+            "vm-name-breaks-migration team-b/ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a error",
         ]
     );
-    assert_eq!(doc["harvesterVersion"], "v1.6.1");
+    assert_eq!(doc["harvesterVersion"], "v1.4.1");
     assert_eq!(doc["source"]["harvesterVersionSource"], "setting");
     assert!(doc["inputErrors"].as_array().unwrap().is_empty());
     // Table: grouped by rule, no colour without a terminal.
@@ -56,7 +60,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("image-name-collision ·") && text.contains("4 findings: 3 errors, 1 warning"),
+        text.contains("image-name-collision ·") && text.contains("8 findings: 4 errors, 4 warnings"),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));
