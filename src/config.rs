@@ -52,6 +52,9 @@ pub struct RuleConfig {
     pub grace_period: Option<String>,
     /// `import-openstack-leak`: how long an export may run before it counts as stuck (default 6h).
     pub stuck_after: Option<String>,
+    /// `import-openstack-leak` with `--openstack`: also count OpenStack leftovers whose import
+    /// no longer exists in this cluster (another cluster may share the project).
+    pub without_import: Option<bool>,
     /// `image-mutable-url`: more path segments that mark a moving target.
     #[serde(default)]
     pub extra_patterns: Vec<String>,
@@ -69,6 +72,9 @@ impl RuleConfig {
         }
         if self.stuck_after.is_some() {
             v.push("stuckAfter");
+        }
+        if self.without_import.is_some() {
+            v.push("withoutImport");
         }
         if !self.extra_patterns.is_empty() {
             v.push("extraPatterns");

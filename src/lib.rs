@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod inventory;
 pub mod meta;
+pub mod openstack;
 pub mod publish;
 pub mod remedy;
 pub mod report;
@@ -17,3 +18,10 @@ pub mod scan;
 pub mod version;
 
 pub use error::{Error, Result};
+
+/// Pick rustls' ring provider for the process. kube uses ring and openstack_sdk's HTTP client
+/// aws-lc-rs; with both compiled in, rustls cannot choose on its own. Call before building a
+/// client (connecting does); calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

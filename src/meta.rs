@@ -182,7 +182,7 @@ impl Meta {
 }
 
 /// A reference to an object, as findings and the report carry it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
     pub api_version: String,
@@ -191,6 +191,9 @@ pub struct ObjectRef {
     pub name: String,
     pub uid: Option<String>,
     pub resource_version: Option<String>,
+    /// Facts about an object outside Kubernetes (OpenStack: id, size, status, created).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub details: std::collections::BTreeMap<String, String>,
 }
 
 impl ObjectRef {

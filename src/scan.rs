@@ -33,6 +33,8 @@ pub struct ScanOptions {
     pub config: Config,
     /// The clock for ages and grace periods (now when `None`; tests pin it).
     pub now: Option<jiff::Timestamp>,
+    /// `--openstack`: also list the OpenStack projects of OpenStack imports (live only).
+    pub openstack: Option<crate::openstack::Options>,
 }
 
 impl ScanOptions {
@@ -44,6 +46,7 @@ impl ScanOptions {
             rules: Vec::new(),
             config: Config::default(),
             now: None,
+            openstack: None,
         }
     }
 }
@@ -102,6 +105,12 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
     };
     let (mut inv, mut source, client) = match &opts.input {
         Input::Files(paths) => {
+            if opts.openstack.is_some() {
+                return Err(Error::Usage {
+                    what: "--openstack".into(),
+                    reason: "needs a live cluster (the OpenstackSource Secrets are read from it), not --from".into(),
+                });
+            }
             let mut inv = Inventory::new(opts.namespace.clone(), true);
             files::load(&mut inv, paths)?;
             let source = new_source(SourceKind::Files, opts);
@@ -119,6 +128,12 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
             let mut inv = Inventory::new(opts.namespace.clone(), false);
             let page = if lo.page_size == 0 { 500 } else { lo.page_size };
             live::gather(&client, &mut inv, &kinds_for(&selected), page).await;
+            if let Some(oo) = &opts.openstack
+                && selected.iter().any(|r| r.id() == "import-openstack-leak")
+            {
+                let imports = inv.objects::<crate::inventory::kinds::VirtualMachineImport>();
+                inv.openstack = Some(crate::openstack::gather(&client, imports, oo).await);
+            }
             let source = new_source(SourceKind::Live, opts);
             let source = Source {
                 server: Some(cluster.server),

@@ -264,6 +264,7 @@ async fn live_opts(ns: &str) -> ScanOptions {
         rules: vec!["orphaned-guest-pvc".into()],
         config: Default::default(),
         now: None,
+        openstack: None,
     }
 }
 
@@ -316,6 +317,7 @@ async fn changed_or_newly_used_pvcs_are_not_touched() {
         mode: Mode::Apply,
         include_owned_snapshots: false,
         backup: None,
+        openstack_insecure: false,
     };
     let results = remedy::execute(&client, actions, &fresh, &exec, &mut |_| true).await;
     let by_name: BTreeMap<&str, &remedy::ActionResult> =

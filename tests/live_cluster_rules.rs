@@ -29,6 +29,7 @@ async fn run(namespace: Option<&str>, version: &str) -> harvester_hygiene::repor
         rules: vec![],
         config: Default::default(),
         now: None,
+        openstack: None,
     })
     .await
     .expect("scan")

@@ -58,6 +58,7 @@ async fn run(user: Option<&str>, namespace: Option<&str>, rules: &[&str]) -> Rep
         rules: rules.iter().map(|s| s.to_string()).collect(),
         config: Default::default(),
         now: None,
+        openstack: None,
     };
     scan(&opts).await.expect("scan")
 }

@@ -115,6 +115,7 @@ async fn run(args: Args, config: Config) -> u8 {
         rules: Vec::new(),
         config,
         now: None,
+        openstack: None,
     };
     let gathered = match gather(&opts).await {
         Ok(g) => g,
@@ -143,6 +144,7 @@ async fn run(args: Args, config: Config) -> u8 {
         );
     }
 
+    harvester_hygiene::install_crypto_provider();
     let client = match kube::Client::try_default().await {
         Ok(c) => c,
         Err(e) => {

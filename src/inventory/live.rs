@@ -42,6 +42,7 @@ pub struct ClusterInfo {
 /// Build a client like kubectl: `--kubeconfig`, else `KUBECONFIG`/`~/.kube/config` (with
 /// `--context`), else the in-cluster service account.
 pub async fn connect(opts: &LiveOptions) -> Result<(Client, ClusterInfo)> {
+    crate::install_crypto_provider();
     let kopts = KubeConfigOptions {
         context: opts.context.clone(),
         ..Default::default()
@@ -224,7 +225,12 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
                 return result;
             }
         };
-        let next = page.metadata.continue_.as_deref().filter(|t| !t.is_empty()).map(|t| page_url(Some(t)));
+        let next = page
+            .metadata
+            .continue_
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| page_url(Some(t)));
         // The next page is requested before this one is decoded, so the API server works on
         // it while the items are turned into views.
         let fetch = async {

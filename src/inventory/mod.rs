@@ -82,6 +82,7 @@ pub trait Kind: DeserializeOwned + Send + Sync + 'static {
             name: m.name.clone(),
             uid: m.uid.clone(),
             resource_version: m.resource_version.clone(),
+            details: Default::default(),
         }
     }
 }
@@ -259,6 +260,8 @@ pub struct Inventory {
     pub namespace: Option<String>,
     /// Files input from a support bundle (affects how gaps are worded).
     pub from_files: bool,
+    /// `--openstack`: the import-controller resources of each OpenstackSource's project.
+    pub openstack: Option<crate::openstack::Inventory>,
 }
 
 /// Store key: kind names are unique across the registry (checked by a unit test).
@@ -278,6 +281,7 @@ impl Inventory {
             version_source: VersionSource::Unknown,
             namespace,
             from_files,
+            openstack: None,
         }
     }
 

@@ -45,6 +45,12 @@ Longhorn volume and its data still exist, on a PV in phase `Released`.
     kubectl replace -f ResourceQuota-<namespace>-<name>.json
 
 (`replace` needs the current resourceVersion: `kubectl get` it first, or use `kubectl apply`.)
+
+## OpenStack resources (import-openstack-leak)
+
+Deleted Glance images, Cinder volumes and snapshots cannot be restored from here: they held
+only partial export copies of the source VM's disks (the source volumes are untouched). The
+audit log records each one as it was before deletion (id, name, size, status, created).
 ";
 
 impl Backup {

@@ -8,6 +8,7 @@
 //! action is recorded in an audit log. Already gone counts as done, so re-running is safe.
 
 mod backup;
+pub mod openstack;
 mod pvc;
 pub mod quantity;
 mod quota;
@@ -41,6 +42,12 @@ pub enum ActionKind {
     RemoveQuotaAnnotation {
         key: String,
         subtract_from_hard: BTreeMap<String, String>,
+    },
+    /// Delete leftover import-controller resources: images, then volumes, then snapshots.
+    #[serde(rename_all = "camelCase")]
+    DeleteOpenstackResources {
+        source: String,
+        resources: Vec<openstack::Target>,
     },
 }
 
@@ -94,6 +101,7 @@ type Planner = fn(&Finding, &Inventory) -> Option<(ActionKind, String)>;
 const PLANNERS: &[(&str, Planner)] = &[
     ("orphaned-guest-pvc", pvc::plan),
     ("migration-annotation-stale", quota::plan),
+    ("import-openstack-leak", openstack::plan),
 ];
 
 /// Is the rule fixable by `fix`?
@@ -127,6 +135,8 @@ pub struct ExecOptions<'a> {
     pub include_owned_snapshots: bool,
     /// Where backups and the audit log go (apply only).
     pub backup: Option<&'a Backup>,
+    /// `--openstack-insecure`.
+    pub openstack_insecure: bool,
 }
 
 /// Outcome of one step, before it becomes an [`ActionResult`].
@@ -142,7 +152,9 @@ pub async fn execute(
     confirm: &mut dyn FnMut(&Action) -> bool,
 ) -> Vec<ActionResult> {
     let mut out = Vec::new();
-    for action in actions {
+    let mut conns = openstack::Connections::default();
+    for mut action in actions {
+        narrow(&mut action, fresh);
         let done = |status, detail: String| (status, detail);
         let (status, detail) = if opts.mode == Mode::Plan {
             done(Status::Planned, String::new())
@@ -155,6 +167,17 @@ pub async fn execute(
             let r = match &action.action {
                 ActionKind::RetainAndDeletePvc { .. } => pvc::apply(client, &action, dry_run, opts.backup).await,
                 ActionKind::RemoveQuotaAnnotation { .. } => quota::apply(client, &action, dry_run, opts.backup).await,
+                ActionKind::DeleteOpenstackResources { .. } => {
+                    openstack::apply(
+                        client,
+                        &mut conns,
+                        opts.openstack_insecure,
+                        &action,
+                        dry_run,
+                        opts.backup,
+                    )
+                    .await
+                }
             };
             match r {
                 Ok(ok) => ok,
@@ -169,6 +192,16 @@ pub async fn execute(
     out
 }
 
+/// OpenStack actions act only on the resources the fresh scan still calls leftovers.
+fn narrow(action: &mut Action, fresh: &BTreeMap<String, Finding>) {
+    if let ActionKind::DeleteOpenstackResources { resources, .. } = &mut action.action
+        && let Some(now) = fresh.get(&action.fingerprint)
+    {
+        let still = openstack::targets(now);
+        resources.retain(|r| still.iter().any(|s| s.id == r.id));
+    }
+}
+
 /// Why an action must not run now, judged on the fresh scan.
 fn recheck(action: &Action, fresh: &BTreeMap<String, Finding>, opts: &ExecOptions<'_>) -> Option<String> {
     let Some(now) = fresh.get(&action.fingerprint) else {
@@ -178,6 +211,11 @@ fn recheck(action: &Action, fresh: &BTreeMap<String, Finding>, opts: &ExecOption
     };
     if now.object.uid != action.object.uid {
         return Some("the object was replaced since the plan (different uid): not touched".into());
+    }
+    if let ActionKind::DeleteOpenstackResources { resources, .. } = &action.action
+        && resources.is_empty()
+    {
+        return Some("none of its OpenStack resources is a leftover on a fresh scan: not touched".into());
     }
     if now.object.resource_version != action.object.resource_version {
         return Some("the object changed since the plan (resourceVersion differs): not touched; plan again".into());

@@ -80,6 +80,7 @@ pub async fn run(
             mode: Mode::Apply,
             include_owned_snapshots: false,
             backup: Some(backup),
+            openstack_insecure: false,
         };
         out.acted = execute(client, due, &fresh, &exec, &mut |_| true).await;
     }

@@ -3,12 +3,14 @@
 //! each attached volume, creating a volume from the snapshot and uploading it to Glance; before
 //! vm-import-controller PR #80/#84 (Harvester v1.5.2) only the success path deleted them.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info};
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{Addon, Upgrade, VM_IMPORT_CONTROLLER, VirtualMachineImport};
 use crate::meta::{ObjectRef, parse_time};
+use crate::openstack::{self, Resource, ResourceKind, SourceState};
 use crate::version::Version;
 
 pub struct ImportOpenstackLeak;
@@ -60,7 +62,7 @@ impl Rule for ImportOpenstackLeak {
         NEEDS
     }
     fn options(&self) -> &'static [&'static str] {
-        &["stuckAfter"]
+        &["stuckAfter", "withoutImport"]
     }
     fn explain(&self) -> Explanation {
         Explanation {
@@ -93,6 +95,8 @@ impl Rule for ImportOpenstackLeak {
         let since = fixed_since(ctx);
         let stuck_after = ctx.config.duration(ID, |c| c.stuck_after.as_ref(), DEFAULT_STUCK_AFTER);
         let stuck_after = jiff::SignedDuration::try_from(stuck_after).unwrap_or(jiff::SignedDuration::from_hours(6));
+        let os = ctx.inv.openstack.as_ref().map(|o| Leftovers::new(o, ctx, stuck_after));
+        let mut handled: BTreeSet<(String, String)> = BTreeSet::new();
         for imp in inv.objects::<VirtualMachineImport>() {
             let Some(ns) = imp.metadata.namespace.as_deref() else {
                 continue;
@@ -123,10 +127,27 @@ impl Rule for ImportOpenstackLeak {
                     src.namespace.clone()
                 }),
                 name: src.name.clone(),
-                uid: None,
-                resource_version: None,
+                ..ObjectRef::default()
             };
             let export_failed = imp.status.import_status == "VMMigrationFailed" && imp.condition_true("VMExportFailed");
+            let listed = os.as_ref().is_some_and(|o| o.listed(&source.key()).is_some());
+            if export_failed && listed {
+                // --openstack: report what is really there, not what may be.
+                handled.insert((source.key(), vm.to_string()));
+                let found = os.as_ref().map(|o| o.leftovers(&source.key(), vm)).unwrap_or_default();
+                if !found.is_empty() {
+                    let msg = format!(
+                        "VirtualMachineImport {ns}/{} of OpenStack VM {vm:?} failed to export (VMExportFailed, \
+                         VMMigrationFailed) and left {} in the OpenStack project of {}: {}.",
+                        imp.metadata.name,
+                        plural(found.len(), "resource"),
+                        source.key(),
+                        describe(&found)
+                    );
+                    out.findings.push(concrete(self, imp, msg, &source, &found));
+                }
+                continue;
+            }
             if export_failed {
                 let failed_at = parse_time(imp.condition("VMExportFailed").and_then(|c| c.time()))
                     .or(parse_time(imp.metadata.creation_timestamp.as_deref()));
@@ -184,6 +205,9 @@ impl Rule for ImportOpenstackLeak {
                 out.findings.push(f);
             }
         }
+        if let Some(os) = &os {
+            os.remaining(self, ctx, &handled, &mut out);
+        }
         if fixed_now.is_none() {
             out.notes.push(
                 "vm-import-controller and Harvester versions unknown: failed exports assumed to have leaked".into(),
@@ -191,4 +215,242 @@ impl Rule for ImportOpenstackLeak {
         }
         out
     }
+}
+
+/// The `--openstack` listing, judged: leftovers are import-controller resources older than
+/// `stuckAfter` (several times the controller's 2 h polling timeout) whose VM has no import
+/// in progress anywhere in the cluster.
+struct Leftovers<'a> {
+    inv: &'a openstack::Inventory,
+    /// VM names with an import that may still create or clean up resources.
+    in_progress: BTreeSet<&'a str>,
+    cutoff: jiff::Timestamp,
+}
+
+impl<'a> Leftovers<'a> {
+    fn new(inv: &'a openstack::Inventory, ctx: &Context<'a>, stuck_after: jiff::SignedDuration) -> Self {
+        let in_progress = ctx
+            .inv
+            .objects::<VirtualMachineImport>()
+            .iter()
+            .filter(|i| i.is_openstack() && !i.is_final())
+            .map(|i| i.spec.virtual_machine_name.as_str())
+            .collect();
+        let cutoff = ctx.now.checked_sub(stuck_after).unwrap_or(ctx.now);
+        Leftovers {
+            inv,
+            in_progress,
+            cutoff,
+        }
+    }
+
+    fn listed(&self, source: &str) -> Option<&'a [Resource]> {
+        match self.inv.sources.get(source)? {
+            SourceState::Listed(r) => Some(r),
+            SourceState::Failed(_) => None,
+        }
+    }
+
+    /// The leftovers of `vm` in `source`'s project, in cleanup order (image, volume, snapshot).
+    fn leftovers(&self, source: &str, vm: &str) -> Vec<&'a Resource> {
+        if self.in_progress.contains(vm) {
+            return Vec::new();
+        }
+        let mut v: Vec<&Resource> = self
+            .listed(source)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.vm == vm && r.created().is_some_and(|t| t < self.cutoff))
+            .collect();
+        v.sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
+        v
+    }
+
+    /// Leftovers not already reported on a failed import: those of finished imports, and (with
+    /// `withoutImport`) those whose import no longer exists in this cluster.
+    fn remaining(
+        &self,
+        rule: &ImportOpenstackLeak,
+        ctx: &Context<'_>,
+        handled: &BTreeSet<(String, String)>,
+        out: &mut Outcome,
+    ) {
+        let imports = ctx.inv.objects::<VirtualMachineImport>();
+        let mut skipped_without_import = 0;
+        for (source, state) in &self.inv.sources {
+            let resources = match state {
+                SourceState::Failed(reason) => {
+                    out.notes
+                        .push(format!("OpenStack project of {source} not checked: {reason}"));
+                    continue;
+                }
+                SourceState::Listed(r) => r,
+            };
+            let vms: BTreeSet<&str> = resources.iter().map(|r| r.vm.as_str()).collect();
+            for vm in vms {
+                if handled.contains(&(source.clone(), vm.to_string())) {
+                    continue;
+                }
+                let found = self.leftovers(source, vm);
+                if found.is_empty() {
+                    continue;
+                }
+                let import = imports.iter().find(|i| {
+                    i.is_openstack() && i.spec.virtual_machine_name == vm && i.source_key().as_deref() == Some(source)
+                });
+                let (ns, name) = source.split_once('/').unwrap_or(("", source));
+                let source_ref = ObjectRef {
+                    api_version: "migration.harvesterhci.io/v1beta1".into(),
+                    kind: "OpenstackSource".into(),
+                    namespace: Some(ns.to_string()),
+                    name: name.to_string(),
+                    ..ObjectRef::default()
+                };
+                let f = match import {
+                    Some(imp) => {
+                        let msg = format!(
+                            "VirtualMachineImport {} of OpenStack VM {vm:?} finished ({}), but {} of its export \
+                             are still in the OpenStack project of {source} (a controller restart or an earlier \
+                             failed attempt): {}.",
+                            imp.metadata.name,
+                            imp.status.import_status,
+                            plural(found.len(), "resource"),
+                            describe(&found)
+                        );
+                        concrete(rule, imp, msg, &source_ref, &found)
+                    }
+                    None if ctx.config.rule(ID).and_then(|c| c.without_import).unwrap_or(false) => {
+                        let msg = format!(
+                            "{} made by the vm-import-controller for VM {vm:?} are in the OpenStack project of \
+                             {source}, and no import of that VM exists in this cluster any more: {}. Another \
+                             cluster sharing the project may own them; check before deleting.",
+                            plural(found.len(), "resource"),
+                            describe(&found)
+                        );
+                        let mut f = Finding {
+                            rule: ID.to_string(),
+                            severity: Severity::Warning,
+                            object: source_ref.clone(),
+                            message: msg,
+                            remediation: rule.explain().remediation.to_string(),
+                            related: Vec::new(),
+                            details: BTreeMap::new(),
+                            exemption: None,
+                        };
+                        attach(&mut f, source, vm, &found);
+                        f
+                    }
+                    None => {
+                        skipped_without_import += found.len();
+                        continue;
+                    }
+                };
+                out.findings.push(f);
+            }
+        }
+        if skipped_without_import > 0 {
+            out.notes.push(format!(
+                "{} import-controller resources in OpenStack belong to VMs with no import in this cluster: \
+                 not counted (set rules.{ID}.withoutImport: true or use --openstack-without-import)",
+                skipped_without_import
+            ));
+        }
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn label(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Image => "Glance image",
+        ResourceKind::Volume => "Cinder volume",
+        ResourceKind::Snapshot => "Cinder snapshot",
+    }
+}
+
+fn describe(found: &[&Resource]) -> String {
+    found
+        .iter()
+        .map(|r| {
+            let name = if r.name.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", r.name)
+            };
+            let size = r.size_gib.map(|s| format!(", {s} GiB")).unwrap_or_default();
+            let created = r
+                .created_at
+                .as_deref()
+                .map(|c| format!(", created {c}"))
+                .unwrap_or_default();
+            format!("{} {name}(id {}, {}{size}{created})", label(r.kind), r.id, r.status)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The finding on an import, with the resources as related items.
+fn concrete(
+    rule: &ImportOpenstackLeak,
+    imp: &VirtualMachineImport,
+    msg: String,
+    source: &ObjectRef,
+    found: &[&Resource],
+) -> Finding {
+    let mut f = Finding::about(
+        rule,
+        Severity::Warning,
+        imp,
+        msg,
+        rule.explain().remediation.to_string(),
+    );
+    f.related.push(source.clone());
+    attach(&mut f, &source.key(), &imp.spec.virtual_machine_name, found);
+    f
+}
+
+/// Resources as related refs (`Glance`/`Cinder` kinds, id as uid) plus the facts `fix` reads.
+fn attach(f: &mut Finding, source: &str, vm: &str, found: &[&Resource]) {
+    for r in found {
+        let mut details = BTreeMap::new();
+        details.insert("id".to_string(), r.id.clone());
+        details.insert("status".to_string(), r.status.clone());
+        if let Some(s) = r.size_gib {
+            details.insert("sizeGiB".to_string(), s.to_string());
+        }
+        if let Some(c) = &r.created_at {
+            details.insert("created".to_string(), c.clone());
+        }
+        if let Some(s) = &r.snapshot_id {
+            details.insert("snapshotId".to_string(), s.clone());
+        }
+        f.related.push(ObjectRef {
+            api_version: r.kind.api_version().to_string(),
+            kind: match r.kind {
+                ResourceKind::Image => "GlanceImage",
+                ResourceKind::Volume => "CinderVolume",
+                ResourceKind::Snapshot => "CinderSnapshot",
+            }
+            .to_string(),
+            namespace: None,
+            name: if r.name.is_empty() {
+                r.id.clone()
+            } else {
+                r.name.clone()
+            },
+            uid: Some(r.id.clone()),
+            resource_version: None,
+            details,
+        });
+    }
+    f.details.insert("openstackSource".to_string(), source.to_string());
+    f.details.insert("openstackVm".to_string(), vm.to_string());
+    f.details
+        .insert("openstackResources".to_string(), found.len().to_string());
 }

@@ -60,6 +60,7 @@ pub async fn client_as(user: Option<&str>) -> Client {
     if let Some(u) = user {
         cfg.auth_info.impersonate = Some(u.to_string());
     }
+    harvester_hygiene::install_crypto_provider();
     Client::try_from(cfg).expect("client")
 }
 
@@ -98,6 +99,7 @@ fn api_of(api_version: &str, kind: &str) -> (String, &'static str, bool) {
         "RoleBinding" => ("rolebindings", true),
         "ServiceAccount" => ("serviceaccounts", true),
         "OpenstackSource" => ("openstacksources", true),
+        "Secret" => ("secrets", true),
         other => panic!("test harness: add {other} to api_of"),
     };
     (base, plural, namespaced)

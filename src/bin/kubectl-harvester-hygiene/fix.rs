@@ -113,6 +113,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
         mode,
         include_owned_snapshots: args.include_owned_snapshots,
         backup: backup.as_ref(),
+        openstack_insecure: opts.openstack.as_ref().is_some_and(|o| o.insecure),
     };
     let yes = args.yes;
     let mut confirm = |a: &remedy::Action| -> bool {

@@ -91,7 +91,27 @@ struct CommonArgs {
     #[arg(long, value_name = "PATH", env = "HARVESTER_HYGIENE_CONFIG")]
     config: Option<PathBuf>,
     #[command(flatten)]
+    openstack: OpenstackArgs,
+    #[command(flatten)]
     kube: KubeArgs,
+}
+
+/// Opt-in OpenStack access for `import-openstack-leak`.
+#[derive(Args)]
+struct OpenstackArgs {
+    /// Read the credentials Secret of each OpenstackSource that an OpenStack import uses and list
+    /// the project's leftover import-controller snapshots, volumes and images (needs get on those
+    /// Secrets; live clusters only)
+    #[arg(long)]
+    openstack: bool,
+    /// Skip TLS verification of OpenStack endpoints whose Secret has no ca_cert (as the
+    /// vm-import-controller does); off by default
+    #[arg(long, requires = "openstack")]
+    openstack_insecure: bool,
+    /// Also inspect OpenstackSources no import uses and count leftovers whose import no longer
+    /// exists in this cluster (another cluster may share the project: check before deleting)
+    #[arg(long, requires = "openstack")]
+    openstack_without_import: bool,
 }
 
 /// kubectl's connection flags.
@@ -219,13 +239,29 @@ fn error_code(e: &Error) -> i32 {
 
 /// Scan options from the shared flags (`from`: files input).
 fn scan_options(common: CommonArgs, from: Vec<PathBuf>) -> Result<ScanOptions, i32> {
-    let config = match &common.config {
+    let mut config = match &common.config {
         Some(p) => Config::load(p).map_err(|e| {
             eprintln!("error: {e}");
             exit::USAGE
         })?,
         None => Config::default(),
     };
+    let os = &common.openstack;
+    if os.openstack_without_import {
+        config
+            .rules
+            .entry("import-openstack-leak".into())
+            .or_default()
+            .without_import = Some(true);
+    }
+    let openstack = os.openstack.then(|| harvester_hygiene::openstack::Options {
+        insecure: os.openstack_insecure,
+        without_import: os.openstack_without_import
+            || config
+                .rule("import-openstack-leak")
+                .and_then(|c| c.without_import)
+                .unwrap_or(false),
+    });
     let input = if from.is_empty() {
         Input::Live(LiveOptions {
             kubeconfig: common.kube.kubeconfig,
@@ -245,6 +281,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>) -> Result<ScanOptions, i
         rules: common.rules,
         config,
         now: None,
+        openstack,
     })
 }
 

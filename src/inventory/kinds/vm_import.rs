@@ -50,6 +50,22 @@ impl VirtualMachineImport {
     pub fn is_openstack(&self) -> bool {
         self.spec.source_cluster.kind.eq_ignore_ascii_case("OpenstackSource")
     }
+    /// `namespace/name` of the OpenstackSource (the import's namespace when the ref has none).
+    pub fn source_key(&self) -> Option<String> {
+        let src = &self.spec.source_cluster;
+        let ns = Some(src.namespace.as_str())
+            .filter(|n| !n.is_empty())
+            .or(self.metadata.namespace.as_deref())?;
+        Some(format!("{ns}/{}", src.name))
+    }
+    /// No more exports will happen: running, invalid, or failed (the controller does not retry
+    /// a failed export). Everything else may still create or clean up OpenStack resources.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.status.import_status.as_str(),
+            "virtualMachineRunning" | "virtualMachineImportInvalid" | "VMMigrationFailed"
+        )
+    }
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         crate::meta::condition(&self.status.import_conditions, type_)
     }

@@ -1,0 +1,204 @@
+//! The OpenStack side of `import-openstack-leak` (opt-in with `--openstack`).
+//!
+//! Gathering reads each OpenstackSource referenced by an OpenStack import, its credentials
+//! Secret, and lists the project's Cinder snapshots, Cinder volumes and Glance images
+//! (`client`). Only the resources the vm-import-controller makes are kept: snapshots and
+//! images named `import-controller-<vm>-<i>`, and the unnamed volumes made from those
+//! snapshots. The rule maps them back to imports; `fix` deletes them (image, volume, then
+//! snapshot).
+//!
+//! Credentials live only in memory, inside the SDK's secret types; they never reach logs,
+//! reports or error messages ([`Credentials`] has a redacting `Debug`).
+
+pub mod client;
+pub mod gather;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use client::Client;
+pub use gather::{Options, gather};
+
+/// The name prefix the vm-import-controller gives its snapshots and images.
+pub const PREFIX: &str = "import-controller-";
+
+/// How long the controller waits for a snapshot, volume or image (its `pollingTimeout`).
+pub const POLLING_TIMEOUT_HOURS: i64 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ResourceKind {
+    /// A Glance image (deleted first: it depends on nothing).
+    Image,
+    /// A Cinder volume created from an import snapshot (deleted second).
+    Volume,
+    /// A Cinder snapshot (deleted last: its volume depends on it).
+    Snapshot,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Image => "Image",
+            ResourceKind::Volume => "Volume",
+            ResourceKind::Snapshot => "Snapshot",
+        }
+    }
+    /// The pseudo apiVersion findings use for it.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            ResourceKind::Image => "image.openstack.org/v2",
+            ResourceKind::Volume | ResourceKind::Snapshot => "volume.openstack.org/v3",
+        }
+    }
+}
+
+/// One OpenStack resource, with what the report and the cleanup need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    pub kind: ResourceKind,
+    pub id: String,
+    /// Empty for the volumes the controller creates.
+    pub name: String,
+    /// GiB for volumes and snapshots, bytes rounded up to GiB for images.
+    pub size_gib: Option<u64>,
+    pub status: String,
+    pub created_at: Option<String>,
+    /// Volumes: the snapshot they were made from.
+    pub snapshot_id: Option<String>,
+    /// Volumes: attached to a server.
+    pub attached: bool,
+    /// The VM name parsed from the import-controller name (or the snapshot's, for volumes).
+    pub vm: String,
+}
+
+impl Resource {
+    pub fn created(&self) -> Option<jiff::Timestamp> {
+        let t = self.created_at.as_deref()?;
+        t.parse::<jiff::Timestamp>()
+            .ok()
+            // Cinder prints times without an offset ("2026-11-20T08:00:00.000000"): UTC.
+            .or_else(|| {
+                t.parse::<jiff::civil::DateTime>()
+                    .ok()
+                    .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                    .map(|z| z.timestamp())
+            })
+    }
+}
+
+/// `import-controller-<vm>-<i>` -> `<vm>`.
+pub fn vm_of(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let (vm, index) = rest.rsplit_once('-')?;
+    (!vm.is_empty() && !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit())).then_some(vm)
+}
+
+/// What `--openstack` found, per OpenstackSource (`namespace/name`).
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub sources: BTreeMap<String, SourceState>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceState {
+    /// The import-controller resources of the source's project.
+    Listed(Vec<Resource>),
+    /// Could not be read; the reason never contains credentials.
+    Failed(String),
+}
+
+/// Keystone v3 password credentials from the OpenstackSource's Secret.
+#[derive(Clone)]
+pub struct Credentials {
+    pub endpoint: String,
+    pub region: Option<String>,
+    pub username: String,
+    pub password: String,
+    pub project_name: String,
+    pub domain_name: String,
+    pub ca_cert: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("project_name", &self.project_name)
+            .field("domain_name", &self.domain_name)
+            .field("ca_cert", &self.ca_cert.as_ref().map(|_| "<pem>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("OpenstackSource {source_key}: {reason}")]
+    Source { source_key: String, reason: String },
+    #[error("OpenStack {what}: {reason}")]
+    Api {
+        what: String,
+        status: Option<u16>,
+        reason: String,
+    },
+}
+
+impl Error {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => *status,
+            Error::Source { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_names_parse_like_the_controller_writes_them() {
+        assert_eq!(vm_of("import-controller-web-01-0"), Some("web-01"));
+        assert_eq!(vm_of("import-controller-3f2a-uuid-12"), Some("3f2a-uuid"));
+        assert_eq!(vm_of("import-controller-web"), None);
+        assert_eq!(vm_of("import-controller--0"), None);
+        assert_eq!(vm_of("import-controller-web-x"), None);
+        assert_eq!(vm_of("other-web-0"), None);
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_password() {
+        let c = Credentials {
+            endpoint: "https://keystone".into(),
+            region: None,
+            username: "u".into(),
+            password: "hunter2".into(),
+            project_name: "p".into(),
+            domain_name: "d".into(),
+            ca_cert: Some("-----BEGIN".into()),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn cinder_times_without_offset_are_utc() {
+        let r = Resource {
+            kind: ResourceKind::Snapshot,
+            id: "s".into(),
+            name: String::new(),
+            size_gib: None,
+            status: "available".into(),
+            created_at: Some("2026-11-20T08:00:00.000000".into()),
+            snapshot_id: None,
+            attached: false,
+            vm: String::new(),
+        };
+        assert_eq!(r.created().map(|t| t.to_string()), Some("2026-11-20T08:00:00Z".into()));
+    }
+}

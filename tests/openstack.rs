@@ -1,0 +1,337 @@
+//! `scan --openstack` and `fix --openstack` against the real kube-apiserver (imports,
+//! OpenstackSources, Secrets) and the OpenStack SIMULATOR in tests/openstack_sim (no real
+//! OpenStack can run here). The simulator answers 503 now and then and revokes the token once
+//! mid-run; the client must ride through both.
+
+mod common;
+mod openstack_sim;
+
+use std::process::Command;
+
+use common::{create, namespace};
+use openstack_sim::{Sim, State, image, snapshot, volume};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "s3cr3t-Pa55word-never-printed";
+
+fn cinder_time(ago_hours: i64) -> String {
+    let t = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(ago_hours))
+        .unwrap();
+    t.strftime("%Y-%m-%dT%H:%M:%S.000000").to_string()
+}
+
+fn glance_time(ago_hours: i64) -> String {
+    let t = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(ago_hours))
+        .unwrap();
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The OpenStack project as failed imports leave it, plus resources that must never be touched.
+fn project() -> State {
+    let old = cinder_time(48);
+    let young = cinder_time(1);
+    let mut st = State {
+        username: "harvester".into(),
+        password: PASSWORD.into(),
+        project: "migrations".into(),
+        domain: "Default".into(),
+        region: "RegionOne".into(),
+        max_page: 100,
+        fail_every: 7,
+        revoke_after: 5,
+        ..State::default()
+    };
+    // erp-db: failed export, everything left.
+    st.snapshots
+        .push(snapshot("snap-erp", "import-controller-erp-db-0", "src-vol-erp", &old));
+    st.volumes
+        .push(volume("vol-erp", Some("snap-erp"), "available", false, &old));
+    st.images
+        .push(image("img-erp", "import-controller-erp-db-0", &glance_time(48)));
+    // stuck-db: failed export, its volume is attached to a server: volume and snapshot stay.
+    st.snapshots.push(snapshot(
+        "snap-stuck",
+        "import-controller-stuck-db-0",
+        "src-vol-stuck",
+        &old,
+    ));
+    st.volumes
+        .push(volume("vol-stuck", Some("snap-stuck"), "in-use", true, &old));
+    st.images
+        .push(image("img-stuck", "import-controller-stuck-db-0", &glance_time(48)));
+    // web-01: its import is still exporting.
+    st.snapshots
+        .push(snapshot("snap-web", "import-controller-web-01-0", "src-vol-web", &old));
+    // young-vm: failed an hour ago: too young to call leaked.
+    st.snapshots.push(snapshot(
+        "snap-young",
+        "import-controller-young-vm-0",
+        "src-vol-young",
+        &young,
+    ));
+    // ghost-vm: no import in this cluster (another cluster may share the project).
+    st.snapshots.push(snapshot(
+        "snap-ghost",
+        "import-controller-ghost-vm-0",
+        "src-vol-ghost",
+        &old,
+    ));
+    // Unrelated resources, enough images for several pages.
+    st.snapshots
+        .push(snapshot("snap-backup", "nightly-backup", "src-vol-x", &old));
+    st.volumes.push(volume("vol-data", None, "available", false, &old));
+    for i in 0..450 {
+        st.images
+            .push(image(&format!("img-{i:04}"), &format!("ubuntu-{i}"), &glance_time(100)));
+    }
+    st
+}
+
+async fn import(ns: &str, vm: &str, status: &str, failed_export: bool) {
+    // An export in progress was powered off an hour ago; the failed ones long ago.
+    let off = if failed_export { glance_time(72) } else { glance_time(1) };
+    let mut conditions = vec![json!({"type": "VMPoweredOff", "status": "True", "lastUpdateTime": off})];
+    if failed_export {
+        conditions.push(
+            json!({"type": "VMExportFailed", "status": "True", "lastUpdateTime": "2026-11-01T11:00:00Z",
+                               "message": "error exporting VM: timeout waiting for image"}),
+        );
+    }
+    create(json!({"apiVersion": "migration.harvesterhci.io/v1beta1", "kind": "VirtualMachineImport",
+        "metadata": {"name": format!("import-{vm}"), "namespace": ns},
+        "spec": {"virtualMachineName": vm, "sourceCluster": {"kind": "OpenstackSource", "name": "devstack", "namespace": ns,
+                 "apiVersion": "migration.harvesterhci.io/v1beta1"}},
+        "status": {"importStatus": status, "importConditions": conditions}}))
+    .await;
+}
+
+async fn source(ns: &str, name: &str, endpoint: &str, password: &str) {
+    create(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("{name}-credentials"), "namespace": ns},
+        "stringData": {"username": "harvester", "password": password, "project_name": "migrations", "domain_name": "Default"}}))
+    .await;
+    create(
+        json!({"apiVersion": "migration.harvesterhci.io/v1beta1", "kind": "OpenstackSource",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"endpoint": endpoint, "region": "RegionOne",
+                 "credentials": {"name": format!("{name}-credentials"), "namespace": ns}}}),
+    )
+    .await;
+}
+
+fn run(args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"))
+        .args(args)
+        .args(["-o", "json", "--harvester-version", "v1.5.1"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .env("HOME", std::env::temp_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+        "the password leaked:\n{stdout}\n{stderr}"
+    );
+    let doc = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+fn finding<'a>(doc: &'a Value, import: &str) -> Option<&'a Value> {
+    doc["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["rule"] == "import-openstack-leak" && f["object"]["name"] == import)
+}
+
+fn related_ids(f: &Value) -> Vec<String> {
+    let mut v: Vec<String> = f["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["uid"].as_str().map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openstack_leftovers_are_found_and_cleaned_up_in_order() {
+    let sim = Sim::start(project()).await;
+    let ns = namespace("os").await;
+    source(&ns, "devstack", &sim.keystone(), PASSWORD).await;
+    import(&ns, "erp-db", "VMMigrationFailed", true).await;
+    import(&ns, "stuck-db", "VMMigrationFailed", true).await;
+    import(&ns, "web-01", "sourceReady", false).await;
+    import(&ns, "young-vm", "VMMigrationFailed", true).await;
+
+    // Without --openstack: the rule says what may be there, without ids.
+    let (_, plain, _) = run(&["scan", "-n", &ns]);
+    let erp = finding(&plain, "import-erp-db").expect("finding without --openstack");
+    assert!(related_ids(erp).is_empty(), "{erp}");
+
+    // scan --openstack: the concrete leftovers, through 503s and a revoked token.
+    let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    let erp = finding(&doc, "import-erp-db").unwrap_or_else(|| panic!("no erp-db finding: {doc}\n{err}"));
+    assert_eq!(
+        related_ids(erp),
+        ["img-erp", "snap-erp", "vol-erp"],
+        "rules: {}\nsimulator saw: {:?}",
+        doc["rules"],
+        sim.state.lock().unwrap().log
+    );
+    let vol = erp["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["uid"] == "vol-erp")
+        .unwrap();
+    assert_eq!(vol["kind"], "CinderVolume");
+    assert_eq!(vol["details"]["snapshotId"], "snap-erp");
+    assert_eq!(vol["details"]["sizeGiB"], "20");
+    assert!(erp["message"].as_str().unwrap().contains("3 resources"), "{erp}");
+    let stuck = finding(&doc, "import-stuck-db").expect("stuck-db finding");
+    assert_eq!(related_ids(stuck), ["img-stuck", "snap-stuck", "vol-stuck"]);
+    assert!(
+        finding(&doc, "import-web-01").is_none(),
+        "an import in progress is not a leak"
+    );
+    assert!(
+        finding(&doc, "import-young-vm").is_none(),
+        "resources younger than stuckAfter are not leaks"
+    );
+    let text = doc.to_string();
+    for never in [
+        "snap-web",
+        "snap-young",
+        "snap-ghost",
+        "snap-backup",
+        "vol-data",
+        "img-0001",
+    ] {
+        assert!(!text.contains(&format!("\"{never}\"")), "{never} must not be reported");
+    }
+    let notes = doc["rules"].to_string();
+    assert!(notes.contains("no import in this cluster"), "{notes}");
+    {
+        let st = sim.state.lock().unwrap();
+        assert!(st.served_503 > 0, "the simulator served no 503");
+        assert!(
+            st.served_401 > 0 && st.password_auths >= 2,
+            "no re-auth after the revoked token"
+        );
+        assert!(
+            st.log.iter().any(|l| l.contains("marker=img-")),
+            "images were not paginated"
+        );
+        assert!(st.deletes.is_empty(), "scan deleted something: {:?}", st.deletes);
+    }
+
+    // --openstack-without-import: ghost-vm's snapshot counts, on the OpenstackSource.
+    let (_, doc, _) = run(&["scan", "--openstack", "--openstack-without-import", "-n", &ns]);
+    let ghost = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["object"]["kind"] == "OpenstackSource")
+        .unwrap_or_else(|| panic!("no finding for ghost-vm: {doc}"));
+    assert_eq!(related_ids(ghost), ["snap-ghost"]);
+
+    // Dry run: authenticates and checks; deletes nothing.
+    let (code, doc, err) = run(&["fix", "--openstack", "--dry-run=server", "-n", &ns]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    let actions = doc["actions"].as_array().expect("actions");
+    let status_of = |doc: &Value, import: &str| -> String {
+        doc["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["object"]["name"] == import)
+            .map(|a| a["status"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(actions.len(), 2, "{doc}");
+    assert_eq!(status_of(&doc, "import-erp-db"), "dry-run-ok");
+    assert_eq!(
+        status_of(&doc, "import-stuck-db"),
+        "skipped",
+        "the attached volume is not deletable"
+    );
+    assert!(sim.state.lock().unwrap().deletes.is_empty());
+
+    // Apply: image, volume (after it is gone), snapshot; the attached volume and its snapshot stay.
+    let backup = tempfile::tempdir().unwrap();
+    let dir = backup.path().join("b");
+    let (code, doc, err) = run(&[
+        "fix",
+        "--openstack",
+        "--apply",
+        "--yes",
+        "-n",
+        &ns,
+        "--backup-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    assert_eq!(status_of(&doc, "import-erp-db"), "done", "{doc}");
+    assert_eq!(status_of(&doc, "import-stuck-db"), "skipped", "{doc}");
+    {
+        let st = sim.state.lock().unwrap();
+        let pos = |d: &str| {
+            st.deletes
+                .iter()
+                .position(|x| x == d)
+                .unwrap_or_else(|| panic!("{d} not deleted: {:?}", st.deletes))
+        };
+        assert!(pos("image:img-erp") < pos("volume:vol-erp") && pos("volume:vol-erp") < pos("snapshot:snap-erp"));
+        pos("image:img-stuck");
+        assert_eq!(st.deletes.len(), 4, "deleted more than the leftovers: {:?}", st.deletes);
+        let ids: Vec<&str> = st.snapshots.iter().filter_map(|s| s["id"].as_str()).collect();
+        assert_eq!(
+            ids,
+            ["snap-stuck", "snap-web", "snap-young", "snap-ghost", "snap-backup"]
+        );
+        assert_eq!(st.images.len(), 450);
+    }
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).expect("audit log");
+    assert!(audit.contains("vol-erp") && audit.contains("snap-erp"), "{audit}");
+    assert!(!audit.contains(PASSWORD));
+
+    // Again: nothing left to do for erp-db; stuck-db is still skipped; nothing else deleted.
+    let dir2 = backup.path().join("c");
+    let (code, doc, err) = run(&[
+        "fix",
+        "--openstack",
+        "--apply",
+        "--yes",
+        "-n",
+        &ns,
+        "--backup-dir",
+        dir2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    assert!(finding(&doc, "import-erp-db").is_none(), "{doc}");
+    assert_eq!(sim.state.lock().unwrap().deletes.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_credentials_are_reported_without_the_password() {
+    let sim = Sim::start(project()).await;
+    let ns = namespace("osbad").await;
+    source(&ns, "devstack", &sim.keystone(), "wrong-password-also-secret").await;
+    import(&ns, "erp-db", "VMMigrationFailed", true).await;
+    let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    let text = format!("{doc}{err}");
+    assert!(!text.contains("wrong-password-also-secret"), "{text}");
+    // The rule still reports what may be there, and says the project was not checked.
+    assert!(finding(&doc, "import-erp-db").is_some(), "{doc}");
+    assert!(doc["rules"].to_string().contains("not checked"), "{doc}");
+
+    // --openstack needs a live cluster.
+    let out = common::plugin(&["scan", "--openstack", "--from", "examples/demo-cluster"]);
+    assert_eq!(out.status.code(), Some(2));
+}
