@@ -349,3 +349,83 @@ async fn changed_or_newly_used_pvcs_are_not_touched() {
         "Delete"
     );
 }
+
+/// `--purge-retained-older-than`: only PVs this tool retained, long enough ago, whose claim is
+/// gone; plan, server dry-run, then apply sets them back to `Delete`.
+#[tokio::test]
+async fn purge_retained_pvs_is_a_separate_explicit_step() {
+    let ns = namespace("purge").await;
+    let pv = |name: &str, retained_at: Option<&str>, claim: &str| {
+        let mut ann = serde_json::Map::new();
+        if let Some(t) = retained_at {
+            ann.insert("harvester-hygiene.io/retained-at".into(), json!(t));
+            ann.insert(
+                "harvester-hygiene.io/retained-from".into(),
+                json!(format!("{ns}/{claim}")),
+            );
+        }
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name, "annotations": ann},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain",
+                     "csi": {"driver": "driver.longhorn.io", "volumeHandle": name},
+                     "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": claim}}})
+    };
+    let old = unique("pv-old");
+    let recent = unique("pv-recent");
+    let reclaimed = unique("pv-claimed");
+    let foreign = unique("pv-foreign");
+    let recent_time = jiff::Timestamp::now().to_string();
+    create(pv(&old, Some("2026-01-01T00:00:00Z"), "pvc-gone")).await;
+    create(pv(&recent, Some(&recent_time), "pvc-gone-2")).await;
+    create(pv(&reclaimed, Some("2026-01-01T00:00:00Z"), "pvc-back")).await;
+    create(pv(&foreign, None, "pvc-gone-3")).await;
+    create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "pvc-back", "namespace": ns},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": reclaimed}}))
+    .await;
+    let planned = |doc: &Value| -> Vec<String> {
+        doc["actions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|x| x["action"]["type"] == "purgeRetainedPv")
+                    .filter_map(|x| x["object"]["name"].as_str().map(str::to_string))
+                    .filter(|n| [&old, &recent, &reclaimed, &foreign].contains(&n))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let policy = |name: &str| kubectl(&["get", "pv", name])["spec"]["persistentVolumeReclaimPolicy"].clone();
+
+    // A plain fix never purges.
+    let (_, doc, err) = fix(&["-n", &ns]);
+    assert!(planned(&doc).is_empty(), "{err}{doc}");
+
+    let (code, doc, err) = fix(&["-n", &ns, "--purge-retained-older-than", "7d"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(planned(&doc), [old.clone()], "{doc}");
+    assert_eq!(action_for(&doc, &old)["status"], "planned");
+
+    let (code, doc, err) = fix(&["-n", &ns, "--purge-retained-older-than", "7d", "--dry-run=server"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_for(&doc, &old)["status"], "dry-run-ok", "{doc}");
+    assert_eq!(policy(&old), "Retain");
+
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("purge");
+    let (code, doc, err) = fix(&[
+        "-n",
+        &ns,
+        "--purge-retained-older-than",
+        "7d",
+        "--apply",
+        "--yes",
+        "--backup-dir",
+        backup.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_for(&doc, &old)["status"], "done", "{doc}");
+    assert_eq!(policy(&old), "Delete");
+    for kept in [&recent, &reclaimed, &foreign] {
+        assert_eq!(policy(kept), "Retain", "{kept} must not be purged");
+    }
+    assert!(backup.join("audit.jsonl").exists());
+}

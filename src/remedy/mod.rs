@@ -9,6 +9,7 @@
 
 mod backup;
 pub mod openstack;
+pub mod purge;
 mod pvc;
 pub mod quantity;
 mod quota;
@@ -49,6 +50,9 @@ pub enum ActionKind {
         source: String,
         resources: Vec<openstack::Target>,
     },
+    /// `--purge-retained-older-than`: set a retained PV back to `Delete` (its data goes).
+    #[serde(rename_all = "camelCase")]
+    PurgeRetainedPv { retained_at: String, retained_from: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,6 +171,7 @@ pub async fn execute(
             let r = match &action.action {
                 ActionKind::RetainAndDeletePvc { .. } => pvc::apply(client, &action, dry_run, opts.backup).await,
                 ActionKind::RemoveQuotaAnnotation { .. } => quota::apply(client, &action, dry_run, opts.backup).await,
+                ActionKind::PurgeRetainedPv { .. } => purge::apply(client, &action, dry_run, opts.backup).await,
                 ActionKind::DeleteOpenstackResources { .. } => {
                     openstack::apply(
                         client,
@@ -204,6 +209,10 @@ fn narrow(action: &mut Action, fresh: &BTreeMap<String, Finding>) {
 
 /// Why an action must not run now, judged on the fresh scan.
 fn recheck(action: &Action, fresh: &BTreeMap<String, Finding>, opts: &ExecOptions<'_>) -> Option<String> {
+    if let ActionKind::PurgeRetainedPv { .. } = action.action {
+        // Not a finding: the purge re-reads the PV and its claim itself just before acting.
+        return None;
+    }
     let Some(now) = fresh.get(&action.fingerprint) else {
         return Some(
             "no longer a finding on a fresh scan (it gained a user, an owner, or changed): not touched".into(),

@@ -32,6 +32,10 @@ pub struct FixArgs {
     /// Fix only the findings of this saved JSON report (re-verified live)
     #[arg(long, value_name = "FILE")]
     pub from_report: Option<PathBuf>,
+    /// Instead of fixing findings: purge PVs that an earlier `fix` retained longer ago than this
+    /// (e.g. 7d) and whose PVC is gone, by setting them back to reclaimPolicy Delete (the data goes)
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration, conflicts_with_all = ["from_report", "include_owned_snapshots"])]
+    pub purge_retained_older_than: Option<std::time::Duration>,
 }
 
 /// Run `fix`; returns the exit code.
@@ -81,10 +85,20 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
         .filter(|f| wanted.as_ref().is_none_or(|w| w.contains(&fingerprint(f))))
         .cloned()
         .collect();
-    let actions = remedy::plan(&findings, &g.inv);
+    let purge = args.purge_retained_older_than;
+    let actions = match purge {
+        Some(d) => match remedy::purge::plan(&client, d, now()).await {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::INCOMPLETE;
+            }
+        },
+        None => remedy::plan(&findings, &g.inv),
+    };
 
     let mut backup = None;
-    let fresh: BTreeMap<String, Finding> = if mode == Mode::Plan || actions.is_empty() {
+    let fresh: BTreeMap<String, Finding> = if mode == Mode::Plan || actions.is_empty() || purge.is_some() {
         BTreeMap::new()
     } else {
         // Re-check every action against the cluster as it is now.

@@ -143,13 +143,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_or((s, "s"), |i| s.split_at(i));
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 2m or 1h"))?;
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 2m, 1h or 7d"))?;
     match unit {
         "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
         "h" => Ok(Duration::from_secs(n * 3600)),
+        "d" => Ok(Duration::from_secs(n * 86400)),
         "ms" => Ok(Duration::from_millis(n)),
-        _ => Err(format!("{s:?} is not a duration like 30s, 2m or 1h")),
+        _ => Err(format!("{s:?} is not a duration like 30s, 2m, 1h or 7d")),
     }
 }
 
