@@ -401,7 +401,7 @@ async fn purge_retained_pvs_is_a_separate_explicit_step() {
 
     let (code, doc, err) = fix(&["-n", &ns, "--purge-retained-older-than", "7d"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(planned(&doc), [old.clone()], "{doc}");
+    assert_eq!(planned(&doc), vec![old.clone()], "{doc}");
     assert_eq!(action_for(&doc, &old)["status"], "planned");
 
     let (code, doc, err) = fix(&["-n", &ns, "--purge-retained-older-than", "7d", "--dry-run=server"]);
