@@ -211,31 +211,16 @@ impl Client {
         let r = match kind {
             ResourceKind::Image => {
                 self.discover_image().await;
-                let ep = image::delete::Request::builder().id(id).build();
-                let ep = ep.map_err(|e| self.err(&what, None, e.to_string()))?;
-                self.retry(&what, || {
-                    let (ep, os) = (ep.clone(), &self.os);
-                    async move { api::ignore(ep).query_async(os).await }
-                })
-                .await
+                self.delete_with(&what, image::delete::Request::builder().id(id).build())
+                    .await
             }
             ResourceKind::Volume => {
-                let ep = volume::delete::Request::builder().id(id).build();
-                let ep = ep.map_err(|e| self.err(&what, None, e.to_string()))?;
-                self.retry(&what, || {
-                    let (ep, os) = (ep.clone(), &self.os);
-                    async move { api::ignore(ep).query_async(os).await }
-                })
-                .await
+                self.delete_with(&what, volume::delete::Request::builder().id(id).build())
+                    .await
             }
             ResourceKind::Snapshot => {
-                let ep = snapshot::delete::Request::builder().id(id).build();
-                let ep = ep.map_err(|e| self.err(&what, None, e.to_string()))?;
-                self.retry(&what, || {
-                    let (ep, os) = (ep.clone(), &self.os);
-                    async move { api::ignore(ep).query_async(os).await }
-                })
-                .await
+                self.delete_with(&what, snapshot::delete::Request::builder().id(id).build())
+                    .await
             }
         };
         match r {
@@ -243,6 +228,18 @@ impl Client {
             Err(e) if e.status() == Some(404) => Ok(Deleted::AlreadyGone),
             Err(e) => Err(e),
         }
+    }
+
+    async fn delete_with<E>(&self, what: &str, ep: Result<E, impl std::fmt::Display>) -> Result<(), Error>
+    where
+        E: RestEndpoint + Clone + Sync + Send,
+    {
+        let ep = ep.map_err(|e| self.err(what, None, e.to_string()))?;
+        self.retry(what, || {
+            let (ep, os) = (ep.clone(), &self.os);
+            async move { api::ignore(ep).query_async(os).await }
+        })
+        .await
     }
 
     async fn list<E>(&self, what: &str, ep: Result<E, impl std::fmt::Display>) -> Result<Vec<Value>, Error>

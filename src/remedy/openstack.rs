@@ -170,27 +170,20 @@ pub async fn apply(
             }
             continue;
         }
-        match os.delete(t.kind, &t.id).await {
-            Ok(Deleted::AlreadyGone) => {
-                gone += 1;
-                notes.push(format!("{what}: already gone"));
-            }
-            Ok(Deleted::Accepted) if t.kind == ResourceKind::Volume => match wait_gone(os, &t.id).await {
-                Ok(()) => {
+        let outcome = match os.delete(t.kind, &t.id).await {
+            Ok(Deleted::AlreadyGone) => Ok("already gone"),
+            Ok(Deleted::Accepted) if t.kind == ResourceKind::Volume => wait_gone(os, &t.id).await.map(|()| "deleted"),
+            Ok(Deleted::Accepted) => Ok("deleted"),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(how) => {
+                if how == "deleted" {
                     done += 1;
-                    notes.push(format!("{what}: deleted"));
+                } else {
+                    gone += 1;
                 }
-                Err(e) => {
-                    failed += 1;
-                    notes.push(format!("{what}: {e}"));
-                    if let Some(s) = &r.snapshot_id {
-                        blocked_snapshots.push(s.clone());
-                    }
-                }
-            },
-            Ok(Deleted::Accepted) => {
-                done += 1;
-                notes.push(format!("{what}: deleted"));
+                notes.push(format!("{what}: {how}"));
             }
             Err(e) => {
                 failed += 1;
