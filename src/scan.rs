@@ -131,8 +131,7 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
             if let Some(oo) = &opts.openstack
                 && selected.iter().any(|r| r.id() == "import-openstack-leak")
             {
-                let imports = inv.objects::<crate::inventory::kinds::VirtualMachineImport>();
-                inv.openstack = Some(crate::openstack::gather(&client, imports, oo).await);
+                inv.openstack = Some(crate::openstack::gather(&client, &inv, oo).await);
             }
             let source = new_source(SourceKind::Live, opts);
             let source = Source {

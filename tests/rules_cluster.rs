@@ -448,6 +448,47 @@ fn failed_openstack_exports_leak_on_affected_controllers() {
     );
 }
 
+/// With OpenstackSources in the input, a failed import whose source is gone says the project
+/// must be cleaned up by hand; one whose source exists does not.
+#[test]
+fn a_deleted_openstack_source_is_named() {
+    let source = |ns: &str| {
+        format!(
+            "apiVersion: migration.harvesterhci.io/v1beta1\nkind: OpenstackSource\nmetadata:\n  name: devstack\n  namespace: {ns}\nspec:\n  endpoint: https://keystone.example:5000/v3\n  region: RegionOne\n  credentials:\n    name: devstack-credentials\n    namespace: {ns}\n"
+        )
+    };
+    let docs = vec![
+        import("with-source", "a", "OpenstackSource", "VMMigrationFailed", FAILED),
+        source("with-source"),
+        import("without-source", "b", "OpenstackSource", "VMMigrationFailed", FAILED),
+        source("other"),
+    ];
+    let r = run(&docs, Some("v1.4.1"));
+    let f = of(&r, "import-openstack-leak");
+    let msg = |name: &str| f.iter().find(|f| f.object.name == name).unwrap().message.clone();
+    assert!(!msg("a").contains("no longer exists"), "{}", msg("a"));
+    // Files: OpenstackSources were seen in "other" and "with-source" only; "without-source" is unknown.
+    assert!(
+        !msg("b").contains("no longer exists"),
+        "unknown coverage is not absence: {}",
+        msg("b")
+    );
+    let mut d = docs.clone();
+    d.push(
+        "apiVersion: migration.harvesterhci.io/v1beta1\nkind: OpenstackSource\nmetadata:\n  name: unrelated\n  namespace: without-source\nspec: {}\n"
+            .into(),
+    );
+    let r = run(&d, Some("v1.4.1"));
+    let f = of(&r, "import-openstack-leak");
+    let b = f.iter().find(|f| f.object.name == "b").unwrap();
+    assert!(
+        b.message
+            .contains("OpenstackSource without-source/devstack no longer exists"),
+        "{}",
+        b.message
+    );
+}
+
 #[test]
 fn exports_stuck_after_power_off_are_info() {
     let stuck = import(

@@ -2,13 +2,13 @@
 //! Secrets (only now, only because the user asked), then list each project's import-controller
 //! resources. A source that cannot be read is recorded as failed and the scan goes on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 
 use super::{Client, Credentials, Inventory, SourceState};
-use crate::inventory::kinds::VirtualMachineImport;
+use crate::inventory::kinds::{OpenstackSource, VirtualMachineImport};
 
 /// What `--openstack` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -25,47 +25,24 @@ fn source_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
 
-/// The sources to inspect: those referenced by OpenStack imports, plus all when `without_import`.
-async fn source_keys(
-    client: &kube::Client,
-    imports: &[VirtualMachineImport],
-    opts: &Options,
-) -> (BTreeSet<String>, BTreeMap<String, String>) {
-    let mut keys: BTreeSet<String> = imports
+/// The sources to inspect: those referenced by OpenStack imports, plus (with `without_import`)
+/// every OpenstackSource in the inventory.
+fn source_keys(inv: &crate::inventory::Inventory, opts: &Options) -> BTreeSet<String> {
+    let mut keys: BTreeSet<String> = inv
+        .objects::<VirtualMachineImport>()
         .iter()
         .filter(|i| i.is_openstack())
         .filter_map(VirtualMachineImport::source_key)
         .collect();
-    let mut failed = BTreeMap::new();
     if opts.without_import {
-        let gvk = GroupVersionKind::gvk("migration.harvesterhci.io", "v1beta1", "OpenstackSource");
-        let all: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk));
-        match all.list(&ListParams::default()).await {
-            Ok(list) => keys.extend(list.items.iter().filter_map(|o| {
-                Some(format!(
-                    "{}/{}",
-                    o.metadata.namespace.as_deref()?,
-                    o.metadata.name.as_deref()?
-                ))
-            })),
-            Err(e) => {
-                failed.insert(
-                    "*".to_string(),
-                    format!("cannot list OpenstackSources: {}", kube_reason(&e)),
-                );
-            }
-        }
+        keys.extend(inv.objects::<OpenstackSource>().iter().map(OpenstackSource::key));
     }
-    (keys, failed)
+    keys
 }
 
-pub async fn gather(client: &kube::Client, imports: &[VirtualMachineImport], opts: &Options) -> Inventory {
-    let (keys, failed) = source_keys(client, imports, opts).await;
+pub async fn gather(client: &kube::Client, k8s: &crate::inventory::Inventory, opts: &Options) -> Inventory {
     let mut inv = Inventory::default();
-    for (k, reason) in failed {
-        inv.sources.insert(k, SourceState::Failed(reason));
-    }
-    for key in keys {
+    for key in source_keys(k8s, opts) {
         let state = match credentials(client, &key).await {
             Err(reason) => SourceState::Failed(reason),
             Ok(creds) => match Client::connect(&creds, opts.insecure).await {

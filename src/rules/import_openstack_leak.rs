@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info};
 use crate::inventory::KindInfo;
-use crate::inventory::kinds::{Addon, Upgrade, VM_IMPORT_CONTROLLER, VirtualMachineImport};
+use crate::inventory::kinds::{Addon, OpenstackSource, Upgrade, VM_IMPORT_CONTROLLER, VirtualMachineImport};
 use crate::meta::{ObjectRef, parse_time};
 use crate::openstack::{self, Resource, ResourceKind, SourceState};
 use crate::version::Version;
@@ -58,7 +58,12 @@ impl Rule for ImportOpenstackLeak {
         "Failed OpenStack VM imports that left Cinder snapshots/volumes and Glance images behind"
     }
     fn needs(&self) -> &'static [&'static KindInfo] {
-        const NEEDS: &[&KindInfo] = &[info::<VirtualMachineImport>(), info::<Addon>(), info::<Upgrade>()];
+        const NEEDS: &[&KindInfo] = &[
+            info::<VirtualMachineImport>(),
+            info::<OpenstackSource>(),
+            info::<Addon>(),
+            info::<Upgrade>(),
+        ];
         NEEDS
     }
     fn options(&self) -> &'static [&'static str] {
@@ -173,9 +178,10 @@ impl Rule for ImportOpenstackLeak {
                         ),
                     ),
                 };
+                let gone = source_gone(ctx, &source);
                 let msg = format!(
                     "VirtualMachineImport {ns}/{} of OpenStack VM {vm:?} failed to export (VMExportFailed, VMMigrationFailed). \
-                     {when} Left in the OpenStack project of {}: {leaked}.",
+                     {when} Left in the OpenStack project of {}: {leaked}.{gone}",
                     imp.metadata.name,
                     source.key()
                 );
@@ -214,6 +220,26 @@ impl Rule for ImportOpenstackLeak {
             );
         }
         out
+    }
+}
+
+/// A note when the import's OpenstackSource is known not to exist any more (its kind was read
+/// in that namespace and the object is absent): `--openstack` cannot reach the project then.
+fn source_gone(ctx: &Context<'_>, source: &ObjectRef) -> String {
+    let ns = source.namespace.as_deref();
+    let known = ctx.inv.covers::<OpenstackSource>(ns);
+    let exists = ctx
+        .inv
+        .objects::<OpenstackSource>()
+        .iter()
+        .any(|s| s.key() == source.key());
+    if known && !exists {
+        format!(
+            " Its OpenstackSource {} no longer exists, so the project must be cleaned up by hand (or after re-creating the source).",
+            source.key()
+        )
+    } else {
+        String::new()
     }
 }
 

@@ -6,6 +6,7 @@ mod backing_image;
 mod image;
 mod longhorn_volume;
 mod migration;
+mod openstack_source;
 mod pod;
 mod pvc;
 mod resource_quota;
@@ -22,6 +23,7 @@ pub use backing_image::{BackingImage, DiskFileStatus};
 pub use image::VirtualMachineImage;
 pub use longhorn_volume::LonghornVolume;
 pub use migration::VirtualMachineInstanceMigration;
+pub use openstack_source::OpenstackSource;
 pub use pod::Pod;
 pub use pvc::PersistentVolumeClaim;
 pub use resource_quota::ResourceQuota;
@@ -50,6 +52,7 @@ pub static REGISTRY: &[&dyn KindOps] = &[
     &Ops::<VirtualMachineInstanceMigration>::NEW,
     &Ops::<VolumeSnapshot>::NEW,
     &Ops::<VirtualMachineImport>::NEW,
+    &Ops::<OpenstackSource>::NEW,
     &Ops::<Addon>::NEW,
     &Ops::<Upgrade>::NEW,
 ];
