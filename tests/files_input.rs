@@ -212,3 +212,51 @@ fn a_30k_item_yaml_list_loads() {
     assert_eq!(inv.objects::<PersistentVolumeClaim>().len(), 30_000);
     assert!(inv.covers::<PersistentVolumeClaim>(Some("ns-199")));
 }
+
+#[test]
+fn a_large_json_list_keeps_order_and_names_bad_items_by_index() {
+    // Large enough to be decoded on every core: runs are merged back in file order.
+    let n = 9_000;
+    let bad = [10, 4_499, 8_500];
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            let spec = if bad.contains(&i) {
+                serde_json::json!("not an object")
+            } else {
+                serde_json::json!({"storageClassName": "harvester-longhorn", "volumeName": format!("pv-{i}")})
+            };
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": format!("pvc-{i:05}"), "namespace": format!("ns-{}", i % 7), "uid": format!("u-{i}")},
+                "spec": spec
+            })
+        })
+        .collect();
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    let mut inv = Inventory::new(None, true);
+    files::load_text(&mut inv, "dump.json", &list.to_string());
+    let names: Vec<&str> = inv
+        .objects::<PersistentVolumeClaim>()
+        .iter()
+        .map(|p| p.metadata.name.as_str())
+        .collect();
+    let want: Vec<String> = (0..n)
+        .filter(|i| !bad.contains(i))
+        .map(|i| format!("pvc-{i:05}"))
+        .collect();
+    assert_eq!(names, want.iter().map(String::as_str).collect::<Vec<_>>());
+    let errors: Vec<String> = inv
+        .input_errors
+        .iter()
+        .map(|e| format!("{} {}", e.source, e.object.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        errors,
+        bad.iter()
+            .map(|i| format!("dump.json items[{i}] PersistentVolumeClaim/pvc-{i:05}"))
+            .collect::<Vec<_>>()
+    );
+    for ns in 0..7 {
+        assert!(inv.covers::<PersistentVolumeClaim>(Some(&format!("ns-{ns}"))));
+    }
+}

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 /// Limits for YAML input. serde-saphyr's defaults (250k nodes, 1M events) stop at a few
 /// thousand objects; a 30k-item `List` needs far more. These bound memory at roughly the
 /// size of the input, which is already in memory.
+/// Lists shorter than this per core are decoded on one thread (spawning costs more).
+const PARALLEL_MIN_ITEMS: usize = 2_000;
+
 fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_reader_input_bytes = None;
@@ -61,7 +64,6 @@ struct Loader {
     /// (index in the registry, namespace) pairs seen.
     coverage: std::collections::BTreeSet<(usize, Option<String>)>,
     errors: Vec<InputError>,
-    yaml: serde_saphyr::Options,
 }
 
 impl Loader {
@@ -70,7 +72,6 @@ impl Loader {
             batches: kinds::REGISTRY.iter().map(|_| None).collect(),
             coverage: Default::default(),
             errors: Vec::new(),
-            yaml: yaml_options(),
         }
     }
 
@@ -176,7 +177,7 @@ impl Loader {
                 continue;
             }
             let doc_index = multi.then_some(index);
-            match serde_saphyr::from_str_with_options::<Value>(doc, self.yaml.clone()) {
+            match serde_saphyr::from_str_with_options::<Value>(doc, yaml_options()) {
                 Ok(v) => self.load_document(name, doc_index, v, bundle),
                 Err(e) => self.error(
                     name,
@@ -197,9 +198,7 @@ impl Loader {
         };
         match doc.items {
             Some(items) if doc.kind.as_deref().is_some_and(|k| k.ends_with("List")) => {
-                for (i, raw) in items.iter().enumerate() {
-                    self.load_raw(file, Some(i), raw.get());
-                }
+                self.load_items(file, &items);
                 true
             }
             _ => {
@@ -207,6 +206,61 @@ impl Loader {
                 true
             }
         }
+    }
+
+    /// The items of a `List`. A large one (a `kubectl get -A -o json` dump is one List) is
+    /// decoded on every core: each worker fills its own loader with a contiguous run of items,
+    /// and the runs are merged in order, so objects and errors keep the file's order.
+    fn load_items(&mut self, file: &str, items: &[&serde_json::value::RawValue]) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = cores.min(items.len() / PARALLEL_MIN_ITEMS).max(1);
+        if workers == 1 {
+            for (i, raw) in items.iter().enumerate() {
+                self.load_raw(file, Some(i), raw.get());
+            }
+            return;
+        }
+        let run = items.len().div_ceil(workers);
+        let parts: Vec<Option<Loader>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .chunks(run)
+                .enumerate()
+                .map(|(c, part)| {
+                    scope.spawn(move || {
+                        let mut loader = Loader::new();
+                        for (i, raw) in part.iter().enumerate() {
+                            loader.load_raw(file, Some(c * run + i), raw.get());
+                        }
+                        loader
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().ok()).collect()
+        });
+        for (c, part) in parts.into_iter().enumerate() {
+            match part {
+                Some(loader) => self.absorb(loader),
+                None => self.error(
+                    file,
+                    None,
+                    None,
+                    format!("internal error decoding items {}..{}: skipped", c * run, (c + 1) * run),
+                ),
+            }
+        }
+    }
+
+    /// Move what `other` loaded into this loader, after what this one holds.
+    fn absorb(&mut self, other: Loader) {
+        for ((ops, mine), theirs) in kinds::REGISTRY.iter().zip(self.batches.iter_mut()).zip(other.batches) {
+            match (mine.as_mut(), theirs) {
+                (_, None) => {}
+                (None, Some(b)) => *mine = Some(b),
+                (Some(m), Some(b)) => ops.merge(m, b),
+            }
+        }
+        self.coverage.extend(other.coverage);
+        self.errors.extend(other.errors);
     }
 
     fn load_raw(&mut self, file: &str, item: Option<usize>, raw: &str) {
