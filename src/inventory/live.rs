@@ -107,7 +107,8 @@ struct PageMeta {
     continue_: Option<String>,
 }
 
-fn list_path(info: &KindInfo, namespace: Option<&str>) -> String {
+/// The list URL of a kind (in one namespace, or across all).
+pub fn list_path(info: &KindInfo, namespace: Option<&str>) -> String {
     let base = if info.group.is_empty() {
         format!("/api/{}", info.version)
     } else {
@@ -303,7 +304,7 @@ fn classify(e: &kube::Error, info: &KindInfo) -> (Gap, String) {
 }
 
 /// Percent-encode a continue token for a query string.
-fn encode_query(s: &str) -> String {
+pub fn encode_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
