@@ -260,3 +260,54 @@ fn a_large_json_list_keeps_order_and_names_bad_items_by_index() {
         assert!(inv.covers::<PersistentVolumeClaim>(Some(&format!("ns-{ns}"))));
     }
 }
+
+/// `kubectl get -o yaml` output, entries at column `dash`.
+fn yaml_pvc_list(n: usize, dash: &str, broken: Option<usize>) -> String {
+    let mut text = String::from("apiVersion: v1\nitems:\n");
+    for i in 0..n {
+        let class = if broken == Some(i) {
+            "[unclosed"
+        } else {
+            "harvester-longhorn"
+        };
+        text.push_str(&format!(
+            "{dash}- apiVersion: v1\n{dash}  kind: PersistentVolumeClaim\n{dash}  metadata:\n{dash}    annotations:\n{dash}      note: |\n{dash}        - a line that looks like an entry\n{dash}    name: pvc-{i:04}\n{dash}    namespace: ns-{}\n{dash}  spec:\n{dash}    storageClassName: {class}\n",
+            i % 3
+        ));
+    }
+    text.push_str("kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+    text
+}
+
+#[test]
+fn yaml_lists_are_read_entry_by_entry_in_order() {
+    for dash in ["", "  "] {
+        let mut inv = Inventory::new(None, true);
+        files::load_text(&mut inv, "pvcs.yaml", &yaml_pvc_list(1_000, dash, None));
+        assert!(inv.input_errors.is_empty(), "{:?}", inv.input_errors.first());
+        let names: Vec<String> = inv
+            .objects::<PersistentVolumeClaim>()
+            .iter()
+            .map(|p| p.metadata.name.clone())
+            .collect();
+        let want: Vec<String> = (0..1_000).map(|i| format!("pvc-{i:04}")).collect();
+        assert_eq!(names, want, "entries at column {}", dash.len());
+        assert!(inv.covers::<PersistentVolumeClaim>(Some("ns-2")));
+    }
+}
+
+#[test]
+fn a_yaml_list_with_a_broken_entry_is_one_invalid_document_as_before() {
+    // An entry that is not YAML on its own sends the document to the whole-document parser,
+    // which reports it once, with the file; nothing of it is half-loaded.
+    let mut inv = Inventory::new(None, true);
+    files::load_text(&mut inv, "pvcs.yaml", &yaml_pvc_list(600, "", Some(450)));
+    assert_eq!(inv.objects::<PersistentVolumeClaim>().len(), 0);
+    assert_eq!(inv.input_errors.len(), 1, "{:?}", inv.input_errors);
+    assert_eq!(inv.input_errors[0].source, "pvcs.yaml");
+    assert!(
+        inv.input_errors[0].reason.contains("invalid YAML"),
+        "{}",
+        inv.input_errors[0].reason
+    );
+}

@@ -16,14 +16,58 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Batch, InputError, Inventory, kinds};
+use super::{Batch, InputError, Inventory, kinds, yaml_list};
 use crate::error::{Error, Result};
 
 /// Limits for YAML input. serde-saphyr's defaults (250k nodes, 1M events) stop at a few
 /// thousand objects; a 30k-item `List` needs far more. These bound memory at roughly the
 /// size of the input, which is already in memory.
-/// Lists shorter than this per core are decoded on one thread (spawning costs more).
-const PARALLEL_MIN_ITEMS: usize = 2_000;
+/// Items per core below which a List is decoded on one thread (spawning would cost more).
+const JSON_ITEMS_PER_CORE: usize = 2_000;
+const YAML_ITEMS_PER_CORE: usize = 200;
+
+/// What one worker loaded, or the item range it failed on (a worker that panicked).
+type Run = std::result::Result<Loader, std::ops::Range<usize>>;
+
+/// Decode `items` on up to every core: each worker fills its own loader with a contiguous run
+/// of items, and the runs come back in order, so objects and errors keep the file's order.
+/// `each` returns `false` to give up on the whole List: the result is then `None` in a run.
+fn in_runs<T: Sync>(
+    items: &[T],
+    per_core: usize,
+    each: impl Fn(&mut Loader, usize, &T) -> bool + Sync,
+) -> Vec<Option<Run>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(items.len() / per_core.max(1)).max(1);
+    let len = items.len().div_ceil(workers).max(1);
+    let work = |c: usize, part: &[T]| {
+        let mut loader = Loader::new();
+        for (i, item) in part.iter().enumerate() {
+            if !each(&mut loader, c * len + i, item) {
+                return None;
+            }
+        }
+        Some(loader)
+    };
+    if workers == 1 {
+        return vec![work(0, items).map(Ok)];
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(len)
+            .enumerate()
+            .map(|(c, part)| (c, scope.spawn(move || work(c, part))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(c, h)| match h.join() {
+                Ok(loaded) => loaded.map(Ok),
+                Err(_) => Some(Err(c * len..((c + 1) * len).min(items.len()))),
+            })
+            .collect()
+    })
+}
 
 fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
@@ -177,6 +221,9 @@ impl Loader {
                 continue;
             }
             let doc_index = multi.then_some(index);
+            if self.load_yaml_list(name, doc_index, doc, bundle) {
+                continue;
+            }
             match serde_saphyr::from_str_with_options::<Value>(doc, yaml_options()) {
                 Ok(v) => self.load_document(name, doc_index, v, bundle),
                 Err(e) => self.error(
@@ -208,45 +255,62 @@ impl Loader {
         }
     }
 
-    /// The items of a `List`. A large one (a `kubectl get -A -o json` dump is one List) is
-    /// decoded on every core: each worker fills its own loader with a contiguous run of items,
-    /// and the runs are merged in order, so objects and errors keep the file's order.
+    /// The items of a JSON `List` (a `kubectl get -A -o json` dump is one).
     fn load_items(&mut self, file: &str, items: &[&serde_json::value::RawValue]) {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let workers = cores.min(items.len() / PARALLEL_MIN_ITEMS).max(1);
-        if workers == 1 {
-            for (i, raw) in items.iter().enumerate() {
-                self.load_raw(file, Some(i), raw.get());
-            }
-            return;
-        }
-        let run = items.len().div_ceil(workers);
-        let parts: Vec<Option<Loader>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = items
-                .chunks(run)
-                .enumerate()
-                .map(|(c, part)| {
-                    scope.spawn(move || {
-                        let mut loader = Loader::new();
-                        for (i, raw) in part.iter().enumerate() {
-                            loader.load_raw(file, Some(c * run + i), raw.get());
-                        }
-                        loader
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().ok()).collect()
+        let runs = in_runs(items, JSON_ITEMS_PER_CORE, |loader, i, raw| {
+            loader.load_raw(file, Some(i), raw.get());
+            true
         });
-        for (c, part) in parts.into_iter().enumerate() {
-            match part {
-                Some(loader) => self.absorb(loader),
-                None => self.error(
-                    file,
-                    None,
-                    None,
-                    format!("internal error decoding items {}..{}: skipped", c * run, (c + 1) * run),
-                ),
+        for run in runs.into_iter().flatten() {
+            self.absorb_run(file, run);
+        }
+    }
+
+    /// A YAML `List` in kubectl's layout, entry by entry (see `yaml_list`). `false`: not that
+    /// layout, or an entry is not YAML on its own; the caller then parses the whole document.
+    fn load_yaml_list(&mut self, file: &str, doc: Option<usize>, text: &str, bundle: bool) -> bool {
+        let Some(split) = yaml_list::split(text) else {
+            return false;
+        };
+        let header = serde_saphyr::from_str_with_options::<Value>(&split.header, yaml_options());
+        let Ok(Value::Object(header)) = header else {
+            return false;
+        };
+        let is_list = header
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"));
+        if !is_list || header.contains_key("items") {
+            return false;
+        }
+        let runs = in_runs(&split.entries, YAML_ITEMS_PER_CORE, |loader, i, entry| {
+            let text = yaml_list::entry_text(entry, split.dash);
+            match serde_saphyr::from_str_with_options::<Value>(&text, yaml_options()) {
+                Ok(v) => {
+                    loader.load_object(file, doc, Some(i), v, bundle);
+                    true
+                }
+                Err(_) => false,
             }
+        });
+        let Some(runs) = runs.into_iter().collect::<Option<Vec<_>>>() else {
+            return false;
+        };
+        for run in runs {
+            self.absorb_run(file, run);
+        }
+        true
+    }
+
+    fn absorb_run(&mut self, file: &str, run: Run) {
+        match run {
+            Ok(loader) => self.absorb(loader),
+            Err(items) => self.error(
+                file,
+                None,
+                None,
+                format!("internal error decoding items {}..{}: skipped", items.start, items.end),
+            ),
         }
     }
 

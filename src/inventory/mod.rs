@@ -5,6 +5,7 @@
 pub mod files;
 pub mod kinds;
 pub mod live;
+mod yaml_list;
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
