@@ -264,17 +264,20 @@ async fn openstack_leftovers_are_found_and_cleaned_up_in_order() {
 
     // Apply: image, volume (after it is gone), snapshot; the attached volume and its snapshot stay.
     let backup = tempfile::tempdir().unwrap();
+    let apply = |dir: &std::path::Path| {
+        run(&[
+            "fix",
+            "--openstack",
+            "--apply",
+            "--yes",
+            "-n",
+            &ns,
+            "--backup-dir",
+            dir.to_str().unwrap(),
+        ])
+    };
     let dir = backup.path().join("b");
-    let (code, doc, err) = run(&[
-        "fix",
-        "--openstack",
-        "--apply",
-        "--yes",
-        "-n",
-        &ns,
-        "--backup-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let (code, doc, err) = apply(&dir);
     assert_eq!(code, 0, "{err}\n{doc}");
     assert_eq!(status_of(&doc, "import-erp-db"), "done", "{doc}");
     assert_eq!(status_of(&doc, "import-stuck-db"), "skipped", "{doc}");
@@ -302,16 +305,7 @@ async fn openstack_leftovers_are_found_and_cleaned_up_in_order() {
 
     // Again: nothing left to do for erp-db; stuck-db is still skipped; nothing else deleted.
     let dir2 = backup.path().join("c");
-    let (code, doc, err) = run(&[
-        "fix",
-        "--openstack",
-        "--apply",
-        "--yes",
-        "-n",
-        &ns,
-        "--backup-dir",
-        dir2.to_str().unwrap(),
-    ]);
+    let (code, doc, err) = apply(&dir2);
     assert_eq!(code, 0, "{err}\n{doc}");
     assert!(finding(&doc, "import-erp-db").is_none(), "{doc}");
     assert_eq!(sim.state.lock().unwrap().deletes.len(), 4);
