@@ -19,9 +19,6 @@ use serde_json::Value;
 use super::{Batch, InputError, Inventory, kinds, yaml_list};
 use crate::error::{Error, Result};
 
-/// Limits for YAML input. serde-saphyr's defaults (250k nodes, 1M events) stop at a few
-/// thousand objects; a 30k-item `List` needs far more. These bound memory at roughly the
-/// size of the input, which is already in memory.
 /// Items per core below which a List is decoded on one thread (spawning would cost more).
 const JSON_ITEMS_PER_CORE: usize = 2_000;
 const YAML_ITEMS_PER_CORE: usize = 200;
@@ -69,6 +66,9 @@ fn in_runs<T: Sync>(
     })
 }
 
+/// Limits for YAML input. serde-saphyr's defaults (250k nodes, 1M events) stop at a few
+/// thousand objects; a 30k-item `List` needs far more. These bound memory at roughly the
+/// size of the input, which is already in memory.
 fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_reader_input_bytes = None;

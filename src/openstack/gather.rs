@@ -35,7 +35,7 @@ fn source_keys(inv: &crate::inventory::Inventory, opts: &Options) -> BTreeSet<St
         .filter_map(VirtualMachineImport::source_key)
         .collect();
     if opts.without_import {
-        keys.extend(inv.objects::<OpenstackSource>().iter().map(OpenstackSource::key));
+        keys.extend(inv.objects::<OpenstackSource>().iter().map(|s| s.metadata.key()));
     }
     keys
 }

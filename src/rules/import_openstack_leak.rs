@@ -232,7 +232,7 @@ fn source_gone(ctx: &Context<'_>, source: &ObjectRef) -> String {
         .inv
         .objects::<OpenstackSource>()
         .iter()
-        .any(|s| s.key() == source.key());
+        .any(|s| s.metadata.key() == source.key());
     if known && !exists {
         format!(
             " Its OpenstackSource {} no longer exists, so the project must be cleaned up by hand (or after re-creating the source).",

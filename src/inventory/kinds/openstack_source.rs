@@ -33,17 +33,6 @@ pub struct SecretRef {
     pub namespace: String,
 }
 
-impl OpenstackSource {
-    /// `namespace/name`, as imports refer to it.
-    pub fn key(&self) -> String {
-        format!(
-            "{}/{}",
-            self.metadata.namespace.as_deref().unwrap_or(""),
-            self.metadata.name
-        )
-    }
-}
-
 crate::kind!(
     OpenstackSource,
     group: "migration.harvesterhci.io",
