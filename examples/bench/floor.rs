@@ -1,17 +1,17 @@
 //! The physical floor of a live scan: the same requests the scan makes (a new client from the
 //! kubeconfig, `/version`, every kind the rules need listed concurrently with the same page size,
 //! the `server-version` Setting read by name, migrations listed last), but the bytes are only
-//! received, never decoded. The continue token is found with a substring search in the page's
-//! first bytes (the API server writes `metadata` before `items`).
+//! received, never decoded. The client is made by the scan's own `live::connect` (which also
+//! reads `/version`); the continue token is found with a substring search (see
+//! [`continue_token`]).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use harvester_hygiene::inventory::KindOps;
-use harvester_hygiene::inventory::live::{encode_query, list_path};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use harvester_hygiene::inventory::live::{self, LiveOptions, encode_query, list_path};
+use kube::Client;
 
 pub struct Floor {
     pub wall: Duration,
@@ -19,13 +19,14 @@ pub struct Floor {
     pub requests: usize,
 }
 
+/// A client as the scan makes one (kubeconfig, crypto provider, `/version`).
 pub async fn client(kubeconfig: &Path) -> Result<Client, String> {
-    harvester_hygiene::install_crypto_provider();
-    let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
-    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    Client::try_from(cfg).map_err(|e| e.to_string())
+    let opts = LiveOptions {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        ..LiveOptions::default()
+    };
+    let (client, _) = live::connect(&opts).await.map_err(|e| e.to_string())?;
+    Ok(client)
 }
 
 async fn get(client: &Client, url: &str) -> Result<String, kube::Error> {
@@ -90,7 +91,6 @@ async fn fetch_kind(client: &Client, ops: &dyn KindOps, page: u32) -> Result<(u6
 pub async fn floor(kubeconfig: &Path, page: u32) -> Result<Floor, String> {
     let start = Instant::now();
     let client = client(kubeconfig).await?;
-    client.apiserver_version().await.map_err(|e| e.to_string())?;
     let rules = harvester_hygiene::scan::select_rules(&[]).map_err(|e| e.to_string())?;
     let kinds = harvester_hygiene::scan::kinds_for(&rules);
     let (last, first): (Vec<_>, Vec<_>) = kinds.into_iter().partition(|k| k.info().list_last);

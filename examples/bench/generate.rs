@@ -38,20 +38,56 @@ pub struct KindSet {
     pub objects: Vec<Value>,
 }
 
+/// Each kind the cluster holds, in load order: (apiVersion, kind, plural, namespaced, status
+/// written through `/status`).
+type KindSpec = (&'static str, &'static str, &'static str, bool, bool);
+const KINDS: [KindSpec; 12] = [
+    ("harvesterhci.io/v1beta1", "Setting", "settings", false, false),
+    (
+        "harvesterhci.io/v1beta1",
+        "VirtualMachineImage",
+        "virtualmachineimages",
+        true,
+        false,
+    ),
+    ("longhorn.io/v1beta2", "BackingImage", "backingimages", true, true),
+    ("storage.k8s.io/v1", "StorageClass", "storageclasses", false, false),
+    ("v1", "ResourceQuota", "resourcequotas", true, true),
+    ("kubevirt.io/v1", "VirtualMachine", "virtualmachines", true, true),
+    (
+        "kubevirt.io/v1",
+        "VirtualMachineInstance",
+        "virtualmachineinstances",
+        true,
+        true,
+    ),
+    ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true, true),
+    ("v1", "Pod", "pods", true, true),
+    ("longhorn.io/v1beta2", "Volume", "volumes", true, true),
+    (
+        "migration.harvesterhci.io/v1beta1",
+        "VirtualMachineImport",
+        "virtualmachineimports",
+        true,
+        true,
+    ),
+    (
+        "kubevirt.io/v1",
+        "VirtualMachineInstanceMigration",
+        "virtualmachineinstancemigrations",
+        true,
+        true,
+    ),
+];
+
 impl KindSet {
-    fn new(
-        api_version: &'static str,
-        kind: &'static str,
-        plural: &'static str,
-        namespaced: bool,
-        status: bool,
-    ) -> Self {
+    fn new((api_version, kind, plural, namespaced, status_subresource): KindSpec) -> Self {
         KindSet {
             api_version,
             kind,
             plural,
             namespaced,
-            status_subresource: status,
+            status_subresource,
             objects: Vec::new(),
         }
     }
@@ -162,43 +198,21 @@ pub fn generate(scale: f64) -> Cluster {
     let n_orphans = scaled(20.0, scale, 2);
     let n_failed_imports = scaled(3.0, scale, 1);
 
-    let mut namespaces = KindSet::new("v1", "Namespace", "namespaces", false, false);
-    let mut images = KindSet::new(
-        "harvesterhci.io/v1beta1",
-        "VirtualMachineImage",
-        "virtualmachineimages",
-        true,
-        false,
-    );
-    let mut backing = KindSet::new("longhorn.io/v1beta2", "BackingImage", "backingimages", true, true);
-    let mut classes = KindSet::new("storage.k8s.io/v1", "StorageClass", "storageclasses", false, false);
-    let mut vms = KindSet::new("kubevirt.io/v1", "VirtualMachine", "virtualmachines", true, true);
-    let mut vmis = KindSet::new(
-        "kubevirt.io/v1",
-        "VirtualMachineInstance",
-        "virtualmachineinstances",
-        true,
-        true,
-    );
-    let mut pvcs = KindSet::new("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true, true);
-    let mut pods = KindSet::new("v1", "Pod", "pods", true, true);
-    let mut quotas = KindSet::new("v1", "ResourceQuota", "resourcequotas", true, true);
-    let mut volumes = KindSet::new("longhorn.io/v1beta2", "Volume", "volumes", true, true);
-    let mut migrations = KindSet::new(
-        "kubevirt.io/v1",
-        "VirtualMachineInstanceMigration",
-        "virtualmachineinstancemigrations",
-        true,
-        true,
-    );
-    let mut settings = KindSet::new("harvesterhci.io/v1beta1", "Setting", "settings", false, false);
-    let mut imports = KindSet::new(
-        "migration.harvesterhci.io/v1beta1",
-        "VirtualMachineImport",
-        "virtualmachineimports",
-        true,
-        true,
-    );
+    let mut namespaces = KindSet::new(("v1", "Namespace", "namespaces", false, false));
+    let [
+        mut settings,
+        mut images,
+        mut backing,
+        mut classes,
+        mut quotas,
+        mut vms,
+        mut vmis,
+        mut pvcs,
+        mut pods,
+        mut volumes,
+        mut imports,
+        mut migrations,
+    ] = KINDS.map(KindSet::new);
 
     let mut expected = Expected::default();
     let mut orphans = Vec::new();
