@@ -300,6 +300,9 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
     for f in &findings {
         *summary.by_severity.entry(f.severity).or_default() += 1;
         *summary.by_rule.entry(f.rule.clone()).or_default() += 1;
+        summary.reclaimable_bytes = summary
+            .reclaimable_bytes
+            .saturating_add(f.reclaimable_bytes.unwrap_or(0));
     }
     let mut report = Report {
         api_version: API_VERSION,

@@ -87,6 +87,8 @@ pub struct Summary {
     pub exempted: usize,
     /// True when a kind a selected rule needs could not be read.
     pub incomplete: bool,
+    /// Bytes that fixing every finding would free (sum of the findings' `reclaimableBytes`).
+    pub reclaimable_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -183,6 +185,22 @@ impl std::str::FromStr for Format {
                 "unknown output format {o:?} (expected table, wide, json or yaml)"
             )),
         }
+    }
+}
+
+/// `1.5 GiB`-style sizes for people (binary units, one decimal).
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
     }
 }
 

@@ -152,6 +152,16 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
             if wide {
                 // Related objects and the remediation use the full width under the row.
                 let extra_w = total_width.saturating_sub(4);
+                let mut facts = format!("confidence: {}", f.confidence);
+                if !f.evidence.is_empty() {
+                    facts.push_str(&format!("; evidence: {}", f.evidence.join(", ")));
+                }
+                if let Some(b) = f.reclaimable_bytes {
+                    facts.push_str(&format!("; frees {}", crate::report::human_bytes(b)));
+                }
+                for l in wrap(&facts, extra_w) {
+                    writeln!(out, "    {l}")?;
+                }
                 if !f.related.is_empty() {
                     let rel: Vec<String> = f.related.iter().map(|r| format!("{}/{}", r.kind, r.key())).collect();
                     for l in wrap(&format!("related: {}", rel.join(", ")), extra_w) {
@@ -195,9 +205,17 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
                 parts.push(paint(&format!("{n} {word}"), sev, color));
             }
         }
+        let frees = if s.reclaimable_bytes > 0 {
+            format!(
+                " · fixing would free {}",
+                crate::report::human_bytes(s.reclaimable_bytes)
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "{} {}: {}",
+            "{} {}: {}{frees}",
             s.total,
             if s.total == 1 { "finding" } else { "findings" },
             parts.join(", ")

@@ -356,6 +356,9 @@ impl<'a> Leftovers<'a> {
                         let mut f = Finding {
                             rule: ID.to_string(),
                             severity: Severity::Warning,
+                            confidence: super::Confidence::Likely,
+                            evidence: vec!["no-import-in-cluster".into()],
+                            reclaimable_bytes: None,
                             object: source_ref.clone(),
                             message: msg,
                             remediation: rule.explain().remediation.to_string(),

@@ -74,12 +74,53 @@ impl FromStr for Severity {
     }
 }
 
+/// How sure a finding is, from the evidence it carries.
+///
+/// `proven`: the objects themselves show it. `likely`: inferred from strong circumstantial
+/// evidence (names, history). `possible`: something that would settle it could not be seen
+/// (unknown coverage, credentials of a cluster we cannot identify). `fix` acts only where a
+/// rule's fix says the confidence is enough; never on `possible`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Possible,
+    Likely,
+    #[default]
+    Proven,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Possible => "possible",
+            Confidence::Likely => "likely",
+            Confidence::Proven => "proven",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One problem with one object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub rule: String,
     pub severity: Severity,
+    /// How sure the finding is (see [`Confidence`]).
+    #[serde(default)]
+    pub confidence: Confidence,
+    /// Short machine-readable facts the finding rests on (`detached-since:<time>`,
+    /// `unreferenced`, `last-vm-gone:<name>`...), in the order they were established.
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    /// Bytes that fixing the finding would free (a volume's size times its replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaimable_bytes: Option<u64>,
     pub object: ObjectRef,
     /// What is wrong and why it matters.
     pub message: String,
@@ -175,6 +216,9 @@ impl Finding {
         Finding {
             rule: rule.id().to_string(),
             severity,
+            confidence: Confidence::Proven,
+            evidence: Vec::new(),
+            reclaimable_bytes: None,
             object: obj.object_ref(),
             message,
             remediation,
@@ -182,6 +226,19 @@ impl Finding {
             details: Default::default(),
             exemption,
         }
+    }
+}
+
+impl Finding {
+    /// Set the confidence (builder style).
+    pub fn with_confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
+        self
+    }
+    /// Add one evidence fact (`key` or `key:value`).
+    pub fn evidence(mut self, fact: impl Into<String>) -> Self {
+        self.evidence.push(fact.into());
+        self
     }
 }
 
