@@ -78,6 +78,7 @@ pub const KEPT_KEY_PREFIXES: &[&str] = &[
     "guestcluster.harvesterhci.io/",
     "migration.harvesterhci.io/",
     "resourcequota.management.cattle.io/",
+    "field.cattle.io/",
 ];
 
 fn kept(key: &str) -> bool {

@@ -366,6 +366,10 @@ fn scan_reads() -> BTreeSet<Grant> {
         let info = ops.info();
         if info.only_names.is_empty() {
             out.insert((info.group.into(), info.plural.into(), "list".into(), vec![]));
+            if info.by_scope_name {
+                // With -n the scan GETs the one object named like the namespace.
+                out.insert((info.group.into(), info.plural.into(), "get".into(), vec![]));
+            }
         } else {
             let mut names: Vec<String> = info.only_names.iter().map(|s| s.to_string()).collect();
             names.sort();

@@ -4,7 +4,7 @@ mod common;
 
 use common::fixtures::{keys, of, run, run_with};
 use harvester_hygiene::config::Config;
-use harvester_hygiene::rules::Severity;
+use harvester_hygiene::rules::{Confidence, Severity};
 
 fn quota(ns: &str, name: &str, labelled: bool, hard: &str, annotations: &str) -> String {
     let labels = if labelled {
@@ -115,14 +115,141 @@ fn stale_migration_annotations() {
             "{key} missing: {msgs:#?}"
         );
     }
-    assert!(f.iter().all(|f| f.remediation.contains("subtract")));
-    assert!(msgs.iter().any(|m| m.contains("uid 1111, which no longer exists")));
-    // v1.5+: no spec.hard subtraction.
-    let r = run(&docs, Some("v1.6.1"));
     assert!(
-        of(&r, "migration-annotation-stale")
+        f.iter()
+            .all(|f| f.remediation.contains("base plus the remaining entries"))
+    );
+    assert!(f.iter().all(|f| f.confidence == Confidence::Proven));
+    assert!(msgs.iter().any(|m| m.contains("uid 1111, which no longer exists")));
+    assert!(
+        msgs.iter()
+            .all(|m| m.contains("refuses every change to this namespace's resource quota"))
+    );
+    // v1.5+: the quota controller recomputes spec.hard; nothing to set by hand.
+    let r = run(&docs, Some("v1.6.1"));
+    let f = of(&r, "migration-annotation-stale");
+    assert_eq!(f.len(), 4);
+    assert!(f.iter().all(|f| !f.remediation.contains("base plus")));
+}
+
+fn namespace(name: &str, base: &str) -> String {
+    let ann = if base.is_empty() {
+        String::new()
+    } else {
+        format!("  annotations:\n    field.cattle.io/resourceQuota: '{base}'\n")
+    };
+    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n{ann}")
+}
+
+fn vmim_final(ns: &str, vmi: &str, phase: &str, at: &str) -> String {
+    format!(
+        "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstanceMigration\nmetadata:\n  name: {vmi}-mig\n  namespace: {ns}\nspec:\n  vmiName: {vmi}\nstatus:\n  phase: {phase}\n  phaseTransitionTimestamps:\n  - phase: Pending\n    phaseTransitionTimestamp: \"2026-11-22T11:00:00Z\"\n  - phase: {phase}\n    phaseTransitionTimestamp: \"{at}\"\n"
+    )
+}
+
+const BASE: &str = r#"{"limit":{"limitsCpu":"20","limitsMemory":"64Gi"}}"#;
+const ENTRY: &str = "    harvesterhci.io/migrating-vm1: '{\"limits.cpu\":\"2\",\"limits.memory\":\"4Gi\"}'\n";
+
+#[test]
+fn a_migration_that_just_ended_is_not_stale_yet() {
+    // The controller removes the entry right after the VMIM turns final: 2 minutes is not stale.
+    let docs = vec![
+        quota("ns", "q", true, LIMITS, ENTRY),
+        vmim_final("ns", "vm1", "Succeeded", "2026-11-22T11:58:00Z"),
+        namespace("ns", BASE),
+    ];
+    let r = run(&docs, Some("v1.4.1"));
+    assert!(of(&r, "migration-annotation-stale").is_empty(), "{:#?}", r.findings);
+    // 10 minutes: stale, and it says when the migration ended.
+    let docs = vec![
+        quota("ns", "q", true, LIMITS, ENTRY),
+        vmim_final("ns", "vm1", "Failed", "2026-11-22T11:50:00Z"),
+        namespace("ns", BASE),
+    ];
+    let r = run(&docs, Some("v1.4.1"));
+    let f = of(&r, "migration-annotation-stale");
+    assert_eq!(f.len(), 1);
+    assert!(
+        f[0].evidence
             .iter()
-            .all(|f| !f.remediation.contains("subtract"))
+            .any(|e| e.starts_with("migration-final-since:2026-11-22T11:50:00")),
+        "{:?}",
+        f[0].evidence
+    );
+    // A longer grace period from the policy.
+    let cfg = Config::parse("rules:\n  migration-annotation-stale:\n    gracePeriod: 30m\n").unwrap();
+    assert!(of(&run_with(&docs, Some("v1.4.1"), &cfg), "migration-annotation-stale").is_empty());
+}
+
+#[test]
+fn stale_entries_say_whether_spec_hard_is_still_inflated() {
+    let hard = |cpu: &str, mem: &str| format!("    limits.cpu: \"{cpu}\"\n    limits.memory: {mem}\n");
+    let case = |hard: String, ns_doc: Option<String>, version: &str| {
+        let mut docs = vec![quota("ns", "q", true, &hard, ENTRY)];
+        docs.extend(ns_doc);
+        let r = run(&docs, Some(version));
+        let f = of(&r, "migration-annotation-stale");
+        assert_eq!(f.len(), 1, "{:#?}", r.findings);
+        (f[0].message.clone(), f[0].evidence.clone())
+    };
+    // Base 20 CPU / 64Gi, entry 2 / 4Gi: 22 / 68Gi is base + all entries.
+    let (m, e) = case(hard("22", "68Gi"), Some(namespace("ns", BASE)), "v1.4.1");
+    assert!(e.contains(&"hard:inflated".to_string()), "{e:?}");
+    assert!(m.contains("more than its project allows"), "{m}");
+    // Rancher already reset it to the base.
+    let (m, e) = case(hard("20", "64Gi"), Some(namespace("ns", BASE)), "v1.4.1");
+    assert!(e.contains(&"hard:settled".to_string()), "{e:?}");
+    assert!(m.contains("already back at the base"), "{m}");
+    // Someone changed it.
+    let (m, e) = case(hard("30", "64Gi"), Some(namespace("ns", BASE)), "v1.4.1");
+    assert!(e.contains(&"hard:neither".to_string()), "{e:?}");
+    assert!(
+        m.contains("limits.cpu: spec.hard 30, base 20, base + all entries 22, base + remaining 20"),
+        "{m}"
+    );
+    // No base to compare with.
+    let (m, e) = case(hard("22", "68Gi"), Some(namespace("ns", "")), "v1.4.1");
+    assert!(e.contains(&"hard:base-unknown".to_string()), "{e:?}");
+    assert!(m.contains("no field.cattle.io/resourceQuota base"), "{m}");
+    let (m, _) = case(hard("22", "68Gi"), None, "v1.4.1");
+    assert!(m.contains("Namespace ns was not read"), "{m}");
+    // v1.4.2+: the controller recomputes, unless it will not.
+    let (m, _) = case(hard("22", "68Gi"), Some(namespace("ns", BASE)), "v1.5.0");
+    assert!(m.contains("controller then recomputes spec.hard"), "{m}");
+    let (m, e) = case(hard("22", "68Gi"), Some(namespace("ns", "")), "v1.5.0");
+    assert!(
+        e.contains(&"no-rancher-base".to_string()) && m.contains("does not recompute"),
+        "{m}"
+    );
+    let mut docs = vec![quota(
+        "ns",
+        "q",
+        true,
+        &hard("22", "68Gi"),
+        &format!("{ENTRY}    harvesterhci.io/skipResourceQuotaAutoScaling: \"true\"\n"),
+    )];
+    docs.push(namespace("ns", BASE));
+    let r = run(&docs, Some("v1.5.0"));
+    let f = of(&r, "migration-annotation-stale");
+    assert_eq!(f.len(), 1);
+    assert!(
+        f[0].message.contains("skipResourceQuotaAutoScaling"),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn stale_entries_with_migrations_unknown_are_possible() {
+    let docs = vec![quota("ns", "q", true, LIMITS, ENTRY), namespace("ns", BASE)];
+    let r = run(&docs, Some("v1.4.1"));
+    let f = of(&r, "migration-annotation-stale");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!((f[0].severity, f[0].confidence), (Severity::Info, Confidence::Possible));
+    assert!(
+        f[0].evidence
+            .iter()
+            .any(|e| e == "unknown-kind:VirtualMachineInstanceMigration")
     );
 }
 
@@ -141,15 +268,29 @@ fn pvc(ns: &str, n: u32, extra_meta: &str) -> String {
     )
 }
 
-fn lh(n: u32, state: &str, last_pod_ref: &str) -> String {
-    let lpr = if last_pod_ref.is_empty() {
-        String::new()
+/// A Longhorn volume as longhorn-manager writes it: empty strings for unset times, the
+/// bound PVC's namespace, 10 GiB with 3 replicas, and `history` as its `workloadsStatus`
+/// entries `(podName, workloadName, workloadType)`.
+fn lh_in(ns: &str, n: u32, state: &str, last_pod_ref: &str, history: &[(&str, &str, &str)]) -> String {
+    let ws = if history.is_empty() {
+        "    workloadsStatus: null\n".to_string()
     } else {
-        format!("    lastPodRefAt: \"{last_pod_ref}\"\n")
+        let mut w = "    workloadsStatus:\n".to_string();
+        for (pod, wl, wt) in history {
+            w.push_str(&format!(
+                "    - podName: {pod}\n      podStatus: Succeeded\n      workloadName: {wl}\n      workloadType: {wt}\n"
+            ));
+        }
+        w
     };
     format!(
-        "apiVersion: longhorn.io/v1beta2\nkind: Volume\nmetadata:\n  name: pv-{n}\n  namespace: longhorn-system\n  creationTimestamp: \"2026-10-01T00:00:00Z\"\nstatus:\n  state: {state}\n  kubernetesStatus:\n{lpr}    namespace: x\n"
+        "apiVersion: longhorn.io/v1beta2\nkind: Volume\nmetadata:\n  name: pv-{n}\n  namespace: longhorn-system\n  creationTimestamp: \"2026-10-01T00:00:00Z\"\nspec:\n  size: \"10737418240\"\n  numberOfReplicas: 3\nstatus:\n  state: {state}\n  kubernetesStatus:\n    lastPodRefAt: \"{last_pod_ref}\"\n    lastPVCRefAt: \"\"\n    namespace: {ns}\n    pvcName: pvc-{u}\n    pvName: pv-{n}\n    pvStatus: Bound\n{ws}",
+        u = uuid(n)
     )
+}
+
+fn lh(n: u32, state: &str, last_pod_ref: &str) -> String {
+    lh_in(GUEST_NS, n, state, last_pod_ref, &[])
 }
 
 fn pod(ns: &str, name: &str, claim: &str) -> String {
@@ -167,18 +308,50 @@ fn image_in(ns: &str) -> String {
     )
 }
 
+/// Guest-cluster credentials as harvester's kubeconfig API makes them
+/// (pkg/api/kubeconfig/generate_handler.go): RoleBinding `<ns>-<sa>` to
+/// harvesterhci.io:cloudprovider and ClusterRoleBinding `<ns>-<sa>` to harvesterhci.io:csi-driver.
+fn credentials(ns: &str, sa: &str) -> Vec<String> {
+    let subject = format!("subjects:\n- kind: ServiceAccount\n  name: {sa}\n  namespace: {ns}\n");
+    vec![
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {ns}-{sa}\n  namespace: {ns}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ServiceAccount\n    name: {sa}\n    uid: sa-{sa}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: harvesterhci.io:cloudprovider\n{subject}"
+        ),
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {ns}-{sa}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: harvesterhci.io:csi-driver\n{subject}"
+        ),
+    ]
+}
+
+/// RBAC known (read) in `ns` and cluster-wide, with bindings unrelated to guest clusters.
+fn rbac_known(ns: &str) -> Vec<String> {
+    vec![
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: viewers\n  namespace: {ns}\nroleRef:\n  kind: ClusterRole\n  name: view\nsubjects:\n- kind: Group\n  name: team\n"
+        ),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: admins\nroleRef:\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: Group\n  name: admins\n".to_string(),
+    ]
+}
+
 /// A namespace where every referencing kind is known, with a plain (non-guest) VM.
 fn known(ns: &str) -> Vec<String> {
-    vec![
+    let mut v = vec![
         vm(ns, &format!("plain-{ns}"), "", NO_VOLUMES),
         vmi(ns, &format!("plain-{ns}"), &format!("vmi-{ns}")),
         pod(ns, &format!("util-{ns}"), ""),
         image_in(ns),
-    ]
+    ];
+    v.extend(rbac_known(ns));
+    v
 }
 
 const OLD: &str = "2026-11-17T12:00:00Z"; // 5 days before NOW
 const RECENT: &str = "2026-11-22T10:00:00Z"; // 2 hours before NOW
+const GUEST_VM: &str = "  labels:\n    guestcluster.harvesterhci.io/name: prod\n    harvesterhci.io/creator: docker-machine-driver-harvester\n";
+
+fn label(c: &str) -> String {
+    format!("  labels:\n    guestcluster.harvesterhci.io/name: {c}\n")
+}
 
 #[test]
 fn orphaned_guest_pvc_found_with_evidence() {
@@ -189,18 +362,185 @@ fn orphaned_guest_pvc_found_with_evidence() {
     let f = of(&r, "orphaned-guest-pvc");
     assert_eq!(f.len(), 1, "{:#?}", r.findings);
     assert_eq!(f[0].severity, Severity::Warning);
+    // No credentials and no guest VM in the namespace: inferred, so likely.
+    assert_eq!(f[0].confidence, Confidence::Likely);
     let m = &f[0].message;
     for part in [
         "10Gi",
         "class harvester-longhorn",
         "volume pv-1",
-        "detached since 2026-11-17",
+        "last used by a pod at 2026-11-17",
         "unused for 5d",
-        "(inferred)",
+        "30.0 GiB (3 replicas)",
     ] {
         assert!(m.contains(part), "{part:?} not in {m}");
     }
+    for e in ["unreferenced", "detached-since:2026-11-17T12:00:00Z"] {
+        assert!(f[0].evidence.iter().any(|x| x == e), "{e} not in {:?}", f[0].evidence);
+    }
+    assert_eq!(f[0].reclaimable_bytes, Some(3 * 10 * (1 << 30)));
+    assert_eq!(r.summary.reclaimable_bytes, 3 * 10 * (1 << 30));
     assert!(f[0].remediation.contains("Retain"));
+    assert!(f[0].remediation.contains("claimRef"), "the undo path");
+}
+
+#[test]
+fn history_is_kept_after_use_so_a_volume_with_history_is_unused() {
+    // Longhorn keeps the last pods in workloadsStatus and sets lastPodRefAt when they go
+    // (longhorn-manager controller/kubernetes_pv_controller.go): the volume of a deleted
+    // guest node, hot-plugged through hp-volume pods owned by the launcher pod.
+    let mut docs = known(GUEST_NS);
+    docs.extend(credentials(GUEST_NS, "dead"));
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh_in(
+        GUEST_NS,
+        1,
+        "detached",
+        OLD,
+        &[("hp-volume-7xq2k", "virt-launcher-dead-pool1-5d8f7-abcde-x7k2p", "Pod")],
+    ));
+    let r = run(&docs, Some("v1.6.1"));
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].confidence, Confidence::Likely);
+    assert_eq!(f[0].severity, Severity::Warning);
+    for e in [
+        "last-vm-gone:dead-pool1-5d8f7-abcde",
+        "dead-credentials:dead(last-vm-gone:dead-pool1-5d8f7-abcde)",
+    ] {
+        assert!(f[0].evidence.iter().any(|x| x == e), "{e} not in {:?}", f[0].evidence);
+    }
+    assert!(
+        f[0].message
+            .contains("by VM dead-pool1-5d8f7-abcde, which no longer exists")
+    );
+
+    // Near-miss: the same history while its pods still run (lastPodRefAt empty) is in use.
+    let mut docs = known(GUEST_NS);
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh_in(
+        GUEST_NS,
+        1,
+        "detached",
+        "",
+        &[("hp-volume-7xq2k", "virt-launcher-dead-pool1-5d8f7-abcde-x7k2p", "Pod")],
+    ));
+    assert!(of(&run(&docs, None), "orphaned-guest-pvc").is_empty());
+
+    // Near-miss: the VM it was last attached to still exists.
+    let mut docs = known(GUEST_NS);
+    docs.push(vm(GUEST_NS, "dead-pool1-5d8f7-abcde", "", NO_VOLUMES));
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh_in(
+        GUEST_NS,
+        1,
+        "detached",
+        OLD,
+        &[(
+            "virt-launcher-dead-pool1-5d8f7-abcde-x7k2p",
+            "dead-pool1-5d8f7-abcde",
+            "VirtualMachineInstance",
+        )],
+    ));
+    assert!(of(&run(&docs, None), "orphaned-guest-pvc").is_empty());
+}
+
+#[test]
+fn orphan_confidence_follows_guest_cluster_liveness() {
+    // proven: labelled for a cluster with no living VM, its credentials are its own.
+    let mut docs = known(GUEST_NS);
+    docs.extend(credentials(GUEST_NS, "gone"));
+    docs.push(pvc(GUEST_NS, 1, &label("gone")));
+    docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].confidence, Confidence::Proven);
+    assert!(
+        f[0].evidence.iter().any(|e| e == "cluster-label-dead:gone"),
+        "{:?}",
+        f[0].evidence
+    );
+
+    // A CSI-only guest cluster (Terraform-built: no node-driver labels) whose credentials match
+    // no VM we can identify: at most possible, info.
+    let mut docs = known(GUEST_NS);
+    docs.extend(credentials(GUEST_NS, "tf-cluster"));
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].confidence, Confidence::Possible);
+    assert_eq!(f[0].severity, Severity::Info);
+    assert!(f[0].evidence.iter().any(|e| e == "unmatched-credentials:tf-cluster"));
+    assert!(f[0].message.contains("match no cluster we can see"), "{}", f[0].message);
+
+    // Even labelled for a dead cluster: unmatched credentials next to it make it possible.
+    let mut docs = known(GUEST_NS);
+    docs.extend(credentials(GUEST_NS, "tf-cluster"));
+    docs.push(pvc(GUEST_NS, 1, &label("gone")));
+    docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].confidence, Confidence::Possible);
+
+    // A living guest VM in the namespace and no label: possible (it may be that cluster's).
+    let mut docs = known(GUEST_NS);
+    docs.push(vm(GUEST_NS, "prod-pool-abc", GUEST_VM, NO_VOLUMES));
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].confidence, Confidence::Possible);
+    assert!(f[0].evidence.iter().any(|e| e == "living-guest-vm:prod-pool-abc"));
+
+    // Credentials matching a living cluster by name prefix: possible.
+    let mut docs = known(GUEST_NS);
+    docs.extend(credentials(GUEST_NS, "prod"));
+    docs.push(vm(
+        GUEST_NS,
+        "prod-pool-abc",
+        "  labels:\n    harvesterhci.io/creator: docker-machine-driver-harvester\n",
+        NO_VOLUMES,
+    ));
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].confidence, Confidence::Possible);
+    assert!(
+        f[0].evidence.iter().any(|e| e == "alive-credentials:prod"),
+        "{:?}",
+        f[0].evidence
+    );
+
+    // A VM being deleted with removeAllPersistentVolumeClaims (Rancher >= 2.11 cleanup) does not
+    // keep its cluster alive.
+    let deleting = "  deletionTimestamp: \"2026-11-20T00:00:00Z\"\n  finalizers: [x]\n  annotations:\n    harvesterhci.io/removeAllPersistentVolumeClaims: \"true\"\n  labels:\n    guestcluster.harvesterhci.io/name: prod\n    harvesterhci.io/creator: docker-machine-driver-harvester\n";
+    let mut docs = known(GUEST_NS);
+    docs.extend(credentials(GUEST_NS, "prod"));
+    docs.push(vm(GUEST_NS, "prod-pool-abc", deleting, NO_VOLUMES));
+    docs.push(pvc(GUEST_NS, 1, &label("prod")));
+    docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].confidence, Confidence::Proven);
+    // Near-miss: the same VM without the annotation is still alive.
+    let docs: Vec<String> = docs
+        .into_iter()
+        .map(|d| {
+            d.replace(
+                "    harvesterhci.io/removeAllPersistentVolumeClaims: \"true\"\n",
+                "    x: y\n",
+            )
+        })
+        .collect();
+    assert!(of(&run(&docs, None), "orphaned-guest-pvc").is_empty());
 }
 
 #[test]
@@ -256,74 +596,97 @@ fn orphaned_guest_pvc_near_misses() {
 
 #[test]
 fn living_guest_clusters_protect_their_pvcs() {
-    let guest = "  labels:\n    guestcluster.harvesterhci.io/name: prod\n    harvesterhci.io/creator: docker-machine-driver-harvester\n";
-    let old_driver = "  labels:\n    harvesterhci.io/creator: docker-machine-driver-harvester\n";
-    let label = |c: &str| format!("  labels:\n    guestcluster.harvesterhci.io/name: {c}\n");
-
-    // Unlabelled PVC next to a living guest VM: not an orphan.
-    let mut docs = known(GUEST_NS);
-    docs.push(vm(GUEST_NS, "prod-pool-abc", guest, NO_VOLUMES));
-    docs.push(pvc(GUEST_NS, 1, ""));
-    docs.push(lh(1, "detached", OLD));
-    assert!(of(&run(&docs, None), "orphaned-guest-pvc").is_empty());
-
     // Labelled for cluster "prod", whose VM lives elsewhere: still alive.
     let mut docs = known(GUEST_NS);
     docs.extend(known("other"));
-    docs.push(vm("other", "prod-pool-abc", guest, NO_VOLUMES));
+    docs.push(vm("other", "prod-pool-abc", GUEST_VM, NO_VOLUMES));
     docs.push(pvc(GUEST_NS, 1, &label("prod")));
     docs.push(lh(1, "detached", OLD));
     assert!(of(&run(&docs, None), "orphaned-guest-pvc").is_empty());
 
-    // Labelled for a dead cluster, but an old-driver VM without label is in the namespace.
+    // Labelled for cluster "prod" whose unlabelled old-driver VM is named prod-*: alive.
+    let old_driver = "  labels:\n    harvesterhci.io/creator: docker-machine-driver-harvester\n";
     let mut docs = known(GUEST_NS);
-    docs.push(vm(GUEST_NS, "legacy-pool-x", old_driver, NO_VOLUMES));
-    docs.push(pvc(GUEST_NS, 1, &label("dead")));
+    docs.push(vm(GUEST_NS, "prod-pool-x", old_driver, NO_VOLUMES));
+    docs.push(pvc(GUEST_NS, 1, &label("prod")));
     docs.push(lh(1, "detached", OLD));
     assert!(of(&run(&docs, None), "orphaned-guest-pvc").is_empty());
 
-    // Labelled for a dead cluster, nothing else: orphan, attributed by label.
+    // Labelled for a dead cluster while another cluster lives in the namespace: proven (its own
+    // label), but the namespace holds a living guest VM.
     let mut docs = known(GUEST_NS);
-    docs.push(vm(GUEST_NS, "prod-pool-abc", guest, NO_VOLUMES));
+    docs.push(vm(GUEST_NS, "prod-pool-abc", GUEST_VM, NO_VOLUMES));
     docs.push(pvc(GUEST_NS, 1, &label("dead")));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
     let f = of(&r, "orphaned-guest-pvc");
     assert_eq!(f.len(), 1);
+    assert_eq!(f[0].confidence, Confidence::Proven);
     assert!(f[0].message.contains("labelled for guest cluster dead"));
+    assert!(f[0].evidence.iter().any(|e| e == "living-guest-vm:prod-pool-abc"));
 
     // Guest VMs live in a configured guest namespace.
     let mut docs = known(GUEST_NS);
     docs.extend(known("rke2"));
-    docs.push(vm("rke2", "prod-pool-abc", guest, NO_VOLUMES));
+    docs.push(vm("rke2", "prod-pool-abc", GUEST_VM, NO_VOLUMES));
     docs.push(pvc(GUEST_NS, 1, ""));
     docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
     assert_eq!(
-        of(&run(&docs, None), "orphaned-guest-pvc").len(),
-        1,
+        f[0].confidence,
+        Confidence::Likely,
         "without config the rke2 VMs do not count"
     );
     let cfg = Config::parse("rules:\n  orphaned-guest-pvc:\n    guestNamespaces: [rke2]\n").unwrap();
-    assert!(of(&run_with(&docs, None, &cfg), "orphaned-guest-pvc").is_empty());
+    let r = run_with(&docs, None, &cfg);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].confidence, Confidence::Possible);
 }
 
 #[test]
 fn orphan_rule_is_conservative_about_unknowns_and_grace() {
-    // Pods unknown in the namespace: skipped, and said so.
+    // Pods unknown in the namespace: reported as possible (info), naming what is unknown.
     let mut docs = vec![
         vm(GUEST_NS, "plain", "", NO_VOLUMES),
         vmi(GUEST_NS, "plain", "u"),
         image_in(GUEST_NS),
     ];
+    docs.extend(rbac_known(GUEST_NS));
     docs.push(pvc(GUEST_NS, 1, ""));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
-    assert!(of(&r, "orphaned-guest-pvc").is_empty());
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!((f[0].severity, f[0].confidence), (Severity::Info, Confidence::Possible));
+    assert!(
+        f[0].evidence.iter().any(|e| e == "unknown-kind:Pod"),
+        "{:?}",
+        f[0].evidence
+    );
+    assert!(f[0].message.contains("Pod were not read"), "{}", f[0].message);
     let run_ = r.rules.iter().find(|r| r.id == "orphaned-guest-pvc").unwrap();
     assert!(
         run_.notes.iter().any(|n| n.contains("guests (Pod)")),
         "{:?}",
         run_.notes
+    );
+
+    // Guest-cluster credentials not read (no RoleBindings in the input): possible.
+    let mut docs = known(GUEST_NS);
+    docs.retain(|d| !d.contains("rbac.authorization.k8s.io"));
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh(1, "detached", OLD));
+    let r = run(&docs, None);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].confidence, Confidence::Possible);
+    assert!(
+        f[0].evidence.iter().any(|e| e == "unknown-kind:RoleBinding"),
+        "{:?}",
+        f[0].evidence
     );
 
     // No Longhorn volumes in the input: info, from the PVC's age.
@@ -333,6 +696,7 @@ fn orphan_rule_is_conservative_about_unknowns_and_grace() {
     let f = of(&r, "orphaned-guest-pvc");
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, Severity::Info);
+    assert_eq!(f[0].confidence, Confidence::Possible);
 
     // A longer grace period.
     let mut docs = known(GUEST_NS);
@@ -345,12 +709,45 @@ fn orphan_rule_is_conservative_about_unknowns_and_grace() {
     docs.push("apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata:\n  name: backup-snap-1\n  namespace: guests\n  ownerReferences:\n  - apiVersion: v1\n    kind: PersistentVolumeClaim\n    name: x\n    uid: host-1\n".into());
     let r = run(&docs, None);
     let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
     assert!(
         f[0].message.contains("VolumeSnapshots it owns: backup-snap-1"),
         "{}",
         f[0].message
     );
     assert_eq!(f[0].related.len(), 1);
+}
+
+#[test]
+fn a_severity_override_does_not_change_what_fix_may_touch() {
+    use harvester_hygiene::inventory::{Inventory, files};
+    let mut docs = known(GUEST_NS);
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh(1, "detached", OLD));
+    let cfg = Config::parse("rules:\n  orphaned-guest-pvc:\n    severity: info\n").unwrap();
+    let r = run_with(&docs, None, &cfg);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Info);
+    let mut inv = Inventory::new(None, true);
+    files::load_text(&mut inv, "fixture.yaml", &docs.join("\n---\n"));
+    let plan = harvester_hygiene::remedy::plan(&r.findings, &inv);
+    assert_eq!(plan.len(), 1, "lowered severity, same evidence: still planned");
+    assert!(plan[0].description.contains("Retain"), "{}", plan[0].description);
+
+    // And the guard: with unmatched credentials next to it, the plan is "leave it", even for a
+    // finding whose severity a policy raised.
+    docs.extend(credentials(GUEST_NS, "tf-cluster"));
+    let cfg = Config::parse("rules:\n  orphaned-guest-pvc:\n    severity: error\n").unwrap();
+    let r = run_with(&docs, None, &cfg);
+    let f = of(&r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1);
+    let mut inv = Inventory::new(None, true);
+    files::load_text(&mut inv, "fixture.yaml", &docs.join("\n---\n"));
+    assert!(
+        harvester_hygiene::remedy::plan(&r.findings, &inv).is_empty(),
+        "possible: never planned"
+    );
 }
 
 // ---- import-openstack-leak ----

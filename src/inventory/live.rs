@@ -148,8 +148,11 @@ pub async fn gather(client: &Client, inv: &mut Inventory, kinds: &[&'static dyn 
                 inv.set_coverage(info, coverage);
             }
             Some((Gap::NotFound, _)) if info.optional => inv.set_coverage(info, Coverage::All),
-            // With -n, a forbidden system namespace is out of scope, not a failed scan.
-            Some((Gap::Forbidden, message)) if namespace.is_some() && info.home_namespace.is_some() => {
+            // With -n, a forbidden system namespace (or the namespace object itself) is out of
+            // scope, not a failed scan.
+            Some((Gap::Forbidden, message))
+                if namespace.is_some() && (info.home_namespace.is_some() || info.by_scope_name) =>
+            {
                 inv.set_coverage(info, Coverage::Unknown);
                 inv.gaps.push(KindGap {
                     kind: info,
@@ -188,8 +191,13 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
         gap: None,
     };
     let path = list_path(info, namespace);
-    if !info.only_names.is_empty() {
-        for name in info.only_names {
+    let scope_name = [namespace.unwrap_or("")];
+    let only_names: &[&str] = match namespace {
+        Some(_) if info.by_scope_name => &scope_name,
+        _ => info.only_names,
+    };
+    if !only_names.is_empty() {
+        for name in only_names {
             match get_text(client, &format!("{path}/{name}")).await {
                 Ok(text) => push_item(&mut result, &text),
                 // A missing object names itself in the details; a missing API does not.

@@ -33,6 +33,9 @@ pub struct KindInfo {
     /// The one namespace the kind's objects live in (Longhorn's `longhorn-system`); knowing
     /// that namespace is knowing the kind.
     pub home_namespace: Option<&'static str>,
+    /// A cluster-scoped kind named after namespaces (Namespace): with `-n`, live mode GETs
+    /// only the object of that name, and a 403 for it is out of scope, not a failed scan.
+    pub by_scope_name: bool,
     /// Live mode lists this kind after all others (VirtualMachineInstanceMigrations, so a
     /// migration that starts while quotas are read is still seen).
     pub list_last: bool,
@@ -49,6 +52,7 @@ impl KindInfo {
         optional: false,
         only_names: &[],
         home_namespace: None,
+        by_scope_name: false,
         list_last: false,
     };
 

@@ -11,7 +11,7 @@ mod backup;
 pub mod openstack;
 pub mod purge;
 mod pvc;
-pub mod quantity;
+pub use crate::quantity;
 mod quota;
 pub mod staged;
 
@@ -37,12 +37,19 @@ pub enum ActionKind {
         persistent_volume: Option<String>,
         owned_snapshots: Vec<String>,
         attributed_by_label: bool,
+        /// The finding's confidence: `fix` plans `proven` and `likely`, the job only `proven`.
+        confidence: crate::rules::Confidence,
     },
     /// Remove a stale migration annotation (and subtract its ResourceList from `spec.hard`).
     #[serde(rename_all = "camelCase")]
     RemoveQuotaAnnotation {
         key: String,
+        /// Kept in the contract for old reports; no longer planned (empty).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         subtract_from_hard: BTreeMap<String, String>,
+        /// `spec.hard` values to write: the Rancher base plus the remaining entries.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        set_hard: BTreeMap<String, String>,
     },
     /// Delete leftover import-controller resources: images, then volumes, then snapshots.
     #[serde(rename_all = "camelCase")]
@@ -50,6 +57,10 @@ pub enum ActionKind {
         source: String,
         resources: Vec<openstack::Target>,
     },
+    /// Nothing is done: the safe change cannot be determined, so a person must look (the
+    /// reason says what to check). Reported as `skipped` in every mode.
+    #[serde(rename_all = "camelCase")]
+    Manual { reason: String },
     /// `--purge-retained-older-than`: set a retained PV back to `Delete` (its data goes).
     #[serde(rename_all = "camelCase")]
     PurgeRetainedPv { retained_at: String, retained_from: String },
@@ -160,7 +171,9 @@ pub async fn execute(
     for mut action in actions {
         narrow(&mut action, fresh);
         let done = |status, detail: String| (status, detail);
-        let (status, detail) = if opts.mode == Mode::Plan {
+        let (status, detail) = if let ActionKind::Manual { reason } = &action.action {
+            done(Status::Skipped, reason.clone())
+        } else if opts.mode == Mode::Plan {
             done(Status::Planned, String::new())
         } else if let Some(reason) = recheck(&action, fresh, opts) {
             done(Status::Skipped, reason)
@@ -172,6 +185,7 @@ pub async fn execute(
                 ActionKind::RetainAndDeletePvc { .. } => pvc::apply(client, &action, dry_run, opts.backup).await,
                 ActionKind::RemoveQuotaAnnotation { .. } => quota::apply(client, &action, dry_run, opts.backup).await,
                 ActionKind::PurgeRetainedPv { .. } => purge::apply(client, &action, dry_run, opts.backup).await,
+                ActionKind::Manual { reason } => Ok((Status::Skipped, reason.clone())),
                 ActionKind::DeleteOpenstackResources { .. } => {
                     openstack::apply(
                         client,
@@ -228,6 +242,22 @@ fn recheck(action: &Action, fresh: &BTreeMap<String, Finding>, opts: &ExecOption
     }
     if now.object.resource_version != action.object.resource_version {
         return Some("the object changed since the plan (resourceVersion differs): not touched; plan again".into());
+    }
+    if let ActionKind::RetainAndDeletePvc { confidence, .. } = &action.action {
+        // The fresh finding must still carry the evidence the plan was made on.
+        if now.confidence < crate::rules::Confidence::Likely || now.confidence < *confidence {
+            return Some(format!(
+                "the evidence weakened since the plan (now {}): not touched",
+                now.confidence
+            ));
+        }
+        if let Some(e) = now
+            .evidence
+            .iter()
+            .find(|e| pvc::GUARD_EVIDENCE.iter().any(|g| e.starts_with(g)))
+        {
+            return Some(format!("a guest cluster may be alive ({e}): not touched"));
+        }
     }
     if let ActionKind::RetainAndDeletePvc { owned_snapshots, .. } = &action.action
         && !owned_snapshots.is_empty()

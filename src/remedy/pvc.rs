@@ -12,20 +12,44 @@ use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
 use crate::inventory::Inventory;
 use crate::inventory::kinds::PersistentVolumeClaim;
 use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
-use crate::rules::Finding;
+use crate::rules::guest_clusters::GuestClusters;
+use crate::rules::{Confidence, Finding};
 
 pub const RETAINED_AT: &str = "harvester-hygiene.io/retained-at";
 pub const RETAINED_FROM: &str = "harvester-hygiene.io/retained-from";
+/// Evidence on a fresh finding that stops a planned delete (the guard, re-applied at apply time).
+pub const GUARD_EVIDENCE: &[&str] = &[
+    "living-guest-vm:",
+    "unmatched-credentials:",
+    "alive-credentials:",
+    "unknown-kind:",
+];
 
 pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
-    // Only findings backed by Longhorn usage evidence (warning); an age-only guest (info)
-    // is never deleted automatically.
-    if f.severity < crate::rules::Severity::Warning {
+    // Fixability comes from evidence, never from severity (a policy may override severities):
+    // only `proven` and `likely` findings, i.e. unused, unreferenced and attributed to a dead
+    // cluster. `possible` ones (age only, unknown kinds, a cluster we cannot see) are never
+    // planned.
+    if f.confidence < Confidence::Likely {
         return None;
     }
     let pvc = inv.objects::<PersistentVolumeClaim>().iter().find(|p| {
         p.metadata.namespace == f.object.namespace && p.metadata.name == f.object.name && p.metadata.uid == f.object.uid
     })?;
+    // The guard, independent of how the rule judged: never in a namespace that holds a living
+    // guest-cluster VM or credentials that are not a dead cluster's.
+    let ns = pvc.metadata.namespace.as_deref().unwrap_or("");
+    if let Some(reason) = GuestClusters::build(inv).unsafe_to_fix(ns) {
+        return Some((
+            ActionKind::Manual {
+                reason: format!(
+                    "not deleted: {reason}; a living guest cluster may own PVC {}",
+                    f.object.key()
+                ),
+            },
+            format!("leave PVC {} (guest cluster may be alive)", f.object.key()),
+        ));
+    }
     let pv = Some(pvc.spec.volume_name.clone()).filter(|v| !v.is_empty());
     let owned_snapshots = f
         .related
@@ -46,6 +70,7 @@ pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
             persistent_volume: pv,
             owned_snapshots,
             attributed_by_label,
+            confidence: f.confidence,
         },
         description,
     ))

@@ -1,7 +1,15 @@
-//! `migration-annotation-stale` → remove the annotation; on v1.4.1 and earlier also
-//! subtract its ResourceList from `spec.hard` in the same update (from v1.4.2 the quota
-//! controller recomputes `spec.hard` from the annotations). One `replace` with the scan's
-//! resourceVersion: a quota that changed since is a conflict, not a lost update.
+//! `migration-annotation-stale` → remove the annotation, and where `spec.hard` is still raised
+//! by it set `spec.hard` to the namespace's Rancher base plus the remaining entries, in the
+//! same update. The target is computed from the base (`field.cattle.io/resourceQuota` on the
+//! Namespace, which Rancher resets `spec.hard` to: rancher/rancher
+//! `pkg/controllers/managementuser/resourcequota/resource_quota_sync.go`) and never from
+//! `spec.hard` alone, so it is never below the base; when `spec.hard` matches neither "base +
+//! all entries" nor "base + remaining", or the base cannot be read on a version that scaled
+//! `spec.hard` (v1.4.1 and earlier, harvester/harvester#7178), nothing is written and the plan
+//! says to fix it by hand. From v1.4.2-rc2 the quota controller recomputes `spec.hard` itself
+//! (harvester/harvester `pkg/controller/master/resourcequota/resourcequota_controller.go`), so
+//! only the annotation goes. One `replace` with the scan's resourceVersion: a quota that changed
+//! since is a conflict, not a lost update.
 
 use std::collections::BTreeMap;
 
@@ -10,53 +18,95 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Client;
 use kube::api::{Api, PostParams};
 
-use super::quantity::subtract;
 use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
 use crate::inventory::Inventory;
 use crate::inventory::kinds::ResourceQuota;
+use crate::quantity::format_milli;
 use crate::rules::Finding;
-use crate::version::Version;
-
-const LAST_HARD_SCALING: Version = Version::new(1, 4, 1);
+use crate::rules::migration_annotation_stale::{Hard, LAST_HARD_SCALING, describe_lines, hard_state};
 
 pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
     let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
         q.metadata.namespace == f.object.namespace && q.metadata.name == f.object.name && q.metadata.uid == f.object.uid
     })?;
     let key = f.details.get("annotation")?.clone();
-    let value = rq.metadata.annotations.get(&key)?;
-    let hard_scaled = inv.harvester_version.as_ref().is_some_and(|v| *v <= LAST_HARD_SCALING);
-    let subtract_from_hard: BTreeMap<String, String> = if hard_scaled {
-        serde_json::from_str(value).unwrap_or_default()
-    } else {
-        BTreeMap::new()
+    rq.metadata.annotations.get(&key)?;
+    let remove = |set_hard: BTreeMap<String, String>, why: &str| {
+        let description = if set_hard.is_empty() {
+            format!("remove annotation {key} from ResourceQuota {}{why}", f.object.key())
+        } else {
+            format!(
+                "remove annotation {key} from ResourceQuota {} and set spec.hard {} (the Rancher base plus the \
+                 remaining entries)",
+                f.object.key(),
+                set_hard
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
+        Some((
+            ActionKind::RemoveQuotaAnnotation {
+                key: key.clone(),
+                subtract_from_hard: BTreeMap::new(),
+                set_hard,
+            },
+            description,
+        ))
     };
-    let description = if subtract_from_hard.is_empty() {
-        format!("remove annotation {key} from ResourceQuota {}", f.object.key())
-    } else {
-        format!(
-            "remove annotation {key} from ResourceQuota {} and subtract {} from spec.hard",
-            f.object.key(),
-            subtract_from_hard
+    let manual = |reason: String| {
+        Some((
+            ActionKind::Manual {
+                reason: format!("fix by hand: {reason}"),
+            },
+            format!("leave ResourceQuota {} for a person", f.object.key()),
+        ))
+    };
+    let hard_scaled = inv.harvester_version.as_ref().map(|v| *v <= LAST_HARD_SCALING);
+    if hard_scaled == Some(false) {
+        // The quota controller recomputes spec.hard from the base and the remaining entries.
+        return remove(BTreeMap::new(), "");
+    }
+    match hard_state(inv, rq, &key) {
+        Hard::Inflated(lines) => remove(
+            lines
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        )
-    };
-    Some((
-        ActionKind::RemoveQuotaAnnotation {
-            key,
-            subtract_from_hard,
-        },
-        description,
-    ))
+                .filter_map(|l| {
+                    let target = l.with_remaining()?.max(l.base);
+                    let like = rq.spec.hard.get(&l.resource).map_or("", String::as_str);
+                    Some((l.resource.clone(), format_milli(target, like)))
+                })
+                .collect(),
+            "",
+        ),
+        Hard::Settled(_) => remove(
+            BTreeMap::new(),
+            " (spec.hard is already the base plus the other entries)",
+        ),
+        Hard::Neither(lines) => manual(format!(
+            "spec.hard of ResourceQuota {} matches neither the Rancher base plus all migration entries nor the base \
+             plus the remaining ones, so the right value cannot be told: {}",
+            f.object.key(),
+            describe_lines(&lines)
+        )),
+        Hard::Malformed(why) => manual(format!("ResourceQuota {}: {why}", f.object.key())),
+        Hard::BaseUnknown(why) if hard_scaled == Some(true) => manual(format!(
+            "on this version spec.hard was raised by the entry, and the Rancher base it must not go below is unknown \
+             ({why})"
+        )),
+        Hard::BaseUnknown(why) => remove(
+            BTreeMap::new(),
+            &format!(" (spec.hard left as it is: Harvester version and the Rancher base unknown, {why})"),
+        ),
+    }
 }
 
 pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Option<&Backup>) -> StepResult {
     let ActionKind::RemoveQuotaAnnotation {
         key,
         subtract_from_hard,
+        set_hard,
     } = &action.action
     else {
         return Err("internal: not a quota action".into());
@@ -93,28 +143,22 @@ pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Opti
         a.remove(key);
     }
     if !subtract_from_hard.is_empty() {
+        // Plans of earlier versions (saved reports) are not replayed blindly.
+        return Ok((
+            Status::Skipped,
+            "a subtract-from-spec.hard plan from an older version: plan again".into(),
+        ));
+    }
+    if !set_hard.is_empty() {
         let hard = rq
             .spec
             .get_or_insert_with(Default::default)
             .hard
             .get_or_insert_with(Default::default);
-        for (res, amount) in subtract_from_hard {
-            let Some(current) = hard.get(res) else { continue };
-            match subtract(&current.0, amount) {
-                Some(new) => {
-                    detail.push(format!("spec.hard.{res} {} -> {new}", current.0));
-                    hard.insert(res.clone(), Quantity(new));
-                }
-                None => {
-                    return Ok((
-                        Status::Skipped,
-                        format!(
-                            "cannot subtract {amount} from spec.hard.{res}={}: fix this quota by hand",
-                            current.0
-                        ),
-                    ));
-                }
-            }
+        for (res, target) in set_hard {
+            let before = hard.get(res).map_or("(unset)".to_string(), |q| q.0.clone());
+            detail.push(format!("spec.hard.{res} {before} -> {target}"));
+            hard.insert(res.clone(), Quantity(target.clone()));
         }
     }
     // The scan's resourceVersion: a quota changed since then is a 409, not overwritten.

@@ -48,10 +48,12 @@ pub async fn run(
     let candidates: Vec<_> = plan(findings, inv)
         .into_iter()
         .filter(|a| {
+            // The job acts only on proven findings (the PVC's own cluster label names a dead
+            // cluster), never on inferred ones.
             matches!(
                 a.action,
                 ActionKind::RetainAndDeletePvc {
-                    attributed_by_label: true,
+                    confidence: crate::rules::Confidence::Proven,
                     ..
                 }
             )

@@ -1,22 +1,169 @@
 //! `migration-annotation-stale`: ResourceQuota annotations `harvesterhci.io/migrating-<vm>`
-//! or `harvesterhci.io/migratingUID-<vmi uid>` whose migration is over. Harvester adds the
-//! migrating VM's resources to the quota while it migrates and removes them after; an
-//! entry left behind keeps the quota inflated (on v1.4.1 and earlier the controller also
-//! added them to `spec.hard`; the annotation value is that JSON ResourceList).
+//! or `harvesterhci.io/migratingUID-<vmi uid>` whose migration is over.
+//!
+//! Upstream (harvester/harvester): `pkg/controller/master/migration/vmim_controller.go` writes
+//! the entry (value: the JSON ResourceList of the VM's limits, memory with KubeVirt's overhead)
+//! on the namespace's Rancher default quota when a migration starts and removes it when the
+//! VirtualMachineInstanceMigration turns final; a VMI gone mid-migration leaves it for ever.
+//! On v1.4.1 and earlier the same controller added the limits to `spec.hard`, which Rancher's
+//! `resource_quota_sync.go` resets to the namespace's `field.cattle.io/resourceQuota` base on
+//! resync (harvester/harvester#7178). From v1.4.2-rc2 (PR #7504)
+//! `pkg/controller/master/resourcequota/resourcequota_controller.go` sets `spec.hard = base +
+//! Σ entries`, unless the namespace has no base annotation or the quota carries
+//! `harvesterhci.io/skipResourceQuotaAutoScaling: "true"`. While any entry exists, the namespace
+//! webhook (`pkg/webhook/resources/namespace/validator.go`) refuses every change of the
+//! namespace's quota ("namespace %s has migrating VMs, can't change resource quotas").
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
-use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info};
-use crate::inventory::KindInfo;
-use crate::inventory::kinds::{ResourceQuota, VirtualMachineInstance, VirtualMachineInstanceMigration};
+use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, info};
+use crate::inventory::kinds::namespace::BaseError;
+use crate::inventory::kinds::{Namespace, ResourceQuota, VirtualMachineInstance, VirtualMachineInstanceMigration};
+use crate::inventory::{Inventory, KindInfo};
+use crate::quantity::{format_milli, parse_milli};
 use crate::version::Version;
 
 pub struct MigrationAnnotationStale;
 
-const ID: &str = "migration-annotation-stale";
+pub const ID: &str = "migration-annotation-stale";
 pub const NAME_PREFIX: &str = "harvesterhci.io/migrating-";
 pub const UID_PREFIX: &str = "harvesterhci.io/migratingUID-";
-const LAST_HARD_SCALING: Version = Version::new(1, 4, 1);
+pub const SKIP_AUTO_SCALING: &str = "harvesterhci.io/skipResourceQuotaAutoScaling";
+pub const LAST_HARD_SCALING: Version = Version::new(1, 4, 1);
+/// A migration final for less than this is not stale yet: the controller removes the entry
+/// right after the VMIM turns final.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
+/// The resources Harvester scales (`limits.cpu`, `limits.memory`).
+const SCALED: &[&str] = &["limits.cpu", "limits.memory"];
+
+/// One resource of the quota arithmetic, in milli-units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub resource: String,
+    pub hard: Option<i128>,
+    pub base: i128,
+    /// Σ of every migration entry on the quota.
+    pub all: i128,
+    /// This entry's amount.
+    pub this: i128,
+}
+
+impl Line {
+    pub fn with_all(&self) -> Option<i128> {
+        self.base.checked_add(self.all)
+    }
+    pub fn with_remaining(&self) -> Option<i128> {
+        self.with_all()?.checked_sub(self.this)
+    }
+    pub fn fmt(&self, v: Option<i128>) -> String {
+        v.map_or("?".into(), |v| {
+            format_milli(v, if self.resource.ends_with("memory") { "Gi" } else { "" })
+        })
+    }
+}
+
+/// Where `spec.hard` stands against the Rancher base and the migration entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hard {
+    /// `spec.hard == base + all entries`: still raised by this entry.
+    Inflated(Vec<Line>),
+    /// `spec.hard == base + the other entries` (Rancher reset it, or nothing was added).
+    Settled(Vec<Line>),
+    /// Neither: someone changed it; only a person can tell the right value.
+    Neither(Vec<Line>),
+    /// The base is not known (no Namespace, no annotation, malformed).
+    BaseUnknown(String),
+    /// An entry's value is not a ResourceList.
+    Malformed(String),
+}
+
+/// The quota arithmetic for removing `key` from `quota` (harvester/harvester
+/// `pkg/util/resourcequota/calculator.go`: base + Σ entries, limits.cpu and limits.memory).
+pub fn hard_state(inv: &Inventory, quota: &ResourceQuota, key: &str) -> Hard {
+    let ns = quota.metadata.namespace.as_deref().unwrap_or("");
+    let mut all: BTreeMap<&str, i128> = BTreeMap::new();
+    let mut this: BTreeMap<&str, i128> = BTreeMap::new();
+    for (k, v) in &quota.metadata.annotations {
+        if entry(k).is_none() {
+            continue;
+        }
+        let Ok(list) = serde_json::from_str::<BTreeMap<String, String>>(v) else {
+            return Hard::Malformed(format!("annotation {k} is not a JSON ResourceList: {v:?}"));
+        };
+        for r in SCALED {
+            let Some(q) = list.get(*r) else { continue };
+            let Some(m) = parse_milli(q) else {
+                return Hard::Malformed(format!("annotation {k}: {r}={q:?} is not a quantity"));
+            };
+            let Some(sum) = all.get(r).copied().unwrap_or(0).checked_add(m) else {
+                return Hard::Malformed(format!("annotation {k}: {r} overflows"));
+            };
+            all.insert(r, sum);
+            if k == key {
+                this.insert(r, m);
+            }
+        }
+    }
+    let base = match inv.objects::<Namespace>().iter().find(|n| n.metadata.name == ns) {
+        None if !inv.covers::<Namespace>(None) && !inv.covers::<Namespace>(Some(ns)) => {
+            return Hard::BaseUnknown(format!("the Namespace {ns} was not read"));
+        }
+        None => return Hard::BaseUnknown(format!("the Namespace {ns} does not exist")),
+        Some(n) => match n.rancher_base() {
+            Ok(b) => b,
+            Err(BaseError::Missing) => {
+                return Hard::BaseUnknown(format!("Namespace {ns} has no field.cattle.io/resourceQuota base"));
+            }
+            Err(BaseError::Malformed(e)) => {
+                return Hard::BaseUnknown(format!(
+                    "Namespace {ns}'s field.cattle.io/resourceQuota is malformed: {e}"
+                ));
+            }
+        },
+    };
+    let mut lines = Vec::new();
+    for (r, amount) in &this {
+        let Some(b) = base.get(*r) else {
+            return Hard::BaseUnknown(format!("Namespace {ns}'s base has no {r}"));
+        };
+        let Some(b) = parse_milli(b) else {
+            return Hard::BaseUnknown(format!("Namespace {ns}'s base {r}={b:?} is not a quantity"));
+        };
+        lines.push(Line {
+            resource: r.to_string(),
+            hard: quota.spec.hard.get(*r).and_then(|h| parse_milli(h)),
+            base: b,
+            all: all.get(r).copied().unwrap_or(0),
+            this: *amount,
+        });
+    }
+    if lines.iter().all(|l| l.hard.is_some() && l.hard == l.with_all()) && lines.iter().any(|l| l.this != 0) {
+        Hard::Inflated(lines)
+    } else if lines.iter().all(|l| l.hard.is_some() && l.hard == l.with_remaining()) {
+        Hard::Settled(lines)
+    } else {
+        Hard::Neither(lines)
+    }
+}
+
+/// `limits.cpu: spec.hard 6, base + all entries 6, base + remaining 4`.
+pub fn describe_lines(lines: &[Line]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{}: spec.hard {}, base {}, base + all entries {}, base + remaining {}",
+                l.resource,
+                l.fmt(l.hard),
+                l.fmt(Some(l.base)),
+                l.fmt(l.with_all()),
+                l.fmt(l.with_remaining())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// A stale entry: the annotation key, the VM (or VMI uid) it names, and its value.
 pub enum Entry<'a> {
@@ -49,51 +196,55 @@ impl Rule for MigrationAnnotationStale {
             info::<ResourceQuota>(),
             info::<VirtualMachineInstanceMigration>(),
             info::<VirtualMachineInstance>(),
+            info::<Namespace>(),
         ];
         NEEDS
     }
+    fn options(&self) -> &'static [&'static str] {
+        &["gracePeriod"]
+    }
     fn explain(&self) -> Explanation {
         Explanation {
-            why: "During a live migration Harvester records the migrating VM's resources on the namespace's Rancher \
-                  default ResourceQuota, in an annotation harvesterhci.io/migrating-<vm name> (v1.2.0-v1.4.1) or \
-                  harvesterhci.io/migratingUID-<vmi uid> (v1.4.2+), and removes it when the migration ends. If the \
-                  controller misses the end (a crash, a deleted migration, the Rancher/Harvester quota race of #7178), \
-                  the entry stays: on v1.4.1 and earlier spec.hard stays raised by the VM's limits, and later versions \
-                  keep counting the entry when they recompute the quota. The rule reads the migrations after the \
-                  quotas, so a migration that starts during the scan is not called stale.",
+            why: "During a live migration Harvester records the migrating VM's limits (memory with KubeVirt's overhead) \
+                  on the namespace's Rancher default ResourceQuota, in an annotation harvesterhci.io/migrating-<vm \
+                  name> (v1.2.0-v1.4.1) or harvesterhci.io/migratingUID-<vmi uid> (v1.4.2-rc2+), and removes it when \
+                  the VirtualMachineInstanceMigration turns final (harvester/harvester \
+                  pkg/controller/master/migration/vmim_controller.go). A VMI deleted mid-migration, a crash or a \
+                  deleted migration leaves the entry for ever. While it exists, Harvester's namespace webhook refuses \
+                  every change of the namespace's quota (pkg/webhook/resources/namespace/validator.go: \"has migrating \
+                  VMs, can't change resource quotas\"). On v1.4.1 and earlier the controller also raised spec.hard by \
+                  the entry, which Rancher resets to the namespace's field.cattle.io/resourceQuota base on a resync \
+                  (rancher/rancher pkg/controllers/managementuser/resourcequota/resource_quota_sync.go, \
+                  harvester/harvester#7178): the rule compares spec.hard with that base to say whether it is still \
+                  inflated. From v1.4.2-rc2 the quota controller sets spec.hard = base + all entries \
+                  (pkg/controller/master/resourcequota/resourcequota_controller.go, PR #7504), unless the namespace \
+                  has no base or the quota has harvesterhci.io/skipResourceQuotaAutoScaling. An entry whose migration \
+                  became final less than gracePeriod (default 5m) ago is not stale yet. The rule reads the \
+                  migrations after the quotas, so a migration that starts during the scan is not called stale.",
             affected: "Harvester v1.2.0 and later (the annotation exists since v1.2.0)",
             upstream: &[
                 "harvester/harvester#7178",
                 "harvester/harvester#7504",
                 "harvester/harvester#3829",
+                "harvester/harvester pkg/controller/master/migration/vmim_controller.go",
+                "harvester/harvester pkg/controller/master/resourcequota/resourcequota_controller.go (v1.4.2+)",
+                "harvester/harvester pkg/webhook/resources/namespace/validator.go",
+                "rancher/rancher pkg/controllers/managementuser/resourcequota/resource_quota_sync.go",
             ],
             remediation: "Check that no migration of the VM is running (kubectl get vmim -n <ns>), then remove the \
-                          annotation; on v1.4.1 and earlier also subtract the ResourceList in its value from spec.hard \
-                          in the same update (`kubectl harvester-hygiene fix` will do this with preconditions).",
+                          annotation; on v1.4.1 and earlier, if spec.hard is still base + all entries, set it to base + \
+                          the remaining entries in the same update (never below the namespace's \
+                          field.cattle.io/resourceQuota base). `kubectl harvester-hygiene fix` does this with \
+                          preconditions, and refuses (fix by hand) when spec.hard matches neither.",
         }
     }
 
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
-        // Active migrations by (namespace, VMI name); VMI names by (namespace, uid).
-        let active: BTreeSet<(&str, &str)> = inv
-            .objects::<VirtualMachineInstanceMigration>()
-            .iter()
-            .filter(|m| m.is_active())
-            .filter_map(|m| Some((m.metadata.namespace.as_deref()?, m.spec.vmi_name.as_str())))
-            .collect();
-        let vmi_by_uid: BTreeMap<(&str, &str), &str> = inv
-            .objects::<VirtualMachineInstance>()
-            .iter()
-            .filter_map(|v| {
-                Some((
-                    (v.metadata.namespace.as_deref()?, v.metadata.uid.as_deref()?),
-                    v.metadata.name.as_str(),
-                ))
-            })
-            .collect();
-        let hard_scaled = inv.harvester_version.as_ref().map(|v| *v <= LAST_HARD_SCALING);
+        let grace = ctx.config.duration(ID, |c| c.grace_period.as_ref(), DEFAULT_GRACE);
+        let grace = jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::from_mins(5));
+        let migrations = Migrations::build(inv);
         for quota in inv.objects::<ResourceQuota>() {
             let Some(ns) = quota.metadata.namespace.as_deref() else {
                 continue;
@@ -103,58 +254,217 @@ impl Rule for MigrationAnnotationStale {
             }
             for (key, value) in &quota.metadata.annotations {
                 let Some(e) = entry(key) else { continue };
+                let mut missing = Vec::new();
                 if !inv.covers::<VirtualMachineInstanceMigration>(Some(ns)) {
-                    out.notes.push(format!("{ns}: migrations unknown, {key} not checked"));
-                    continue;
+                    missing.push("VirtualMachineInstanceMigration");
                 }
                 let (vm, who) = match e {
                     Entry::ByName(name) => (Some(name), format!("VM {name}")),
-                    Entry::ByUid(uid) => {
-                        if !inv.covers::<VirtualMachineInstance>(Some(ns)) {
-                            out.notes
-                                .push(format!("{ns}: VirtualMachineInstances unknown, {key} not checked"));
-                            continue;
+                    Entry::ByUid(uid) => match migrations.vmi_by_uid.get(&(ns, uid)) {
+                        Some(name) => (Some(*name), format!("VMI {name} (uid {uid})")),
+                        None if !inv.covers::<VirtualMachineInstance>(Some(ns)) => {
+                            missing.push("VirtualMachineInstance");
+                            (None, format!("VMI uid {uid}"))
                         }
-                        match vmi_by_uid.get(&(ns, uid)) {
-                            Some(name) => (Some(*name), format!("VMI {name} (uid {uid})")),
-                            None => (None, format!("VMI uid {uid}, which no longer exists")),
-                        }
-                    }
+                        None => (None, format!("VMI uid {uid}, which no longer exists")),
+                    },
                 };
-                if vm.is_some_and(|vm| active.contains(&(ns, vm))) {
+                if vm.is_some_and(|vm| migrations.active.contains(&(ns, vm))) {
                     continue;
                 }
-                let hard = match hard_scaled {
-                    Some(true) => {
-                        " On this version the controller also raised spec.hard by that amount, so the namespace's quota is larger than its project allows."
-                    }
-                    Some(false) => {
-                        " This version recomputes spec.hard from these annotations, so the entry keeps the quota raised."
-                    }
-                    None => {
-                        " (Harvester version unknown: on v1.4.1 and earlier spec.hard was raised by that amount too.)"
-                    }
-                };
-                let msg = format!(
-                    "ResourceQuota {ns}/{} still carries {key} = {value} for {who}, but no migration of it is running: \
-                     the entry should have been removed when its migration ended.{hard}",
-                    quota.metadata.name
-                );
-                let fix = format!(
-                    "Confirm no migration is running (kubectl get vmim -n {ns}), then remove the annotation {key}{}.",
-                    if hard_scaled == Some(true) {
-                        " and subtract its ResourceList from spec.hard in the same update"
-                    } else {
-                        ""
-                    }
-                );
-                let mut f = Finding::about(self, Severity::Warning, quota, msg, fix);
-                f.details.insert("annotation".into(), key.clone());
-                out.findings.push(f);
+                let ended = vm.and_then(|vm| migrations.ended.get(&(ns, vm)).copied());
+                if ended.is_some_and(|t| ctx.now.duration_since(t) < grace) {
+                    out.notes.push(format!(
+                        "{ns}: {key} belongs to a migration that ended less than {} ago: not stale yet",
+                        grace
+                    ));
+                    continue;
+                }
+                out.findings
+                    .push(self.finding(inv, quota, key, value, &who, ended, &missing));
             }
         }
         out.notes.dedup();
         out
+    }
+}
+
+/// Running migrations, and when the others ended, by (namespace, VMI name).
+struct Migrations<'a> {
+    active: BTreeSet<(&'a str, &'a str)>,
+    ended: BTreeMap<(&'a str, &'a str), jiff::Timestamp>,
+    vmi_by_uid: BTreeMap<(&'a str, &'a str), &'a str>,
+}
+
+impl<'a> Migrations<'a> {
+    fn build(inv: &'a Inventory) -> Self {
+        let mut m = Migrations {
+            active: BTreeSet::new(),
+            ended: BTreeMap::new(),
+            vmi_by_uid: BTreeMap::new(),
+        };
+        for vmim in inv.objects::<VirtualMachineInstanceMigration>() {
+            let Some(ns) = vmim.metadata.namespace.as_deref() else {
+                continue;
+            };
+            let k = (ns, vmim.spec.vmi_name.as_str());
+            if vmim.is_active() {
+                m.active.insert(k);
+            } else if let Some(t) = vmim.final_since() {
+                let e = m.ended.entry(k).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+        for v in inv.objects::<VirtualMachineInstance>() {
+            if let (Some(ns), Some(uid)) = (v.metadata.namespace.as_deref(), v.metadata.uid.as_deref()) {
+                m.vmi_by_uid.insert((ns, uid), v.metadata.name.as_str());
+            }
+        }
+        m
+    }
+}
+
+impl MigrationAnnotationStale {
+    #[allow(clippy::too_many_arguments)]
+    fn finding(
+        &self,
+        inv: &Inventory,
+        quota: &ResourceQuota,
+        key: &str,
+        value: &str,
+        who: &str,
+        ended: Option<jiff::Timestamp>,
+        missing: &[&str],
+    ) -> Finding {
+        let ns = quota.metadata.namespace.as_deref().unwrap_or("");
+        let hard_scaled = inv.harvester_version.as_ref().map(|v| *v <= LAST_HARD_SCALING);
+        let mut evidence = vec![format!("annotation:{key}")];
+        let mut msg = format!(
+            "ResourceQuota {ns}/{} still carries {key} = {value} for {who}, but ",
+            quota.metadata.name
+        );
+        if missing.is_empty() {
+            evidence.push("no-running-migration".into());
+            msg.push_str("no migration of it is running");
+            match ended {
+                Some(t) => {
+                    evidence.push(format!("migration-final-since:{t}"));
+                    msg.push_str(&format!(" (its last migration ended at {t})"));
+                }
+                None => msg.push_str(" (no migration of it exists)"),
+            }
+            msg.push_str(": the entry should have been removed when its migration ended.");
+        } else {
+            msg.push_str(&format!(
+                "whether its migration still runs is unknown: {} were not read for {ns}.",
+                missing.join(", ")
+            ));
+            evidence.extend(missing.iter().map(|k| format!("unknown-kind:{k}")));
+        }
+        msg.push_str(
+            " While it exists, Harvester refuses every change to this namespace's resource quota (\"has migrating \
+             VMs, can't change resource quotas\").",
+        );
+        let hard = self.hard_sentence(inv, quota, key, hard_scaled, &mut evidence);
+        msg.push_str(&hard);
+        let fix = format!(
+            "Confirm no migration is running (kubectl get vmim -n {ns}), then remove the annotation {key}{}.",
+            if hard_scaled != Some(false) {
+                "; if spec.hard is still the base plus all entries, set it to the base plus the remaining entries \
+                 in the same update (`kubectl harvester-hygiene fix` does both, and refuses when spec.hard matches \
+                 neither)"
+            } else {
+                ""
+            }
+        );
+        let (severity, confidence) = if missing.is_empty() {
+            (Severity::Warning, Confidence::Proven)
+        } else {
+            (Severity::Info, Confidence::Possible)
+        };
+        let mut f = Finding::about(self, severity, quota, msg, fix).with_confidence(confidence);
+        f.evidence = evidence;
+        f.details.insert("annotation".into(), key.to_string());
+        f
+    }
+
+    /// What the entry does to `spec.hard`, as the version and the Rancher base tell it.
+    fn hard_sentence(
+        &self,
+        inv: &Inventory,
+        quota: &ResourceQuota,
+        key: &str,
+        hard_scaled: Option<bool>,
+        evidence: &mut Vec<String>,
+    ) -> String {
+        if hard_scaled == Some(false) {
+            let ns = quota.metadata.namespace.as_deref().unwrap_or("");
+            let base = inv
+                .objects::<Namespace>()
+                .iter()
+                .find(|n| n.metadata.name == ns)
+                .map(Namespace::rancher_base);
+            if quota.metadata.annotation(SKIP_AUTO_SCALING) == Some("true") {
+                evidence.push("auto-scaling-skipped".into());
+                return format!(
+                    " The quota carries {SKIP_AUTO_SCALING}, so Harvester's quota controller does not recompute \
+                     spec.hard from the entries: removing it leaves spec.hard as it is."
+                );
+            }
+            return match base {
+                Some(Ok(_)) => " This version's quota controller keeps spec.hard at the namespace's base plus all \
+                                entries, so the entry keeps the quota raised until it is removed (the controller then \
+                                recomputes spec.hard)."
+                    .into(),
+                _ => {
+                    evidence.push("no-rancher-base".into());
+                    " The namespace has no field.cattle.io/resourceQuota base (or it was not read), so this \
+                     version's quota controller does not recompute spec.hard: removing the entry leaves spec.hard \
+                     as it is."
+                        .into()
+                }
+            };
+        }
+        let prefix = if hard_scaled.is_none() {
+            " (Harvester version unknown: on v1.4.1 and earlier the controller raised spec.hard by the entry.)"
+        } else {
+            ""
+        };
+        let state = match hard_state(inv, quota, key) {
+            Hard::Inflated(lines) => {
+                evidence.push("hard:inflated".into());
+                format!(
+                    " spec.hard is still the namespace's Rancher base plus every entry, so it is raised by this one: \
+                     the namespace can use more than its project allows ({}).",
+                    describe_lines(&lines)
+                )
+            }
+            Hard::Settled(lines) => {
+                evidence.push("hard:settled".into());
+                format!(
+                    " spec.hard is already back at the base plus the other entries (Rancher resets it on a resync), \
+                     so only the annotation is left ({}).",
+                    describe_lines(&lines)
+                )
+            }
+            Hard::Neither(lines) => {
+                evidence.push("hard:neither".into());
+                format!(
+                    " spec.hard matches neither the base plus all entries nor the base plus the remaining ones \
+                     (someone changed it): set it by hand ({}).",
+                    describe_lines(&lines)
+                )
+            }
+            Hard::BaseUnknown(why) => {
+                evidence.push("hard:base-unknown".into());
+                format!(" Whether spec.hard is still raised by it cannot be told: {why}.")
+            }
+            Hard::Malformed(why) => {
+                evidence.push("hard:malformed-entry".into());
+                format!(" {why}.")
+            }
+        };
+        format!("{prefix}{state}")
     }
 }
 

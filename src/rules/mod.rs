@@ -1,11 +1,12 @@
 //! Rules: one file each, pure functions of the inventory (no I/O). To add a rule, write its
 //! file and add one line to [`REGISTRY`].
 
+pub mod guest_clusters;
 mod image_mutable_url;
 mod image_name_collision;
 mod import_openstack_leak;
-mod migration_annotation_stale;
-mod orphaned_guest_pvc;
+pub mod migration_annotation_stale;
+pub mod orphaned_guest_pvc;
 mod vm_name_breaks_migration;
 
 use std::fmt;

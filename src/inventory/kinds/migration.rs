@@ -23,15 +23,41 @@ pub struct MigrationSpec {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MigrationStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub phase: String,
+    /// When each phase began (kubevirt `api/core/v1` `VirtualMachineInstanceMigrationStatus`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub phase_transition_timestamps: Vec<PhaseTransition>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTransition {
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub phase: String,
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub phase_transition_timestamp: String,
 }
 
 impl VirtualMachineInstanceMigration {
     /// Not `Succeeded` or `Failed` (an empty phase is a pending migration).
     pub fn is_active(&self) -> bool {
         !matches!(self.status.phase.as_str(), "Succeeded" | "Failed") && self.metadata.deletion_timestamp.is_none()
+    }
+
+    /// When a final migration became final (its `Succeeded`/`Failed` transition).
+    pub fn final_since(&self) -> Option<jiff::Timestamp> {
+        if self.is_active() {
+            return None;
+        }
+        self.status
+            .phase_transition_timestamps
+            .iter()
+            .filter(|t| t.phase == self.status.phase)
+            .filter_map(|t| crate::meta::parse_time(Some(t.phase_transition_timestamp.as_str())))
+            .max()
     }
 }
 

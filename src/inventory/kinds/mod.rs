@@ -3,13 +3,16 @@
 
 mod addon;
 mod backing_image;
+mod cluster_role_binding;
 mod image;
 mod longhorn_volume;
 mod migration;
+pub mod namespace;
 mod openstack_source;
 mod pod;
 mod pvc;
 mod resource_quota;
+pub mod role_binding;
 pub mod setting;
 mod storage_class;
 mod upgrade;
@@ -20,13 +23,16 @@ mod volume_snapshot;
 
 pub use addon::{Addon, VM_IMPORT_CONTROLLER};
 pub use backing_image::{BackingImage, DiskFileStatus};
+pub use cluster_role_binding::ClusterRoleBinding;
 pub use image::VirtualMachineImage;
 pub use longhorn_volume::LonghornVolume;
 pub use migration::VirtualMachineInstanceMigration;
+pub use namespace::Namespace;
 pub use openstack_source::OpenstackSource;
 pub use pod::Pod;
 pub use pvc::PersistentVolumeClaim;
 pub use resource_quota::ResourceQuota;
+pub use role_binding::RoleBinding;
 pub use setting::Setting;
 pub use storage_class::StorageClass;
 pub use upgrade::Upgrade;
@@ -55,6 +61,9 @@ pub static REGISTRY: &[&dyn KindOps] = &[
     &Ops::<OpenstackSource>::NEW,
     &Ops::<Addon>::NEW,
     &Ops::<Upgrade>::NEW,
+    &Ops::<Namespace>::NEW,
+    &Ops::<RoleBinding>::NEW,
+    &Ops::<ClusterRoleBinding>::NEW,
 ];
 
 /// The registered kind for an object's `apiVersion` and `kind`. The version is not

@@ -51,8 +51,9 @@ pub fn parse_milli(q: &str) -> Option<i128> {
     }
     let frac_val: i128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
     let scale = 10i128.pow(frac.len() as u32);
-    let v = int * mult + frac_val * mult / scale;
-    if frac_val * mult % scale != 0 {
+    let frac_milli = frac_val.checked_mul(mult)?;
+    let v = int.checked_mul(mult)?.checked_add(frac_milli / scale)?;
+    if frac_milli % scale != 0 {
         return None; // below a milli-unit
     }
     Some(if neg { -v } else { v })
@@ -81,9 +82,14 @@ pub fn format_milli(v: i128, like: &str) -> String {
     units.to_string()
 }
 
+/// `a + b` in milli-units, `None` on overflow or a value that does not parse.
+pub fn add_milli(a: i128, b: &str) -> Option<i128> {
+    a.checked_add(parse_milli(b)?)
+}
+
 /// `hard - sub`; `None` when a value cannot be parsed or the result would be negative.
 pub fn subtract(hard: &str, sub: &str) -> Option<String> {
-    let r = parse_milli(hard)? - parse_milli(sub)?;
+    let r = parse_milli(hard)?.checked_sub(parse_milli(sub)?)?;
     (r >= 0).then(|| format_milli(r, hard))
 }
 
