@@ -50,6 +50,38 @@ fn demo_dump_reports_exactly_the_planted_problems() {
             "vm-name-breaks-migration team-b/ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a error",
         ]
     );
+    // The deleted cluster's volume: history names its gone node VM, its credentials outlived it.
+    let orphan = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "orphaned-guest-pvc")
+        .unwrap();
+    assert_eq!(orphan["confidence"], "likely");
+    assert!(
+        orphan["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "dead-credentials:staging(last-vm-gone:staging-pool1-7d9c5-xk2mz)"),
+        "{orphan}"
+    );
+    assert_eq!(orphan["reclaimableBytes"], 3 * 21474836480u64);
+    assert_eq!(doc["summary"]["reclaimableBytes"], 3 * 21474836480u64);
+    let stale = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "migration-annotation-stale")
+        .unwrap();
+    assert!(
+        stale["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "hard:inflated"),
+        "{stale}"
+    );
     assert_eq!(doc["harvesterVersion"], "v1.4.1");
     assert_eq!(doc["source"]["harvesterVersionSource"], "setting");
     assert!(doc["inputErrors"].as_array().unwrap().is_empty());

@@ -42,6 +42,228 @@ async fn orphan(ns: &str) -> (String, String) {
     (pvc, pv)
 }
 
+/// Rancher's per-namespace quota base, as Rancher writes it on the Namespace.
+const BASE: &str = r#"{"limit":{"limitsCpu":"20","limitsMemory":"64Gi"}}"#;
+
+fn rancher_base(ns: &str, base: &str) {
+    let out = Command::new("kubectl")
+        .args([
+            "annotate",
+            "namespace",
+            ns,
+            &format!("field.cattle.io/resourceQuota={base}"),
+        ])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Guest-cluster credentials as harvester's kubeconfig API makes them
+/// (pkg/api/kubeconfig/generate_handler.go): a ServiceAccount, a RoleBinding to
+/// harvesterhci.io:cloudprovider owned by it, and a ClusterRoleBinding to harvesterhci.io:csi-driver.
+async fn credentials(ns: &str, sa: &str) {
+    let made =
+        create(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}})).await;
+    let owner = json!([{"apiVersion": "v1", "kind": "ServiceAccount", "name": sa, "uid": made["metadata"]["uid"]}]);
+    let subjects = json!([{"kind": "ServiceAccount", "name": sa, "namespace": ns}]);
+    create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": format!("{ns}-{sa}"), "namespace": ns, "ownerReferences": owner},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:cloudprovider"},
+        "subjects": subjects}))
+    .await;
+    create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": format!("{ns}-{sa}")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:csi-driver"},
+        "subjects": subjects}))
+    .await;
+}
+
+/// An orphan like [`orphan`], whose Longhorn volume keeps the history of the guest node VM it
+/// was last hot-plugged into (`vm`), as longhorn-manager does after the pods are gone, and
+/// whose PVC carries `labels`.
+async fn orphan_with_history(ns: &str, vm: &str, labels: Value) -> String {
+    let pvc = format!("pvc-{}", common::uuid());
+    let pv = unique("pv");
+    create(
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"], "volumeMode": "Block",
+                 "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "harvester-longhorn",
+                 "csi": {"driver": "driver.longhorn.io", "volumeHandle": pv},
+                 "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": pvc}}}),
+    )
+    .await;
+    create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": pvc, "namespace": ns, "labels": labels},
+        "spec": {"accessModes": ["ReadWriteMany"], "volumeMode": "Block", "storageClassName": "harvester-longhorn",
+                 "volumeName": pv, "resources": {"requests": {"storage": "10Gi"}}}}))
+    .await;
+    create(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Volume", "metadata": {"name": pv, "namespace": "longhorn-system"},
+        "spec": {"size": "10737418240", "numberOfReplicas": 3},
+        "status": {"state": "detached", "kubernetesStatus": {"namespace": ns, "pvcName": pvc, "pvName": pv,
+            "pvStatus": "Bound", "lastPodRefAt": "2026-01-02T03:04:05Z",
+            "workloadsStatus": [{"podName": "hp-volume-x7k2p", "podStatus": "Succeeded",
+                "workloadName": format!("virt-launcher-{vm}-q9z8w"), "workloadType": "Pod"}]}}}))
+    .await;
+    pvc
+}
+
+#[tokio::test]
+async fn fix_plans_orphans_only_on_evidence_of_a_dead_cluster() {
+    common::ensure_namespace("longhorn-system").await;
+    // A history-only orphan: the volume's last VM is gone and the namespace's credentials are
+    // that dead cluster's (named like the VM's prefix).
+    let dead = namespace("fixdead").await;
+    credentials(&dead, "rke2-old").await;
+    let history_only = orphan_with_history(&dead, "rke2-old-pool1-abc12-xyz34", json!({})).await;
+    // A CSI-only guest cluster (built without Rancher's node driver): its credentials match no
+    // VM we can identify, so its detached volume is never planned.
+    // Its nodes are hand-named VMs without labels; the volume was last on a replaced node.
+    let csi = namespace("fixcsi").await;
+    credentials(&csi, "tf-k8s").await;
+    create(json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "k8s-node-1", "namespace": csi},
+        "spec": {"runStrategy": "Always", "template": {"spec": {"domain": {"devices": {}}}}}}))
+    .await;
+    let csi_only = orphan_with_history(&csi, "k8s-node-0", json!({})).await;
+    // Proven by its own label, but a living guest-cluster VM shares the namespace: the guard
+    // leaves it.
+    let shared = namespace("fixshared").await;
+    let labelled = orphan_with_history(
+        &shared,
+        "gone-pool-1",
+        json!({"guestcluster.harvesterhci.io/name": "gone"}),
+    )
+    .await;
+    create(json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "alive-pool-1", "namespace": shared,
+        "labels": {"guestcluster.harvesterhci.io/name": "alive", "harvesterhci.io/creator": "docker-machine-driver-harvester"}},
+        "spec": {"runStrategy": "Always", "template": {"spec": {"domain": {"devices": {}}}}}}))
+    .await;
+
+    let (code, doc, err) = fix(&["-n", &dead]);
+    assert_eq!(code, 0, "{err}");
+    let a = action_for(&doc, &history_only);
+    assert_eq!(a["status"], "planned", "{a}");
+    assert_eq!(a["action"]["confidence"], "likely", "{a}");
+    let f = &doc["findings"][0];
+    assert_eq!(f["confidence"], "likely", "{f}");
+    assert!(
+        f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "last-vm-gone:rke2-old-pool1-abc12-xyz34"),
+        "{f}"
+    );
+    assert_eq!(f["reclaimableBytes"], 3 * 10737418240u64, "{f}");
+
+    let (code, doc, err) = fix(&["-n", &csi]);
+    assert_eq!(code, 0, "{err}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{doc}");
+    assert_eq!(findings[0]["confidence"], "possible");
+    assert_eq!(findings[0]["severity"], "info");
+    assert!(
+        doc["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["object"]["name"] != csi_only.as_str()),
+        "a CSI-only guest cluster's volume is never planned: {doc}"
+    );
+
+    let (code, doc, err) = fix(&[
+        "-n",
+        &shared,
+        "--apply",
+        "--yes",
+        "--backup-dir",
+        tempfile::tempdir().unwrap().path().join("b").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let a = action_for(&doc, &labelled);
+    assert_eq!(a["status"], "skipped", "{a}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .unwrap()
+            .contains("living guest-cluster VM (alive-pool-1)"),
+        "{a}"
+    );
+    assert!(kubectl(&["get", "pvc", &labelled, "-n", &shared])["metadata"]["deletionTimestamp"].is_null());
+
+    // Applying the history-only orphan retains its volume and deletes the PVC.
+    let (code, doc, err) = fix(&[
+        "-n",
+        &dead,
+        "--apply",
+        "--yes",
+        "--backup-dir",
+        tempfile::tempdir().unwrap().path().join("b").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_for(&doc, &history_only)["status"], "done", "{doc}");
+}
+
+#[tokio::test]
+async fn the_quota_fix_never_writes_below_the_rancher_base() {
+    let entry = "{\"limits.cpu\":\"2\",\"limits.memory\":\"4Gi\"}";
+    let quota = |ns: &str, cpu: &str, mem: &str| {
+        json!({"apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": "default-q", "namespace": ns,
+                "labels": {"resourcequota.management.cattle.io/default-resource-quota": "true"},
+                "annotations": {"harvesterhci.io/migrating-gone-vm": entry}},
+            "spec": {"hard": {"limits.cpu": cpu, "limits.memory": mem}}})
+    };
+    // Rancher already reset spec.hard to the base: only the annotation goes.
+    let reset = namespace("qreset").await;
+    rancher_base(&reset, BASE);
+    create(quota(&reset, "20", "64Gi")).await;
+    // Someone changed spec.hard: neither base + all nor base + remaining.
+    let odd = namespace("qodd").await;
+    rancher_base(&odd, BASE);
+    create(quota(&odd, "30", "64Gi")).await;
+    // No base on a version that raised spec.hard: cannot tell.
+    let nobase = namespace("qnobase").await;
+    create(quota(&nobase, "22", "68Gi")).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    for (i, ns) in [&reset, &odd, &nobase].into_iter().enumerate() {
+        let backup = dir.path().join(format!("b{i}"));
+        let (code, doc, err) = fix(&["-n", ns, "--apply", "--yes", "--backup-dir", backup.to_str().unwrap()]);
+        assert_eq!(code, 0, "{ns}: {err} {doc}");
+        let a = action_for(&doc, "default-q");
+        let q = kubectl(&["get", "resourcequota", "default-q", "-n", ns]);
+        if ns == &reset {
+            assert_eq!(a["status"], "done", "{a}");
+            assert!(
+                q["metadata"]["annotations"]
+                    .get("harvesterhci.io/migrating-gone-vm")
+                    .is_none(),
+                "{q}"
+            );
+            assert_eq!(q["spec"]["hard"]["limits.cpu"], "20", "left at the base: {q}");
+            assert_eq!(q["spec"]["hard"]["limits.memory"], "64Gi", "{q}");
+        } else {
+            assert_eq!(a["status"], "skipped", "{a}");
+            assert!(a["detail"].as_str().unwrap().starts_with("fix by hand"), "{a}");
+            assert!(
+                q["metadata"]["annotations"]
+                    .get("harvesterhci.io/migrating-gone-vm")
+                    .is_some(),
+                "untouched: {q}"
+            );
+        }
+        if ns == &odd {
+            assert!(
+                a["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("spec.hard 30, base 20, base + all entries 22, base + remaining 20"),
+                "{a}"
+            );
+        }
+    }
+}
+
 fn kubectl(args: &[&str]) -> Value {
     let out = Command::new("kubectl")
         .args(args)
@@ -82,6 +304,7 @@ fn action_for<'a>(doc: &'a Value, name: &str) -> &'a Value {
 async fn plan_dry_run_apply_backup_restore_and_idempotence() {
     common::ensure_namespace("longhorn-system").await;
     let ns = namespace("fix").await;
+    rancher_base(&ns, BASE);
     let (pvc, pv) = orphan(&ns).await;
     let quota_ann = "harvesterhci.io/migrating-gone-vm";
     create(json!({"apiVersion": "v1", "kind": "ResourceQuota",
