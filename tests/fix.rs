@@ -390,7 +390,7 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
     let readme = std::fs::read_to_string(bdir.join("README.md")).unwrap();
     assert!(readme.contains("claimRef"));
     let pvc_backup: Value = serde_json::from_str(
-        &std::fs::read_to_string(bdir.join(format!("PersistentVolumeClaim-{ns}-{pvc}.json"))).unwrap(),
+        &std::fs::read_to_string(bdir.join(format!("PersistentVolumeClaim_{ns}_{pvc}.json"))).unwrap(),
     )
     .unwrap();
     assert!(
@@ -399,8 +399,8 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
             && pvc_backup["status"].is_null()
     );
     assert_eq!(pvc_backup["spec"]["volumeName"], pv.as_str());
-    assert!(bdir.join(format!("PersistentVolume-cluster-{pv}.json")).exists());
-    assert!(bdir.join(format!("ResourceQuota-{ns}-default-q.json")).exists());
+    assert!(bdir.join(format!("PersistentVolume__{pv}.json")).exists());
+    assert!(bdir.join(format!("ResourceQuota_{ns}_default-q.json")).exists());
     let audit = std::fs::read_to_string(bdir.join("audit.jsonl")).unwrap();
     let lines: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(
@@ -460,7 +460,7 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = Command::new("kubectl")
         .args(["create", "-f"])
-        .arg(bdir.join(format!("PersistentVolumeClaim-{ns}-{pvc}.json")))
+        .arg(bdir.join(format!("PersistentVolumeClaim_{ns}_{pvc}.json")))
         .env("KUBECONFIG", common::kubeconfig())
         .output()
         .unwrap();
@@ -601,6 +601,12 @@ async fn purge_retained_pvs_is_a_separate_explicit_step() {
     create(pv(&recent, Some(&recent_time), "pvc-gone-2")).await;
     create(pv(&reclaimed, Some("2026-01-01T00:00:00Z"), "pvc-back")).await;
     create(pv(&foreign, None, "pvc-gone-3")).await;
+    // Retained from a PVC of another namespace: -n must leave it (it lists PVs cluster-wide).
+    let elsewhere = unique("pv-elsewhere");
+    let mut other = pv(&elsewhere, Some("2026-01-01T00:00:00Z"), "pvc-gone-4");
+    other["spec"]["claimRef"]["namespace"] = json!("someone-else");
+    other["metadata"]["annotations"]["harvester-hygiene.io/retained-from"] = json!("someone-else/pvc-gone-4");
+    create(other).await;
     create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "pvc-back", "namespace": ns},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": reclaimed}}))
     .await;
@@ -611,7 +617,7 @@ async fn purge_retained_pvs_is_a_separate_explicit_step() {
                 a.iter()
                     .filter(|x| x["action"]["type"] == "purgeRetainedPv")
                     .filter_map(|x| x["object"]["name"].as_str().map(str::to_string))
-                    .filter(|n| [&old, &recent, &reclaimed, &foreign].contains(&n))
+                    .filter(|n| [&old, &recent, &reclaimed, &foreign, &elsewhere].contains(&n))
                     .collect()
             })
             .unwrap_or_default()
@@ -647,7 +653,7 @@ async fn purge_retained_pvs_is_a_separate_explicit_step() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(action_for(&doc, &old)["status"], "done", "{doc}");
     assert_eq!(policy(&old), "Delete");
-    for kept in [&recent, &reclaimed, &foreign] {
+    for kept in [&recent, &reclaimed, &foreign, &elsewhere] {
         assert_eq!(policy(kept), "Retain", "{kept} must not be purged");
     }
     assert!(backup.join("audit.jsonl").exists());

@@ -179,6 +179,13 @@ pub async fn execute(
             done(Status::Skipped, reason)
         } else if opts.mode == Mode::Apply && !confirm(&action) {
             done(Status::Declined, "not confirmed".into())
+        } else if let Some(Err(e)) = opts
+            .backup
+            .filter(|_| opts.mode == Mode::Apply)
+            .map(|b| b.audit_intent(&action))
+        {
+            // No record, no change.
+            done(Status::Failed, format!("cannot write the audit log ({e}): not changed"))
         } else {
             let dry_run = opts.mode == Mode::DryRunServer;
             let r = match &action.action {
@@ -203,9 +210,13 @@ pub async fn execute(
                 Err(e) => done(Status::Failed, e),
             }
         };
-        if let Some(b) = opts.backup {
-            b.audit(&action, status, &detail);
-        }
+        let (status, detail) = match opts.backup.map(|b| b.audit(&action, status, &detail)) {
+            Some(Err(e)) if status != Status::Failed => (
+                Status::Failed,
+                format!("{detail}; the audit log could not record it ({e}): treat the result as unrecorded"),
+            ),
+            _ => (status, detail),
+        };
         out.push(ActionResult { action, status, detail });
     }
     out
@@ -284,5 +295,71 @@ pub(crate) fn write_error(what: &str, e: kube::Error) -> StepResult {
         )),
         kube::Error::Api(s) => Err(format!("{what}: {} ({})", s.message, s.code)),
         other => Err(format!("{what}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::ObjectRef;
+    use crate::rules::{Confidence, Severity};
+
+    #[tokio::test]
+    async fn no_audit_record_no_change() {
+        crate::install_crypto_provider();
+        let object = ObjectRef {
+            api_version: "v1".into(),
+            kind: "ResourceQuota".into(),
+            namespace: Some("ns".into()),
+            name: "q".into(),
+            uid: Some("u".into()),
+            resource_version: Some("1".into()),
+            details: Default::default(),
+        };
+        let finding = Finding {
+            rule: "migration-annotation-stale".into(),
+            severity: Severity::Warning,
+            confidence: Confidence::Proven,
+            evidence: vec![],
+            reclaimable_bytes: None,
+            object: object.clone(),
+            message: String::new(),
+            remediation: String::new(),
+            related: vec![],
+            details: Default::default(),
+            exemption: None,
+        };
+        let action = Action {
+            id: 1,
+            rule: finding.rule.clone(),
+            fingerprint: fingerprint(&finding),
+            object,
+            action: ActionKind::RemoveQuotaAnnotation {
+                key: "harvesterhci.io/migrating-x".into(),
+                subtract_from_hard: BTreeMap::new(),
+                set_hard: BTreeMap::new(),
+            },
+            description: String::new(),
+        };
+        let fresh = BTreeMap::from([(action.fingerprint.clone(), finding)]);
+        // Nothing listens there: an action that got past the audit would fail differently.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap_or_default());
+        let client = Client::try_from(config).unwrap_or_else(|e| panic!("{e}"));
+        let backup = Backup::failing();
+        let opts = ExecOptions {
+            mode: Mode::Apply,
+            include_owned_snapshots: false,
+            backup: Some(&backup),
+            openstack_insecure: false,
+        };
+        let out = execute(&client, vec![action], &fresh, &opts, &mut |_| true).await;
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, Status::Failed);
+        assert!(
+            out[0].detail.contains("cannot write the audit log"),
+            "{}",
+            out[0].detail
+        );
+        assert!(out[0].detail.contains("not changed"), "{}", out[0].detail);
     }
 }

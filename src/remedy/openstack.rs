@@ -144,7 +144,7 @@ pub async fn apply(
             &format!("OpenStack resources of {source}"),
             &doc,
             &super::backup::digest(&doc),
-        );
+        )?;
     }
     // A snapshot may go only when no volume made from it is left.
     let mut blocked_snapshots: Vec<String> = Vec::new();

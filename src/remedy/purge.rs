@@ -17,19 +17,37 @@ use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
 use crate::meta::ObjectRef;
 
 /// Retained PVs older than `older_than` whose claim no longer exists.
-pub async fn plan(client: &Client, older_than: Duration, now: jiff::Timestamp) -> Result<Vec<Action>, String> {
+/// With `namespace` (`-n`), only PVs retained from PVCs of that namespace.
+pub async fn plan(
+    client: &Client,
+    older_than: Duration,
+    now: jiff::Timestamp,
+    namespace: Option<&str>,
+) -> Result<Vec<Action>, String> {
+    // A duration too long to subtract from now purges nothing (never "everything").
+    let cutoff = jiff::SignedDuration::try_from(older_than)
+        .ok()
+        .and_then(|d| now.checked_sub(d).ok())
+        .ok_or_else(|| format!("--purge-retained-older-than {older_than:?} is longer than the clock can go back"))?;
     let pvs: Api<PersistentVolume> = Api::all(client.clone());
     let list = pvs
         .list(&ListParams::default())
         .await
         .map_err(|e| format!("list PersistentVolumes: {e}"))?;
-    let cutoff = jiff::SignedDuration::try_from(older_than)
-        .ok()
-        .and_then(|d| now.checked_sub(d).ok())
-        .unwrap_or(now);
     let mut actions = Vec::new();
     for pv in list.items {
         let ann = pv.metadata.annotations.clone().unwrap_or_default();
+        if let Some(ns) = namespace {
+            let claim_ns = pv
+                .spec
+                .as_ref()
+                .and_then(|s| s.claim_ref.as_ref())
+                .and_then(|c| c.namespace.as_deref());
+            let from_ns = ann.get(RETAINED_FROM).and_then(|f| f.split_once('/')).map(|(n, _)| n);
+            if claim_ns.or(from_ns) != Some(ns) {
+                continue;
+            }
+        }
         let Some(at) = ann.get(RETAINED_AT).and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
             continue;
         };
@@ -103,7 +121,7 @@ pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Opti
         v["apiVersion"] = json!("v1");
         v["kind"] = json!("PersistentVolume");
         let d = b.save(&v)?;
-        b.audit_before("PersistentVolume", &v, &d);
+        b.audit_before("PersistentVolume", &v, &d)?;
     }
     let patch = json!({
         "metadata": {"resourceVersion": pv.metadata.resource_version},

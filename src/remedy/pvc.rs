@@ -103,7 +103,7 @@ pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Opti
             "PersistentVolumeClaim",
             &with_kind(v, "v1", "PersistentVolumeClaim"),
             &d,
-        );
+        )?;
     }
     let mut detail = Vec::new();
     if let Some(pv_name) = persistent_volume {
@@ -113,7 +113,7 @@ pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Opti
                 if let Some(b) = backup {
                     let v = serde_json::to_value(&pv).map_err(|e| e.to_string())?;
                     let d = b.save(&with_kind(v.clone(), "v1", "PersistentVolume"))?;
-                    b.audit_before("PersistentVolume", &with_kind(v, "v1", "PersistentVolume"), &d);
+                    b.audit_before("PersistentVolume", &with_kind(v, "v1", "PersistentVolume"), &d)?;
                 }
                 let patch = json!({
                     "metadata": {

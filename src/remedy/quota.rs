@@ -136,7 +136,7 @@ pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Opti
         v["apiVersion"] = "v1".into();
         v["kind"] = "ResourceQuota".into();
         let d = b.save(&v)?;
-        b.audit_before("ResourceQuota", &v, &d);
+        b.audit_before("ResourceQuota", &v, &d)?;
     }
     let mut detail = vec![format!("removed {key}")];
     if let Some(a) = rq.metadata.annotations.as_mut() {

@@ -87,7 +87,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
         .collect();
     let purge = args.purge_retained_older_than;
     let actions = match purge {
-        Some(d) => match remedy::purge::plan(&client, d, now()).await {
+        Some(d) => match remedy::purge::plan(&client, d, now(), opts.namespace.as_deref()).await {
             Ok(a) => a,
             Err(e) => {
                 eprintln!("error: {e}");
