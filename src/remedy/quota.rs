@@ -15,9 +15,11 @@ use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
 use crate::inventory::Inventory;
 use crate::inventory::kinds::ResourceQuota;
 use crate::rules::Finding;
-use crate::version::Version;
+use crate::version::{Boundary, Version};
 
-const LAST_HARD_SCALING: Version = Version::new(1, 4, 1);
+/// From v1.4.2-rc2 (not rc1) the quota controller recomputes spec.hard (harvester/harvester#7504,
+/// `pkg/controller/master/resourcequota`); before it, the migration controller raised it.
+const HARD_RECOMPUTED: Boundary = Boundary::new(Version::rc(1, 4, 2, 2)).dev_from(1, 6);
 
 pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
     let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
@@ -25,7 +27,7 @@ pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
     })?;
     let key = f.details.get("annotation")?.clone();
     let value = rq.metadata.annotations.get(&key)?;
-    let hard_scaled = inv.harvester_version.as_ref().is_some_and(|v| *v <= LAST_HARD_SCALING);
+    let hard_scaled = inv.harvester_version.as_ref().is_some_and(|v| v.before(&HARD_RECOMPUTED) == Some(true));
     let subtract_from_hard: BTreeMap<String, String> = if hard_scaled {
         serde_json::from_str(value).unwrap_or_default()
     } else {

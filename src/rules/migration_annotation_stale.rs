@@ -9,14 +9,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info};
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{ResourceQuota, VirtualMachineInstance, VirtualMachineInstanceMigration};
-use crate::version::Version;
+use crate::version::{Boundary, Version};
 
 pub struct MigrationAnnotationStale;
 
 const ID: &str = "migration-annotation-stale";
 pub const NAME_PREFIX: &str = "harvesterhci.io/migrating-";
 pub const UID_PREFIX: &str = "harvesterhci.io/migratingUID-";
-const LAST_HARD_SCALING: Version = Version::new(1, 4, 1);
+/// Versions before this raise spec.hard by the migrating amount; from v1.4.2-rc2 (not rc1) the
+/// quota controller (`pkg/controller/master/resourcequota`, harvester/harvester#7504) recomputes it.
+const HARD_RECOMPUTED: Boundary = Boundary::new(Version::rc(1, 4, 2, 2)).dev_from(1, 6);
 
 /// A stale entry: the annotation key, the VM (or VMI uid) it names, and its value.
 pub enum Entry<'a> {
@@ -93,7 +95,7 @@ impl Rule for MigrationAnnotationStale {
                 ))
             })
             .collect();
-        let hard_scaled = inv.harvester_version.as_ref().map(|v| *v <= LAST_HARD_SCALING);
+        let hard_scaled = inv.harvester_version.as_ref().and_then(|v| v.before(&HARD_RECOMPUTED));
         for quota in inv.objects::<ResourceQuota>() {
             let Some(ns) = quota.metadata.namespace.as_deref() else {
                 continue;
