@@ -199,13 +199,7 @@ impl Version {
     fn stage(&self) -> u8 {
         match (&self.pre, &self.dev) {
             (Some(_), _) => 1,
-            (None, Some(Dev::Head | Dev::Snapshot(_)))
-            | (
-                None,
-                Some(Dev::Describe {
-                    snapshot: Some(_), ..
-                }),
-            ) => 0,
+            (None, Some(Dev::Head | Dev::Snapshot(_))) | (None, Some(Dev::Describe { snapshot: Some(_), .. })) => 0,
             (None, _) => 2,
         }
     }

@@ -79,7 +79,10 @@ fn vm_name_findings(setting: Option<&str>, flag: Option<&str>) -> Vec<(String, S
     let mut docs = quota_and_long_vm();
     docs.extend(setting.map(server_version));
     let extra: Vec<&str> = flag.map(|v| vec!["--harvester-version", v]).unwrap_or_default();
-    findings(&scan(&docs, "vm-name-breaks-migration", &extra), "vm-name-breaks-migration")
+    findings(
+        &scan(&docs, "vm-name-breaks-migration", &extra),
+        "vm-name-breaks-migration",
+    )
 }
 
 #[test]
@@ -89,7 +92,11 @@ fn the_uid_key_fix_applies_from_v1_4_2_rc2_not_rc1() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0].0, format!("team/{LONG_NAME}"));
     assert_eq!(f[0].1, "error");
-    assert!(f[0].2.contains("cannot live-migrate on Harvester v1.4.2-rc1"), "{}", f[0].2);
+    assert!(
+        f[0].2.contains("cannot live-migrate on Harvester v1.4.2-rc1"),
+        "{}",
+        f[0].2
+    );
     let f = vm_name_findings(None, Some("v1.4.2-rc1"));
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0].1, "error");
@@ -160,7 +167,11 @@ fn spec_hard_is_recomputed_from_v1_4_2_rc2() {
         assert_eq!(f.len(), 1, "{v}: {f:#?}");
         f[0].2.clone()
     };
-    assert!(run("v1.4.2-rc1").contains("also raised spec.hard"), "{}", run("v1.4.2-rc1"));
+    assert!(
+        run("v1.4.2-rc1").contains("also raised spec.hard"),
+        "{}",
+        run("v1.4.2-rc1")
+    );
     for v in ["v1.4.2-rc2", "v1.4.2-rc10"] {
         let m = run(v);
         assert!(m.contains("recomputes spec.hard"), "{v}: {m}");

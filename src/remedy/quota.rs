@@ -27,7 +27,10 @@ pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
     })?;
     let key = f.details.get("annotation")?.clone();
     let value = rq.metadata.annotations.get(&key)?;
-    let hard_scaled = inv.harvester_version.as_ref().is_some_and(|v| v.before(&HARD_RECOMPUTED) == Some(true));
+    let hard_scaled = inv
+        .harvester_version
+        .as_ref()
+        .is_some_and(|v| v.before(&HARD_RECOMPUTED) == Some(true));
     let subtract_from_hard: BTreeMap<String, String> = if hard_scaled {
         serde_json::from_str(value).unwrap_or_default()
     } else {

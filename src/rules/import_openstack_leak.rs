@@ -34,7 +34,12 @@ fn controller_fixed(ctx: &Context<'_>) -> (Option<bool>, String) {
     {
         return (Some(!before), format!("the vm-import-controller add-on is at {v}"));
     }
-    match ctx.inv.harvester_version.as_ref().and_then(|v| Some((v, v.before(&FIXED)?))) {
+    match ctx
+        .inv
+        .harvester_version
+        .as_ref()
+        .and_then(|v| Some((v, v.before(&FIXED)?)))
+    {
         Some((v, before)) => (Some(!before), format!("Harvester is at {v}")),
         None => (None, "the controller and Harvester versions are unknown".into()),
     }

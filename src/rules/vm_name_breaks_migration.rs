@@ -62,7 +62,11 @@ impl Rule for VmNameBreaksMigration {
         let inv = ctx.inv;
         let mut out = Outcome::default();
         // None: unknown, or a development build that cannot tell.
-        let affected = match inv.harvester_version.as_ref().map(|v| (v.before(&FIRST_AFFECTED), v.before(&FIXED))) {
+        let affected = match inv
+            .harvester_version
+            .as_ref()
+            .map(|v| (v.before(&FIRST_AFFECTED), v.before(&FIXED)))
+        {
             Some((Some(true), _) | (_, Some(false))) => return out,
             Some((Some(false), Some(true))) => Some(true),
             _ => None,
