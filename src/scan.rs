@@ -99,7 +99,7 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
     let flag_version = match &opts.harvester_version {
         Some(v) => Some(Version::parse(v).ok_or_else(|| Error::Usage {
             what: "--harvester-version".into(),
-            reason: format!("{v:?} is not a version like v1.6.1"),
+            reason: format!("{v:?} is not a version like v1.6.1, v1.4.2-rc2 or v1.4-head"),
         })?),
         None => None,
     };

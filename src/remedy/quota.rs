@@ -23,7 +23,7 @@ use crate::inventory::Inventory;
 use crate::inventory::kinds::ResourceQuota;
 use crate::quantity::format_milli;
 use crate::rules::Finding;
-use crate::rules::migration_annotation_stale::{Hard, LAST_HARD_SCALING, describe_lines, hard_state};
+use crate::rules::migration_annotation_stale::{Hard, describe_lines, hard_scaled, hard_state};
 
 pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
     let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
@@ -63,7 +63,7 @@ pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
             format!("leave ResourceQuota {} for a person", f.object.key()),
         ))
     };
-    let hard_scaled = inv.harvester_version.as_ref().map(|v| *v <= LAST_HARD_SCALING);
+    let hard_scaled = hard_scaled(inv);
     if hard_scaled == Some(false) {
         // The quota controller recomputes spec.hard from the base and the remaining entries.
         return remove(BTreeMap::new(), "");

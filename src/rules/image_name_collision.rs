@@ -14,12 +14,14 @@ use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info, plural
 use crate::inventory::kinds::{BackingImage, PersistentVolumeClaim, StorageClass, VirtualMachineImage};
 use crate::inventory::{Inventory, Kind, KindInfo};
 
-use crate::version::Version;
+use crate::version::{Boundary, Version};
 
 pub struct ImageNameCollision;
 
 const ID: &str = "image-name-collision";
-const FIXED_IN: Version = Version::new(1, 8, 0);
+/// `lh-<uid>` class names from v1.8.0-rc2 (harvester/harvester#9392, backport #10187:
+/// `pkg/image/common/operator.go`); v1.8.0-rc1's `pkg/util/image.go` still names `longhorn-<name>`.
+const FIXED_IN: Boundary = Boundary::new(Version::rc(1, 8, 0, 2));
 const LONGHORN_NS: &str = "longhorn-system";
 
 const REMEDIATION: &str = "Images cannot be renamed. Give every image a cluster-unique metadata.name: \
@@ -129,7 +131,7 @@ impl Rule for ImageNameCollision {
                      names an image's class after the image name only, ignoring the namespace.",
                     img.image_id(),
                     other_names.join(", "),
-                    if version.is_some_and(|v| *v >= FIXED_IN) {
+                    if version.is_some_and(|v| v.before(&FIXED_IN) == Some(false)) {
                         "gave this legacy class (created before v1.8)"
                     } else {
                         "before v1.8"
@@ -190,7 +192,7 @@ impl Rule for ImageNameCollision {
             }
         }
 
-        if version.is_none() {
+        if version.is_none_or(|v| v.before(&FIXED_IN).is_none()) {
             out.notes.push(
                 "Harvester version unknown: for images without status.storageClassName the class name was \
                  inferred from the classes that exist (set --harvester-version to be exact)"
@@ -227,13 +229,13 @@ fn class_name(img: &VirtualMachineImage, version: Option<&Version>, classes: &Ha
         .as_deref()
         .map(|u| format!("lh-{}", u.to_ascii_lowercase()));
     match version {
-        Some(v) if *v < FIXED_IN => legacy,
+        Some(v) if v.before(&FIXED_IN) == Some(true) => legacy,
         _ => {
             // v1.8+ (or unknown): the first existing of lh-<uid>, longhorn-<name>.
             if let Some(n) = new.as_ref().filter(|n| classes.contains_key(n.as_str())) {
                 return n.clone();
             }
-            if classes.contains_key(legacy.as_str()) || version.is_none() {
+            if classes.contains_key(legacy.as_str()) || version.is_none_or(|v| v.before(&FIXED_IN).is_none()) {
                 return legacy;
             }
             new.unwrap_or(legacy)

@@ -11,13 +11,15 @@ use crate::inventory::KindInfo;
 use crate::inventory::kinds::{Addon, OpenstackSource, Upgrade, VM_IMPORT_CONTROLLER, VirtualMachineImport};
 use crate::meta::{ObjectRef, parse_time};
 use crate::openstack::{self, Resource, ResourceKind, SourceState};
-use crate::version::Version;
+use crate::version::{Boundary, Version};
 
 pub struct ImportOpenstackLeak;
 
 const ID: &str = "import-openstack-leak";
-/// First releases with the cleanup fix: Harvester v1.5.2, add-on chart 1.5.2.
-const FIXED: Version = Version::new(1, 5, 2);
+/// First releases with the cleanup fix: Harvester v1.5.2-rc1, add-on chart 1.5.2-rc1 (image
+/// v1.5.2-rc1 has the backport, harvester/vm-import-controller#84; harvester/addons `version_info`).
+/// Development charts from 1.6.0-dev.0 run a v1.6-head image built after #80 merged.
+const FIXED: Boundary = Boundary::new(Version::rc(1, 5, 2, 1)).dev_from(1, 6);
 pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(6 * 3600);
 
 /// Whether the controller running now has the fix, and how we know.
@@ -27,11 +29,18 @@ fn controller_fixed(ctx: &Context<'_>) -> (Option<bool>, String) {
         .objects::<Addon>()
         .iter()
         .find(|a| a.metadata.name == VM_IMPORT_CONTROLLER);
-    if let Some(v) = addon.and_then(|a| Version::parse(&a.spec.version)) {
-        return (Some(v >= FIXED), format!("the vm-import-controller add-on is at {v}"));
+    if let Some(v) = addon.and_then(|a| Version::parse(&a.spec.version))
+        && let Some(before) = v.before(&FIXED)
+    {
+        return (Some(!before), format!("the vm-import-controller add-on is at {v}"));
     }
-    match &ctx.inv.harvester_version {
-        Some(v) => (Some(*v >= FIXED), format!("Harvester is at {v}")),
+    match ctx
+        .inv
+        .harvester_version
+        .as_ref()
+        .and_then(|v| Some((v, v.before(&FIXED)?)))
+    {
+        Some((v, before)) => (Some(!before), format!("Harvester is at {v}")),
         None => (None, "the controller and Harvester versions are unknown".into()),
     }
 }
@@ -41,8 +50,8 @@ fn fixed_since(ctx: &Context<'_>) -> Option<jiff::Timestamp> {
     ctx.inv
         .objects::<Upgrade>()
         .iter()
-        .filter(|u| Version::parse(&u.spec.version).is_some_and(|v| v >= FIXED))
-        .filter(|u| Version::parse(&u.status.previous_version).is_none_or(|p| p < FIXED))
+        .filter(|u| Version::parse(&u.spec.version).is_some_and(|v| v.before(&FIXED) == Some(false)))
+        .filter(|u| Version::parse(&u.status.previous_version).is_none_or(|p| p.before(&FIXED) != Some(false)))
         .filter_map(|u| parse_time(u.completed_at()))
         .min()
 }

@@ -22,7 +22,7 @@ use crate::inventory::kinds::namespace::BaseError;
 use crate::inventory::kinds::{Namespace, ResourceQuota, VirtualMachineInstance, VirtualMachineInstanceMigration};
 use crate::inventory::{Inventory, KindInfo};
 use crate::quantity::{format_milli, parse_milli};
-use crate::version::Version;
+use crate::version::{Boundary, Version};
 
 pub struct MigrationAnnotationStale;
 
@@ -30,7 +30,15 @@ pub const ID: &str = "migration-annotation-stale";
 pub const NAME_PREFIX: &str = "harvesterhci.io/migrating-";
 pub const UID_PREFIX: &str = "harvesterhci.io/migratingUID-";
 pub const SKIP_AUTO_SCALING: &str = "harvesterhci.io/skipResourceQuotaAutoScaling";
-pub const LAST_HARD_SCALING: Version = Version::new(1, 4, 1);
+/// Versions before this raise spec.hard by the migrating amount; from v1.4.2-rc2 (not rc1) the
+/// quota controller recomputes it (harvester/harvester#7504, `pkg/controller/master/resourcequota`).
+pub const HARD_RECOMPUTED: Boundary = Boundary::new(Version::rc(1, 4, 2, 2)).dev_from(1, 6);
+
+/// Did this cluster's version raise `spec.hard` by the entries? `None`: version unknown, or a
+/// development build of a minor that cannot tell.
+pub fn hard_scaled(inv: &Inventory) -> Option<bool> {
+    inv.harvester_version.as_ref().and_then(|v| v.before(&HARD_RECOMPUTED))
+}
 /// A migration final for less than this is not stale yet: the controller removes the entry
 /// right after the VMIM turns final.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
@@ -337,7 +345,7 @@ impl MigrationAnnotationStale {
         missing: &[&str],
     ) -> Finding {
         let ns = quota.metadata.namespace.as_deref().unwrap_or("");
-        let hard_scaled = inv.harvester_version.as_ref().map(|v| *v <= LAST_HARD_SCALING);
+        let hard_scaled = hard_scaled(inv);
         let mut evidence = vec![format!("annotation:{key}")];
         let mut msg = format!(
             "ResourceQuota {ns}/{} still carries {key} = {value} for {who}, but ",

@@ -9,15 +9,18 @@ use std::collections::BTreeSet;
 use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info};
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{ResourceQuota, VirtualMachine};
-use crate::version::Version;
+use crate::version::{Boundary, Version};
 
 pub struct VmNameBreaksMigration;
 
 const ID: &str = "vm-name-breaks-migration";
 /// The name part `migrating-<vm>` must be at most 63 characters.
 pub const MAX_SAFE_NAME: usize = 53;
-const FIRST_AFFECTED: Version = Version::new(1, 2, 0);
-const LAST_AFFECTED: Version = Version::new(1, 4, 1);
+/// The migrating-<vm name> key arrived in v1.2.0 (harvester/harvester#3829).
+const FIRST_AFFECTED: Boundary = Boundary::new(Version::new(1, 2, 0));
+/// The UID key (harvester/harvester#7504) is first in v1.4.2-rc2, not v1.4.2-rc1
+/// (`pkg/util/constants.go` `AnnotationMigratingUIDPrefix`); v1.5.0-dev-20250217 still lacks it.
+const FIXED: Boundary = Boundary::new(Version::rc(1, 4, 2, 2)).dev_from(1, 6);
 
 const REMEDIATION: &str = "Upgrade Harvester to v1.4.2 or later (the key becomes harvesterhci.io/migratingUID-<vmi uid>, \
 always valid). Until then, VMs cannot be renamed: to migrate this one, back it up and restore it (or clone it) under a \
@@ -58,10 +61,15 @@ impl Rule for VmNameBreaksMigration {
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
-        let affected = match &inv.harvester_version {
-            Some(v) if *v < FIRST_AFFECTED || *v > LAST_AFFECTED => return out,
-            Some(_) => Some(true),
-            None => None,
+        // None: unknown, or a development build that cannot tell.
+        let affected = match inv
+            .harvester_version
+            .as_ref()
+            .map(|v| (v.before(&FIRST_AFFECTED), v.before(&FIXED)))
+        {
+            Some((Some(true), _) | (_, Some(false))) => return out,
+            Some((Some(false), Some(true))) => Some(true),
+            _ => None,
         };
         let quota_namespaces: BTreeSet<&str> = inv
             .objects::<ResourceQuota>()

@@ -81,7 +81,7 @@ struct CommonArgs {
     /// Scan all namespaces (the default; accepted for kubectl habit)
     #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
     all_namespaces: bool,
-    /// Harvester version to assume (e.g. v1.4.1), overriding the server-version Setting
+    /// Harvester version to assume (e.g. v1.4.1, v1.4.2-rc2, v1.4-head), overriding the server-version Setting
     #[arg(long, value_name = "VERSION")]
     harvester_version: Option<String>,
     /// Run only these rules (comma-separated ids; see `rules`)
