@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod meta;
 pub mod openstack;
 pub mod publish;
+pub mod quantity;
 pub mod remedy;
 pub mod report;
 pub mod rules;

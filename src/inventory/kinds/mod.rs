@@ -7,7 +7,7 @@ mod image;
 mod longhorn_volume;
 mod migration;
 mod openstack_source;
-mod pod;
+pub mod pod;
 mod pvc;
 mod resource_quota;
 pub mod setting;
