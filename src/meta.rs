@@ -79,6 +79,9 @@ pub const KEPT_KEY_PREFIXES: &[&str] = &[
     "migration.harvesterhci.io/",
     "resourcequota.management.cattle.io/",
     "field.cattle.io/",
+    // KubeVirt's pod labels: `kubevirt.io` (= virt-launcher) and `kubevirt.io/created-by`.
+    "kubevirt.io",
+    "vm.kubevirt.io/",
 ];
 
 fn kept(key: &str) -> bool {

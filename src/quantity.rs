@@ -1,5 +1,6 @@
-//! Kubernetes resource quantities (`500m`, `4Gi`, `20`), enough to subtract one ResourceList
-//! from another without losing precision: values are held in milli-units.
+//! Kubernetes resource quantities (`500m`, `4Gi`, `20`), enough to add and subtract
+//! ResourceLists without losing precision: values are held in milli-units (i128), and every
+//! operation is checked (`None` instead of an overflow).
 
 const BINARY: &[(&str, i128)] = &[
     ("Ki", 1 << 10),
@@ -19,7 +20,7 @@ const DECIMAL: &[(&str, i128)] = &[
 ];
 
 /// Parse a quantity into milli-units. `None` for forms this does not handle (exponents,
-/// more than three decimals).
+/// below a milli-unit) and for values too large to hold.
 pub fn parse_milli(q: &str) -> Option<i128> {
     let q = q.trim();
     let split = q
@@ -33,29 +34,25 @@ pub fn parse_milli(q: &str) -> Option<i128> {
             .iter()
             .chain(DECIMAL)
             .find(|(n, _)| *n == s)
-            .map(|(_, m)| m * 1000)?,
+            .and_then(|(_, m)| m.checked_mul(1000))?,
     };
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
     let neg = int.starts_with('-');
-    let int: i128 =
-        int.trim_start_matches(['+', '-'])
-            .parse()
-            .ok()
-            .or(if int.is_empty() || int == "-" || int == "+" {
-                Some(0)
-            } else {
-                None
-            })?;
-    if frac.len() > 9 {
+    let digits = int.trim_start_matches(['+', '-']);
+    if int.len() > digits.len() + 1 {
+        return None; // "--1", "+-1"
+    }
+    let int: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let frac_val: i128 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
-    let scale = 10i128.pow(frac.len() as u32);
+    let scale = 10i128.checked_pow(u32::try_from(frac.len()).ok()?)?;
     let frac_milli = frac_val.checked_mul(mult)?;
-    let v = int.checked_mul(mult)?.checked_add(frac_milli / scale)?;
     if frac_milli % scale != 0 {
         return None; // below a milli-unit
     }
+    let v = int.checked_mul(mult)?.checked_add(frac_milli / scale)?;
     Some(if neg { -v } else { v })
 }
 
@@ -82,15 +79,27 @@ pub fn format_milli(v: i128, like: &str) -> String {
     units.to_string()
 }
 
-/// `a + b` in milli-units, `None` on overflow or a value that does not parse.
-pub fn add_milli(a: i128, b: &str) -> Option<i128> {
-    a.checked_add(parse_milli(b)?)
-}
-
 /// `hard - sub`; `None` when a value cannot be parsed or the result would be negative.
 pub fn subtract(hard: &str, sub: &str) -> Option<String> {
     let r = parse_milli(hard)?.checked_sub(parse_milli(sub)?)?;
     (r >= 0).then(|| format_milli(r, hard))
+}
+
+/// A quantity that is not zero, as Kubernetes' `Quantity.IsZero` sees it. A form this module
+/// cannot parse (`1e3`) counts as non-zero unless its digits are all zeros.
+pub fn is_nonzero(q: &str) -> bool {
+    match parse_milli(q) {
+        Some(v) => v != 0,
+        None => {
+            let q = q.trim();
+            !q.is_empty()
+                && !q
+                    .trim_start_matches(['+', '-'])
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .all(|c| c == '0' || c == '.')
+        }
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +119,26 @@ mod tests {
         assert_eq!(subtract("64Gi", "512Mi").as_deref(), Some("65024Mi"));
         assert_eq!(subtract("10G", "2G").as_deref(), Some("8G"));
         assert_eq!(subtract("1", "2"), None);
+    }
+
+    #[test]
+    fn huge_and_odd_values_do_not_overflow() {
+        assert_eq!(parse_milli("999999999999999999999999999999999999Ei"), None);
+        assert_eq!(parse_milli(&"9".repeat(60)), None);
+        assert_eq!(parse_milli("1.5x"), None);
+        assert_eq!(parse_milli("--1"), None);
+        assert_eq!(parse_milli("-1"), Some(-1000));
+        assert_eq!(subtract("170141183460469231731687303715884105", "-1Ei"), None);
+    }
+
+    #[test]
+    fn zero_and_nonzero() {
+        for z in ["0", "0m", "0Gi", "0.0", "", "  "] {
+            assert!(!is_nonzero(z), "{z:?}");
+        }
+        for n in ["20", "500m", "1Gi", "1e3"] {
+            assert!(is_nonzero(n), "{n:?}");
+        }
+        assert!(!is_nonzero("0e3"));
     }
 }

@@ -47,6 +47,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
             "import-openstack-leak migrations/erp-db warning",
             "migration-annotation-stale team-b/default-9xq2c warning",
             "orphaned-guest-pvc rke2-guests/pvc-153f00a9-7334-4e0d-89f6-f009691dec50 warning",
+            "vm-name-breaks-migration sandbox/experiment-k8s-1-31-cilium-ebpf-kube-proxy-replacement-01 info",
             "vm-name-breaks-migration team-b/ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a error",
         ]
     );
@@ -92,7 +93,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("image-name-collision ·") && text.contains("8 findings: 4 errors, 4 warnings"),
+        text.contains("image-name-collision ·") && text.contains("9 findings: 4 errors, 4 warnings, 1 info"),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));

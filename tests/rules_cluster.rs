@@ -51,18 +51,33 @@ fn long_vm_names_fail_migration_only_on_affected_versions_under_a_quota() {
         vm("unlabelled", &name(60), "", NO_VOLUMES),
         quota("requests-only", "default-abc", true, "    requests.cpu: \"20\"\n", ""),
         vm("requests-only", &name(60), "", NO_VOLUMES),
+        // A running VM makes VMIs known in `team`: the long-named VM is stopped there.
+        vmi("team", &name(53), "u53"),
     ];
     let want = vec![format!("team/{}", name(54))];
+    // `free` has no quota object, so quotas are unknown there: an info finding, not silence.
+    let judged = |r: &harvester_hygiene::report::Report| -> Vec<String> {
+        let mut v: Vec<String> = of(r, "vm-name-breaks-migration")
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .map(|f| f.object.key())
+            .collect();
+        v.sort();
+        v
+    };
     for v in ["v1.2.0", "v1.3.2", "v1.4.0", "v1.4.1"] {
         let r = run(&docs, Some(v));
-        assert_eq!(keys(&r, "vm-name-breaks-migration"), want, "{v}");
-        assert_eq!(of(&r, "vm-name-breaks-migration")[0].severity, Severity::Error);
+        assert_eq!(judged(&r), want, "{v}");
+        assert_eq!(of(&r, "vm-name-breaks-migration")[0].severity, Severity::Warning);
     }
     for v in ["v1.1.2", "v1.4.2", "v1.4.3", "v1.5.0", "v1.6.1"] {
         assert!(keys(&run(&docs, Some(v)), "vm-name-breaks-migration").is_empty(), "{v}");
     }
     let r = run(&docs, None);
-    let f = of(&r, "vm-name-breaks-migration");
+    let f: Vec<_> = of(&r, "vm-name-breaks-migration")
+        .into_iter()
+        .filter(|f| f.severity != Severity::Info)
+        .collect();
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, Severity::Warning);
     assert!(f[0].message.contains("version is unknown"));
@@ -916,6 +931,7 @@ fn config_and_exemptions() {
         vm("team", &name(55), ann, NO_VOLUMES),
         vm("team", &name(56), no_reason, NO_VOLUMES),
         vm("team", &name(57), "", NO_VOLUMES),
+        vmi("team", "short", "u-short"),
     ];
     let r = run(&docs, Some("v1.4.1"));
     assert_eq!(of(&r, "vm-name-breaks-migration").len(), 2);

@@ -9,7 +9,7 @@ mod longhorn_volume;
 mod migration;
 pub mod namespace;
 mod openstack_source;
-mod pod;
+pub mod pod;
 mod pvc;
 mod resource_quota;
 pub mod role_binding;

@@ -1,11 +1,12 @@
 //! KubeVirt `VirtualMachine` (kubevirt.io/v1): name, labels, the PVCs it references, and its
-//! cpu/memory limits (research §3-4).
+//! cpu/memory limits and requests.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use crate::meta::{Meta, NameRef, Volume, nullable};
+use crate::quantity::is_nonzero;
 
 pub const GUEST_CLUSTER_LABEL: &str = "guestcluster.harvesterhci.io/name";
 pub const CREATOR_LABEL: &str = "harvesterhci.io/creator";
@@ -57,10 +58,26 @@ pub struct Domain {
     pub resources: Resources,
 }
 
+/// A KubeVirt `ResourceRequirements` or a container's resources: `limits` and `requests`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Resources {
     #[serde(default, deserialize_with = "crate::meta::string_map")]
     pub limits: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "crate::meta::string_map")]
+    pub requests: BTreeMap<String, String>,
+    /// KubeVirt then leaves its memory overhead out of the pod's memory request.
+    #[serde(default, rename = "overcommitGuestOverhead", deserialize_with = "nullable")]
+    pub overcommit_guest_overhead: bool,
+}
+
+impl Resources {
+    /// A non-zero `cpu` or `memory` limit (a `"0"` limit is none: harvester/harvester
+    /// `pkg/util/resourcequota/calculator.go` `checkResourceQuotaAndVMI` uses `IsZero`).
+    pub fn has_cpu_or_memory_limit(&self) -> bool {
+        ["cpu", "memory"]
+            .iter()
+            .any(|k| self.limits.get(*k).is_some_and(|v| is_nonzero(v)))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -136,9 +153,9 @@ impl VirtualMachine {
             || self.metadata.label(CREATOR_LABEL) == Some(NODE_DRIVER)
     }
 
+    /// The template has a non-zero cpu or memory limit.
     pub fn has_cpu_or_memory_limit(&self) -> bool {
-        let l = &self.spec.template.spec.domain.resources.limits;
-        l.contains_key("cpu") || l.contains_key("memory")
+        self.spec.template.spec.domain.resources.has_cpu_or_memory_limit()
     }
 }
 

@@ -1,8 +1,10 @@
 //! KubeVirt `VirtualMachineInstance` (kubevirt.io/v1): its uid (the migration annotation key
-//! from v1.4.2) and the PVCs it uses.
+//! from v1.4.2), the PVCs it uses, and its resources (Harvester's migration controller reads
+//! `spec.domain.resources.limits`).
 
 use serde::Deserialize;
 
+use super::virtual_machine::Resources;
 use crate::meta::{Meta, Volume, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -17,6 +19,15 @@ pub struct VirtualMachineInstance {
 pub struct VmiSpec {
     #[serde(default, deserialize_with = "nullable")]
     pub volumes: Vec<Volume>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub domain: VmiDomain,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VmiDomain {
+    /// `None` when the manifest has no `resources` key (the apiserver always writes one).
+    #[serde(default)]
+    pub resources: Option<Resources>,
 }
 
 impl VirtualMachineInstance {
