@@ -51,7 +51,7 @@ const OVERHEAD_FIXED_V1: i128 = 210 * MI;
 const OVERHEAD_IOTHREAD: i128 = 8 * MI;
 const OVERHEAD_PER_VCPU: i128 = 8 * MI;
 
-const REMEDIATION: &str = "Upgrade Harvester to v1.4.2 or later (the key becomes harvesterhci.io/migratingUID-<vmi uid>, \
+const REMEDIATION: &str = "Upgrade Harvester to v1.4.2 or later (fixed from v1.4.2-rc2: the key becomes harvesterhci.io/migratingUID-<vmi uid>, \
 always valid). Until then a migration of this VM succeeds only while every ResourceQuota of the namespace has headroom \
 for a second virt-launcher pod (the VM's limits plus KubeVirt's overhead): raise the Rancher project/namespace quota or \
 stop other VMs there before draining a node. VMs cannot be renamed: for a lasting fix before the upgrade, back it up and \
@@ -256,7 +256,7 @@ impl Rule for VmNameBreaksMigration {
         Severity::Error
     }
     fn summary(&self) -> &'static str {
-        "VM names of 54+ characters cannot live-migrate under a Rancher quota without headroom (Harvester v1.2.0-v1.4.1)"
+        "VM names of 54+ characters cannot live-migrate under a Rancher quota without headroom (Harvester v1.2.0-v1.4.2-rc1)"
     }
     fn needs(&self) -> &'static [&'static KindInfo] {
         const NEEDS: &[&KindInfo] = &[
@@ -285,9 +285,10 @@ impl Rule for VmNameBreaksMigration {
                   fails (node drains and upgrades included). Warning: it works only while the namespace has headroom. \
                   The running launcher pod gives the exact charge; without it the rule estimates the VM's limits plus a \
                   lower bound of KubeVirt's overhead (180Mi on Harvester v1.2, 210Mi from v1.3, plus 8Mi for the IO \
-                  thread and 8Mi per vCPU). v1.4.2 and v1.5.0 key the annotation by the VMI's uid instead \
+                  thread and 8Mi per vCPU). From v1.4.2-rc2 (v1.4.2, v1.5.0) the controller keys the annotation by the VMI's uid instead \
                   (harvester/harvester#7504).",
-            affected: "Harvester v1.2.0 to v1.4.1 (fixed in v1.4.2 and v1.5.0)",
+            affected: "Harvester v1.2.0 to v1.4.1 and v1.4.2-rc1 (fixed from v1.4.2-rc2, in v1.4.2 and v1.5.0); development \
+                       builds of v1.4 and v1.5 snapshots before the fix cannot be told apart and get a warning",
             upstream: &[
                 "harvester/harvester#7464",
                 "harvester/harvester#7504",

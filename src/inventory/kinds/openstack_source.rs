@@ -1,4 +1,4 @@
-//! vm-import-controller `OpenstackSource` (migration.harvesterhci.io/v1beta1; research §5.1):
+//! vm-import-controller `OpenstackSource` (migration.harvesterhci.io/v1beta1; harvester/vm-import-controller `pkg/apis/migration.harvesterhci.io/v1beta1`):
 //! where an OpenStack import's project is (Keystone endpoint, region) and which Secret holds
 //! its credentials. Only the reference to the Secret is kept; the Secret itself is read only by
 //! `--openstack`. Optional: the add-on is disabled by default.

@@ -1,5 +1,5 @@
 //! `VolumeSnapshot` (snapshot.storage.k8s.io/v1): owner references, so that deleting a PVC
-//! that owns snapshots is called out (research §4.1).
+//! that owns snapshots is called out (the PVC is its owner: kubernetes-csi/external-snapshotter).
 
 use serde::Deserialize;
 
