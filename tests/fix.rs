@@ -625,7 +625,9 @@ async fn purge_retained_pvs_is_a_separate_explicit_step() {
     let policy = |name: &str| kubectl(&["get", "pv", name])["spec"]["persistentVolumeReclaimPolicy"].clone();
 
     // A plain fix never purges.
-    let (_, doc, err) = fix(&["-n", &ns]);
+    let (code, doc, err) = fix(&["-n", &ns]);
+    assert_eq!(code, 0, "{err}");
+    assert!(doc["actions"].is_array(), "a plan was made: {doc}");
     assert!(planned(&doc).is_empty(), "{err}{doc}");
 
     let (code, doc, err) = fix(&["-n", &ns, "--purge-retained-older-than", "7d"]);

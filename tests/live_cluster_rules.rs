@@ -84,6 +84,11 @@ async fn quota_rules_on_real_objects() {
     assert!(stale[0].message.contains("migrating-finished-vm"));
     // Fixed version: the name is fine.
     let report = run(Some(&ns), "v1.4.2").await;
+    assert!(
+        report.findings.iter().any(|f| f.rule == "migration-annotation-stale"),
+        "the scan still sees the namespace: {:#?}",
+        report.findings
+    );
     assert!(report.findings.iter().all(|f| f.rule != "vm-name-breaks-migration"));
 }
 
