@@ -1,5 +1,6 @@
-//! vm-import-controller `VirtualMachineImport` (migration.harvesterhci.io/v1beta1; research
-//! §5). The add-on is disabled by default, so the kind may not be served: optional.
+//! vm-import-controller `VirtualMachineImport` (migration.harvesterhci.io/v1beta1; fields as in
+//! harvester/vm-import-controller `pkg/apis/migration.harvesterhci.io/v1beta1/virtualmachines.go`).
+//! The add-on is disabled by default, so the kind may not be served: optional.
 
 use serde::Deserialize;
 
