@@ -329,3 +329,166 @@ async fn bad_credentials_are_reported_without_the_password() {
     let out = common::plugin(&["scan", "--openstack", "--from", "examples/demo-cluster"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// An import as the controller writes it after the export: `conditions` (type, time) and
+/// `disks` entries in `status.diskImportStatus` (appended only after a disk's export succeeded).
+async fn import_with(ns: &str, vm: &str, status: &str, conditions: &[&str], disks: usize) {
+    let at = glance_time(72);
+    let conditions: Vec<Value> = conditions
+        .iter()
+        .map(|t| json!({"type": t, "status": "True", "lastTransitionTime": at, "lastUpdateTime": at}))
+        .collect();
+    let disks: Vec<Value> = (0..disks)
+        .map(|i| json!({"diskName": format!("{vm}-{i}.img"), "diskSize": 21474836480u64, "diskLocalPath": "/tmp", "busType": "virtio"}))
+        .collect();
+    create(json!({"apiVersion": "migration.harvesterhci.io/v1beta1", "kind": "VirtualMachineImport",
+        "metadata": {"name": format!("import-{vm}"), "namespace": ns},
+        "spec": {"virtualMachineName": vm, "sourceCluster": {"kind": "OpenstackSource", "name": "devstack", "namespace": ns,
+                 "apiVersion": "migration.harvesterhci.io/v1beta1"}},
+        "status": {"importStatus": status, "importConditions": conditions, "diskImportStatus": disks}}))
+    .await;
+}
+
+/// The failed disk's set (index `len(diskImportStatus)`) is told from other leftovers of the VM;
+/// an exported import (a `diskImageFailed` resubmit) is not "in progress": what is left of its
+/// export is judged as a leftover, and nothing left is no finding; sizes become reclaimable bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn openstack_leaked_index_and_exported_imports() {
+    let old = cinder_time(48);
+    let mut st = State {
+        username: "harvester".into(),
+        password: PASSWORD.into(),
+        project: "migrations".into(),
+        domain: "Default".into(),
+        region: "RegionOne".into(),
+        max_page: 100,
+        ..State::default()
+    };
+    // multi-db: disk 0 exported, disk 1 failed: its set is left; snapshot 0 of an earlier attempt too.
+    st.snapshots
+        .push(snapshot("snap-m1", "import-controller-multi-db-1", "src-vol-m1", &old));
+    st.volumes
+        .push(volume("vol-m1", Some("snap-m1"), "available", false, &old));
+    st.images
+        .push(image("img-m1", "import-controller-multi-db-1", &glance_time(48)));
+    st.snapshots
+        .push(snapshot("snap-m0", "import-controller-multi-db-0", "src-vol-m0", &old));
+    // resub-db: exported, then its disk images failed and were resubmitted; a snapshot of the
+    // export stayed (a cleanup that did not complete).
+    st.snapshots
+        .push(snapshot("snap-r0", "import-controller-resub-db-0", "src-vol-r0", &old));
+    // ghost-vm: no import in this cluster.
+    st.snapshots.push(snapshot(
+        "snap-ghost",
+        "import-controller-ghost-vm-0",
+        "src-vol-ghost",
+        &old,
+    ));
+    let sim = Sim::start(st).await;
+    let ns = namespace("osidx").await;
+    source(&ns, "devstack", &sim.keystone(), PASSWORD).await;
+    let failed = ["VMPoweringOff", "VMPoweredOff", "VMExportFailed"];
+    let exported = ["VMPoweringOff", "VMPoweredOff", "VMExported"];
+    import_with(&ns, "multi-db", "VMMigrationFailed", &failed, 1).await;
+    import_with(&ns, "resub-db", "diskImageFailed", &exported, 2).await;
+    // Near-misses: exported and resubmitted with nothing left; a failed export cleaned up.
+    import_with(&ns, "clean-db", "sourceReady", &exported, 2).await;
+    import_with(&ns, "gone-db", "VMMigrationFailed", &failed, 0).await;
+
+    let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    let ours: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "import-openstack-leak")
+        .collect();
+    assert_eq!(ours.len(), 2, "{doc}");
+
+    let multi = finding(&doc, "import-multi-db").unwrap_or_else(|| panic!("no multi-db finding: {doc}"));
+    assert_eq!(related_ids(multi), ["img-m1", "snap-m0", "snap-m1", "vol-m1"]);
+    assert_eq!(multi["confidence"], "proven");
+    assert_eq!(multi["details"]["leakedIndex"], "1");
+    assert_eq!(multi["details"]["leakedName"], "import-controller-multi-db-1");
+    let ev: Vec<&str> = multi["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for fact in [
+        "export-failed",
+        "harvester:v1.5.1",
+        "leaked-index:1",
+        "glance-image:img-m1",
+        "cinder-volume:vol-m1",
+        "cinder-snapshot:snap-m1",
+        "other:cinder-snapshot:snap-m0",
+    ] {
+        assert!(ev.contains(&fact), "{fact} missing: {ev:?}");
+    }
+    assert!(!ev.contains(&"cinder-snapshot:snap-m0"), "{ev:?}");
+    let role = |id: &str| {
+        multi["related"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["uid"] == id)
+            .map(|r| (r["details"]["role"].clone(), r["details"]["index"].clone()))
+            .unwrap()
+    };
+    assert_eq!(
+        role("vol-m1"),
+        (json!("leaked"), json!("1")),
+        "the volume's index comes from its snapshot"
+    );
+    assert_eq!(role("snap-m0"), (json!("other"), json!("0")));
+    let msg = multi["message"].as_str().unwrap();
+    assert!(msg.contains("at disk 1 and left 3 resources"), "{msg}");
+    assert!(msg.contains("Also left by other exports of this VM"), "{msg}");
+    // vol-m1, snap-m1 and snap-m0 are 20 GiB each in Cinder; images are not counted.
+    let gib = 1u64 << 30;
+    assert_eq!(multi["reclaimableBytes"], json!(3 * 20 * gib));
+
+    let resub = finding(&doc, "import-resub-db").unwrap_or_else(|| panic!("no resub-db finding: {doc}"));
+    assert_eq!(related_ids(resub), ["snap-r0"]);
+    assert_eq!(resub["confidence"], "likely");
+    let msg = resub["message"].as_str().unwrap();
+    assert!(
+        msg.contains("exported (VMExported") && !msg.contains("failed to export"),
+        "{msg}"
+    );
+    assert_eq!(resub["reclaimableBytes"], json!(20 * gib));
+    assert!(finding(&doc, "import-clean-db").is_none(), "nothing left: no finding");
+    assert!(finding(&doc, "import-gone-db").is_none(), "nothing left: no finding");
+    assert_eq!(doc["summary"]["reclaimableBytes"], json!(4 * 20 * gib));
+
+    // Without an import, and imports not read outside -n: info, possible; fix plans nothing for it.
+    let (_, doc, _) = run(&["scan", "--openstack", "--openstack-without-import", "-n", &ns]);
+    let ghost = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["object"]["kind"] == "OpenstackSource")
+        .unwrap_or_else(|| panic!("no finding for ghost-vm: {doc}"));
+    assert_eq!(related_ids(ghost), ["snap-ghost"]);
+    assert_eq!(
+        (ghost["severity"].clone(), ghost["confidence"].clone()),
+        (json!("info"), json!("possible"))
+    );
+    assert!(
+        ghost["evidence"]
+            .to_string()
+            .contains("unknown-kind:VirtualMachineImport"),
+        "{ghost}"
+    );
+    let (code, doc, err) = run(&["fix", "--openstack", "--openstack-without-import", "-n", &ns]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    let planned: Vec<&Value> = doc["actions"].as_array().expect("actions").iter().collect();
+    assert_eq!(planned.len(), 2, "{doc}");
+    assert!(
+        planned.iter().all(|a| a["object"]["kind"] == "VirtualMachineImport"),
+        "{doc}"
+    );
+    assert!(sim.state.lock().unwrap().deletes.is_empty());
+}

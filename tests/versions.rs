@@ -68,7 +68,11 @@ const LONG_NAME: &str = "a-virtual-machine-name-that-is-exactly-54-characters-x"
 fn quota_and_long_vm() -> Vec<String> {
     assert_eq!(LONG_NAME.len(), 54);
     vec![
-        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: default-xyz\n  namespace: team\n  labels:\n    resourcequota.management.cattle.io/default-resource-quota: \"true\"\nspec:\n  hard:\n    limits.cpu: \"20\"\n    limits.memory: 64Gi\n".to_string(),
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: default-xyz\n  namespace: team\n  labels:\n    resourcequota.management.cattle.io/default-resource-quota: \"true\"\nspec:\n  hard:\n    limits.cpu: \"20\"\n    limits.memory: 64Gi\nstatus:\n  hard:\n    limits.cpu: \"20\"\n    limits.memory: 64Gi\n  used:\n    limits.cpu: \"19\"\n    limits.memory: 63Gi\n".to_string(),
+        format!(
+            "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata:\n  name: {LONG_NAME}\n  namespace: team\n  uid: 7c2f3b5e-1d4e-4f60-9bac-2d3e4f5a6b7c\nspec:\n  domain:\n    resources:\n      limits:\n        cpu: \"2\"\n        memory: 4Gi\n  volumes: []\nstatus:\n  phase: Running\n"
+        ),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: unrelated\n  namespace: team\nspec:\n  containers: []\n".to_string(),
         format!(
             "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n  name: {LONG_NAME}\n  namespace: team\n  uid: 6b1f2a4e-0c3d-4e5f-8a9b-1c2d3e4f5a6b\nspec:\n  template:\n    spec:\n      domain:\n        resources:\n          limits:\n            cpu: \"2\"\n            memory: 4Gi\n      volumes: []\n"
         ),

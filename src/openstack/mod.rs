@@ -97,6 +97,20 @@ pub fn vm_of(name: &str) -> Option<&str> {
     (!vm.is_empty() && !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit())).then_some(vm)
 }
 
+/// `import-controller-<vm>-<i>` -> `<i>`, the index of the attached volume the controller
+/// exported (`fmt.Sprintf("import-controller-%s-%d", vm.Spec.VirtualMachineName, index)` in
+/// harvester/vm-import-controller `pkg/source/openstack/client.go`). `None` when the name is not
+/// the controller's or the index does not fit a `usize`.
+pub fn index_of(name: &str) -> Option<usize> {
+    vm_of(name)?;
+    name.rsplit_once('-')?.1.parse().ok()
+}
+
+/// The name the controller gives the snapshot and the image of attached volume `index`.
+pub fn resource_name(vm: &str, index: usize) -> String {
+    format!("{PREFIX}{vm}-{index}")
+}
+
 /// What `--openstack` found, per OpenstackSource (`namespace/name`).
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
@@ -170,6 +184,11 @@ mod tests {
         assert_eq!(vm_of("import-controller--0"), None);
         assert_eq!(vm_of("import-controller-web-x"), None);
         assert_eq!(vm_of("other-web-0"), None);
+        assert_eq!(index_of("import-controller-web-01-0"), Some(0));
+        assert_eq!(index_of("import-controller-3f2a-uuid-12"), Some(12));
+        assert_eq!(index_of("import-controller-web-x"), None);
+        assert_eq!(index_of("import-controller-web-99999999999999999999999"), None);
+        assert_eq!(resource_name("web-01", 2), "import-controller-web-01-2");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::{Action, ActionKind, Backup, Status, StepResult};
 use crate::inventory::Inventory;
 use crate::openstack::client::Deleted;
 use crate::openstack::{self, Resource, ResourceKind};
-use crate::rules::Finding;
+use crate::rules::{Confidence, Finding};
 
 /// Volume states Cinder deletes (`available`, `error*`; not `in-use`, `creating`, `deleting`...).
 const DELETABLE_VOLUME: &[&str] = &[
@@ -36,6 +36,10 @@ pub struct Target {
 }
 
 pub fn plan(f: &Finding, _inv: &Inventory) -> Option<(ActionKind, String)> {
+    // Never on `possible` (e.g. leftovers whose import may exist in a namespace not read).
+    if f.confidence == Confidence::Possible {
+        return None;
+    }
     let source = f.details.get("openstackSource")?.clone();
     let mut resources = targets(f);
     if resources.is_empty() {

@@ -1,5 +1,6 @@
-//! vm-import-controller `VirtualMachineImport` (migration.harvesterhci.io/v1beta1;
-//! harvester/vm-import-controller `pkg/apis/migration.harvesterhci.io/v1beta1`). The add-on is disabled by default, so the kind may not be served: optional.
+//! vm-import-controller `VirtualMachineImport` (migration.harvesterhci.io/v1beta1; fields as in
+//! harvester/vm-import-controller `pkg/apis/migration.harvesterhci.io/v1beta1/virtualmachines.go`).
+//! The add-on is disabled by default, so the kind may not be served: optional.
 
 use serde::Deserialize;
 
@@ -65,6 +66,29 @@ impl VirtualMachineImport {
             self.status.import_status.as_str(),
             "virtualMachineRunning" | "virtualMachineImportInvalid" | "VMMigrationFailed"
         )
+    }
+    /// The export finished (`VMExported`): the controller makes no more OpenStack resources for
+    /// this import. A `diskImageFailed` resubmit (`triggerResubmit` in harvester/vm-import-controller
+    /// `pkg/controllers/migration/helper.go`) goes back to `sourceReady`, and `triggerExport` in
+    /// `pkg/controllers/migration/virtualmachine.go` exports only while neither `VMExported` nor
+    /// `VMExportFailed` is true.
+    pub fn exported(&self) -> bool {
+        self.condition_true("VMExported")
+    }
+    /// The export failed: `VMExportFailed` and `VMMigrationFailed` (`runVirtualMachineExport` in
+    /// `pkg/controllers/migration/helper.go`), not a failure after a finished export.
+    pub fn export_failed(&self) -> bool {
+        self.status.import_status == "VMMigrationFailed" && self.condition_true("VMExportFailed") && !self.exported()
+    }
+    /// May still create or delete OpenStack resources: not final and not exported yet.
+    pub fn may_export(&self) -> bool {
+        !self.is_final() && !self.exported()
+    }
+    /// The index of the attached volume whose export failed: `ExportVirtualMachine` appends to
+    /// `status.diskImportStatus` only after a disk's export succeeded, so it is the number of
+    /// entries (harvester/vm-import-controller `pkg/source/openstack/client.go`).
+    pub fn failed_disk_index(&self) -> usize {
+        self.status.disk_import_status.len()
     }
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         crate::meta::condition(&self.status.import_conditions, type_)
