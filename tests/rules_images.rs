@@ -541,6 +541,10 @@ fn mutable_url_warns_and_escalates_on_failed_copies() {
     assert_eq!(f.len(), 2, "{f:#?}");
     let jammy = f.iter().find(|f| f.object.name == "jammy").unwrap();
     assert_eq!(jammy.severity, Severity::Error);
+    assert_eq!(jammy.confidence, Confidence::Proven);
+    for e in ["moving-segment:current", "failed-copy:d2", "checksum-mismatch"] {
+        assert!(jammy.evidence.iter().any(|x| x == e), "{e} not in {:?}", jammy.evidence);
+    }
     assert!(jammy.message.contains("spec.checksum is not set"));
     assert!(jammy.message.contains("disk d2"));
     assert!(
@@ -613,4 +617,166 @@ fn missing_kinds_are_unknown_not_empty() {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
     assert!(r.harvester_version.is_none());
+}
+
+#[test]
+fn mutable_url_new_moving_targets_are_likely_with_pinned_remediation() {
+    let cases = [
+        (
+            "ubuntu-rel",
+            "https://cloud-images.ubuntu.com/releases/noble/release/ubuntu-24.04-server-cloudimg-amd64.img",
+            "moving-layout:ubuntu-release-alias",
+            "https://cloud-images.ubuntu.com/releases/noble/release-<YYYYMMDD>/ubuntu-24.04-server-cloudimg-amd64.img",
+        ),
+        (
+            "leap-nocloud",
+            "https://download.opensuse.org/repositories/Cloud:/Images:/Leap_15.6/images/openSUSE-Leap-15.6.x86_64-NoCloud.qcow2",
+            "moving-layout:opensuse-unbuilt-nocloud",
+            "openSUSE-Leap-15.6.x86_64-<version>-NoCloud-Build<N>.qcow2",
+        ),
+        (
+            "leap-jeos",
+            "https://download.opensuse.org/distribution/leap/15.5/appliances/openSUSE-Leap-15.5-JeOS.x86_64-OpenStack-Cloud.qcow2",
+            "moving-layout:opensuse-unbuilt-jeos",
+            "-Build<N>.qcow2",
+        ),
+        (
+            "alpine",
+            "https://dl-cdn.alpinelinux.org/alpine/latest-stable/releases/cloud/nocloud_alpine-3.20.3-x86_64-bios-cloudinit-r0.qcow2",
+            "moving-segment:latest-stable",
+            "https://dl-cdn.alpinelinux.org/alpine/v<major>.<minor>/releases/cloud/",
+        ),
+        (
+            "tinycore",
+            "http://tinycorelinux.net/15.x/x86/release/TinyCore-current.iso",
+            "moving-file-name:-current.",
+            "TinyCore-<version>.iso",
+        ),
+        (
+            "k3os",
+            "https://images.example.org/k3os/latest.qcow2",
+            "moving-file-name:latest.",
+            "https://images.example.org/k3os/<name>-<version>.qcow2",
+        ),
+    ];
+    let docs: Vec<String> = cases
+        .iter()
+        .map(|(name, url, _, _)| url_image("team-a", name, url, ""))
+        .collect();
+    let r = run(&docs, Some("v1.6.1"));
+    let f = of(&r, "image-mutable-url");
+    assert_eq!(f.len(), cases.len(), "{f:#?}");
+    for (name, _, evidence, pinned) in cases {
+        let f = f.iter().find(|f| f.object.name == name).unwrap();
+        assert_eq!(f.severity, Severity::Warning, "{name}");
+        assert_eq!(f.confidence, Confidence::Likely, "{name}");
+        assert!(f.evidence.iter().any(|e| e == evidence), "{name}: {:?}", f.evidence);
+        assert!(f.remediation.contains(pinned), "{name}: {}", f.remediation);
+    }
+}
+
+#[test]
+fn mutable_url_new_patterns_near_misses() {
+    let urls = [
+        // A pinned Ubuntu serial.
+        "https://cloud-images.ubuntu.com/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img",
+        // openSUSE with a build number.
+        "https://download.opensuse.org/repositories/Cloud:/Images:/Leap_15.6/images/openSUSE-Leap-15.6.x86_64-1.0.1-NoCloud-Build1.2.qcow2",
+        "https://download.opensuse.org/distribution/leap/15.5/appliances/openSUSE-Leap-15.5-JeOS.x86_64-15.5-OpenStack-Cloud-Build6.112.qcow2",
+        // An Alpine release branch.
+        "https://dl-cdn.alpinelinux.org/alpine/v3.20/releases/cloud/nocloud_alpine-3.20.3-x86_64-bios-cloudinit-r0.qcow2",
+        // The words in the host or the query string only.
+        "https://latest-stable.current.example.org/tinycore/15.x/TinyCore-15.0.iso?f=TinyCore-current.iso",
+        "https://mirror.example.org/images/k3os-v1.2.qcow2?name=latest.qcow2&channel=latest-stable",
+    ];
+    let docs: Vec<String> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| url_image("team-a", &format!("pinned-{i}"), url, ""))
+        .collect();
+    let r = run(&docs, Some("v1.6.1"));
+    assert!(of(&r, "image-mutable-url").is_empty(), "{:#?}", r.findings);
+}
+
+#[test]
+fn mutable_url_checksum_mismatch_messages_are_proven_errors() {
+    let url = "https://cloud-images.ubuntu.com/releases/noble/release/ubuntu-24.04-server-cloudimg-amd64.img";
+    // With spec.checksum set the download itself fails (backing-image-manager sync_file.go).
+    let expected = "    d1:\n      state: ready\n    d2:\n      state: failed\n      message: \"failed to process sync file: the expected checksum 4f2a doesn't match the the file actual checksum 9c1b\"\n";
+    // The copy's message alone, while Longhorn has not marked the state yet.
+    let recorded = "    d1:\n      state: in-progress\n      message: \"Backing image recorded checksum 4f2a doesn't match the file checksum 9c1b in disk d1\"\n";
+    for (disks, failed) in [(expected, Some("failed-copy:d2")), (recorded, None)] {
+        let r = run(
+            &[
+                url_image("team-a", "noble", url, "  checksum: 4f2a\n"),
+                backing("vmi-uid-noble", "team-a/noble", disks),
+            ],
+            Some("v1.6.1"),
+        );
+        let f = of(&r, "image-mutable-url");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert_eq!(f[0].confidence, Confidence::Proven);
+        assert!(
+            f[0].evidence.iter().any(|e| e == "checksum-mismatch"),
+            "{:?}",
+            f[0].evidence
+        );
+        if let Some(e) = failed {
+            assert!(f[0].evidence.iter().any(|x| x == e), "{:?}", f[0].evidence);
+        }
+    }
+    // Near-miss: healthy copies stay a likely warning.
+    let r = run(
+        &[
+            url_image("team-a", "noble", url, "  checksum: 4f2a\n"),
+            backing("vmi-uid-noble", "team-a/noble", READY),
+        ],
+        Some("v1.6.1"),
+    );
+    let f = of(&r, "image-mutable-url");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].confidence, Confidence::Likely);
+    assert!(!f[0].evidence.iter().any(|e| e == "checksum-mismatch"));
+}
+
+#[test]
+fn mutable_url_single_copy_before_v1_4() {
+    let url = "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img";
+    let docs = [
+        url_image("team-a", "jammy", url, ""),
+        backing("vmi-uid-jammy", "team-a/jammy", READY),
+    ];
+    let r = run(&docs, Some("v1.3.2"));
+    let f = of(&r, "image-mutable-url");
+    assert_eq!(f.len(), 1);
+    assert!(f[0].message.contains("before v1.4.0"), "{}", f[0].message);
+    assert!(f[0].message.contains("#5897"), "{}", f[0].message);
+    assert!(f[0].evidence.iter().any(|e| e == "single-copy:before-v1.4.0"));
+    for v in [Some("v1.4.0"), None] {
+        let r = run(&docs, v);
+        let f = of(&r, "image-mutable-url");
+        assert_eq!(f.len(), 1);
+        assert!(!f[0].message.contains("before v1.4.0"), "{v:?}: {}", f[0].message);
+    }
+}
+
+#[test]
+fn mutable_url_without_backing_images_says_so() {
+    let r = run(
+        &[url_image(
+            "team-a",
+            "jammy",
+            "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img",
+            "",
+        )],
+        Some("v1.6.1"),
+    );
+    let f = of(&r, "image-mutable-url");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].confidence, Confidence::Likely);
+    assert!(f[0].message.contains("unknown kind: BackingImage"), "{}", f[0].message);
+    assert!(f[0].evidence.iter().any(|e| e == "unknown-kind:BackingImage"));
 }

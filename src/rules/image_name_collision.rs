@@ -729,9 +729,12 @@ mod tests {
             auto_correct_name("lh-AAAAAAAA-0000-4000-8000-000000000001", NAME_MAX),
             "lh-aaaaaaaa-0000-4000-8000-000000000001"
         );
-        let long = auto_correct_name("lh-restore-a-very-long-backing-image-name-here", NAME_MAX);
-        assert_eq!(long.len(), NAME_MAX, "{long}");
-        assert!(long.starts_with("lh-restore-a-very-long-backing-imag-"), "{long}");
+        // Cut to 31 characters, the trailing `-` trimmed (Go's strings.TrimRight), then `-` and
+        // the first 8 hex digits of SHA-512("lh-restore-a-very-long-backing-image-name-here").
+        assert_eq!(
+            auto_correct_name("lh-restore-a-very-long-backing-image-name-here", NAME_MAX),
+            "lh-restore-a-very-long-backing-bd4238c6"
+        );
     }
 
     #[test]

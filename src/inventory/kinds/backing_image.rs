@@ -1,4 +1,4 @@
-//! Longhorn `BackingImage` (longhorn.io/v1beta2, also served as v1beta1; research §2.1).
+//! Longhorn `BackingImage` (longhorn.io/v1beta2, also served as v1beta1; longhorn/longhorn-manager `k8s/pkg/apis/longhorn/v1beta2/backingimage.go`).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Harvester `VirtualMachineImage` (harvesterhci.io/v1beta1; research §1.1).
+//! Harvester `VirtualMachineImage` (harvesterhci.io/v1beta1; harvester/harvester `pkg/apis/harvesterhci.io/v1beta1/image.go`).
 
 use serde::Deserialize;
 
