@@ -1,16 +1,33 @@
 //! `image-name-collision`: VirtualMachineImages in different namespaces that share one
-//! per-image StorageClass (research §1).
+//! per-image StorageClass, or (v1.8+) where creating one image removed another's class.
 //!
-//! Before v1.8 Harvester names each image's class `longhorn-<image name>`, cluster-scoped
-//! but derived from the name only, so `ns1/foo` and `ns2/foo` share `longhorn-foo`: deleting
-//! either image is refused while any PVC uses the class, and (re)initialising one re-points
-//! the class at its own BackingImage. v1.8 names new classes `lh-<uid>` but keeps legacy
-//! classes, and a new image whose name matches an existing legacy class takes it over.
-//! CDI-backend images are excluded: they all use a shared target class by design.
+//! Upstream (harvester/harvester):
+//! - v1.2.0 through v1.7.x and v1.8.0-rc1 name each image's class `longhorn-<image name>`
+//!   (`pkg/util/image.go` `GetImageStorageClassName`): cluster-scoped but derived from the
+//!   name only, so `ns1/foo` and `ns2/foo` share `longhorn-foo` (harvester/harvester#5165,
+//!   #7184).
+//! - From v1.8.0-rc2 (PR #9392, backport #10187, commit b69423881) `GetStorageClassName` in
+//!   `pkg/image/common/operator.go` returns the first existing of `lh-<vmi uid>` and
+//!   `longhorn-<name>`, else `lh-<uid>`; names go through Longhorn's `AutoCorrectName`
+//!   (lower case, at most 40 characters, `NameMaximumLength` in longhorn-manager
+//!   `datastore/longhorn.go`).
+//! - v1.8.2 (commit b5c9082b6) puts `lh-<backing image name without "vmi-">` first for
+//!   restore-type images, the BackingImage named by the `backingImage` query parameter of
+//!   `spec.url` (`pkg/util/image.go` `GetRestoreSCName`).
+//! - `Backend.Initialize` (`pkg/image/backingimage/backingimage.go`) first deletes the class
+//!   `GetStorageClassName` returns, then creates one. On v1.8 a new `ns2/foo` finds `ns1/foo`'s
+//!   `longhorn-foo`, deletes it, and then either re-creates `longhorn-foo` for itself or
+//!   creates `lh-<uid2>`: `ns1/foo` loses its class either way; the two do not share.
+//! - The controller sets `status.storageClassName` when the image is initialised
+//!   (`pkg/image/common/operator.go` `stateTransit`).
+//!
+//! CDI-backend images are excluded: they all use `spec.targetStorageClassName` by design.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Context, Explanation, Finding, Outcome, Rule, Severity, info, plural};
+use sha2::{Digest, Sha512};
+
+use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, info, plural};
 use crate::inventory::kinds::{BackingImage, PersistentVolumeClaim, StorageClass, VirtualMachineImage};
 use crate::inventory::{Inventory, Kind, KindInfo};
 
@@ -19,16 +36,30 @@ use crate::version::{Boundary, Version};
 pub struct ImageNameCollision;
 
 const ID: &str = "image-name-collision";
-/// `lh-<uid>` class names from v1.8.0-rc2 (harvester/harvester#9392, backport #10187:
-/// `pkg/image/common/operator.go`); v1.8.0-rc1's `pkg/util/image.go` still names `longhorn-<name>`.
-const FIXED_IN: Boundary = Boundary::new(Version::rc(1, 8, 0, 2));
 const LONGHORN_NS: &str = "longhorn-system";
+/// Longhorn's `datastore.NameMaximumLength`.
+const NAME_MAX: usize = 40;
+
+/// The first tag with `lh-<uid>` classes (harvester/harvester#9392 via #10187,
+/// `pkg/image/common/operator.go`); v1.8.0-rc1's `pkg/util/image.go` still names `longhorn-<name>`.
+const NEW_NAMING: Boundary = Boundary::new(Version::rc(1, 8, 0, 2));
+
+fn new_naming_from() -> Version {
+    Version::rc(1, 8, 0, 2)
+}
+/// The first tag naming restore-type images' classes after their BackingImage (b5c9082b6).
+const RESTORE_NAMING_FROM: Version = Version::new(1, 8, 2);
 
 const REMEDIATION: &str = "Images cannot be renamed. Give every image a cluster-unique metadata.name: \
 create a replacement image whose name carries its namespace (e.g. `<namespace>-ubuntu-22`) or use \
 generateName, move the VMs' volumes to it, then delete the old image once no PVC uses the shared class. \
 In Terraform keep `name` unique across namespaces and put the human-friendly name in `display_name`. \
-Upgrading to Harvester v1.8+ stops new collisions (classes become lh-<uid>), but existing legacy classes stay shared.";
+Upgrading to Harvester v1.8.0+ stops new collisions (classes become lh-<uid>), but existing legacy classes stay \
+shared, and a new image of the same name deletes a legacy class: do not create one while the old image is in use.";
+
+const LOST_FIX: &str = "Do not create VMs from this image. Re-create it under a cluster-unique name (on \
+v1.8+ the new image gets its own lh-<uid> class), move the VMs to it, then delete this image. Existing \
+volumes keep working: their PersistentVolumes do not need the class.";
 
 impl Rule for ImageNameCollision {
     fn id(&self) -> &'static str {
@@ -38,7 +69,7 @@ impl Rule for ImageNameCollision {
         Severity::Error
     }
     fn summary(&self) -> &'static str {
-        "Images in different namespaces share one per-image StorageClass (longhorn-<name>)"
+        "Images in different namespaces share one per-image StorageClass (longhorn-<name>), or one removed the other's"
     }
     fn needs(&self) -> &'static [&'static KindInfo] {
         const NEEDS: &[&KindInfo] = &[
@@ -52,21 +83,35 @@ impl Rule for ImageNameCollision {
 
     fn explain(&self) -> Explanation {
         Explanation {
-            why: "Before Harvester v1.8 every VirtualMachineImage gets a cluster-scoped StorageClass named \
-                  longhorn-<image name>; the namespace is not part of the name. Two images of the same name in \
-                  different namespaces therefore share one class. Harvester refuses to delete an image while any PVC \
-                  in any namespace uses its class, and initialising or deleting one image deletes and re-creates the \
-                  shared class pointing at its own BackingImage, so the other image's new volumes get the wrong data. \
-                  Terraform users, who choose image names themselves, hit this most. v1.8 names new classes lh-<uid>, \
-                  but classes created before the upgrade keep their legacy names, and a new image whose name matches \
-                  an existing legacy class takes it over. CDI-backend images share their target class by design and \
-                  are not checked. The rule also warns about an image whose class is gone or serves another image.",
-            affected: "Harvester v1.2.0 to v1.7.x; on v1.8.0+ only images on legacy longhorn-<name> classes",
+            why: "From Harvester v1.2.0 through v1.7.x and v1.8.0-rc1 every VirtualMachineImage gets a cluster-scoped \
+                  StorageClass named longhorn-<image name> (harvester/harvester pkg/util/image.go, \
+                  GetImageStorageClassName); the namespace is not part of the name, so two images of the same name in \
+                  different namespaces share one class (harvester/harvester#5165, #7184). Harvester refuses to delete an \
+                  image while any PVC uses its class (pkg/image/common/validator.go), and initialising an image deletes \
+                  and re-creates that class pointing at its own BackingImage (Backend.Initialize -> deleteStorageClass, \
+                  pkg/image/backingimage/backingimage.go), so the other image's new volumes get the wrong data. Terraform \
+                  users, who choose image names themselves, hit this most. From v1.8.0-rc2 (PR #9392, backport #10187) \
+                  GetStorageClassName (pkg/image/common/operator.go) uses the first existing of lh-<image uid> and \
+                  longhorn-<name>, else lh-<uid>; v1.8.2 names restore-type images' classes lh-<backing image name \
+                  without vmi-> (pkg/util/image.go, GetRestoreSCName). Legacy classes keep their names after an \
+                  upgrade, and creating a same-named image on v1.8 first deletes the legacy class it finds, then \
+                  re-creates it for itself or creates lh-<uid>: the older image loses its class (the message says \
+                  which one). CDI-backend images use spec.targetStorageClassName by design and are not checked. A \
+                  warning is raised for an image whose class is gone or serves another image, unless the image is being \
+                  deleted, not yet Initialized, or in the import retry loop (RetryLimitExceeded, BackingImageMissing \
+                  conditions, pkg/apis/harvesterhci.io/v1beta1/image.go; harvester/harvester#4639, #5530).",
+            affected: "Harvester v1.2.0 to v1.7.x and v1.8.0-rc1 (shared classes); v1.8.0-rc2+ only images on legacy \
+                       longhorn-<name> classes",
             upstream: &[
                 "harvester/harvester#5165",
                 "harvester/harvester#7184",
                 "harvester/harvester#9392",
                 "harvester/harvester#10187",
+                "harvester/harvester#4639",
+                "harvester/harvester#5530",
+                "harvester/harvester pkg/util/image.go",
+                "harvester/harvester pkg/image/common/operator.go",
+                "harvester/harvester pkg/image/backingimage/backingimage.go",
             ],
             remediation: REMEDIATION,
         }
@@ -88,33 +133,80 @@ impl Rule for ImageNameCollision {
             .filter(|b| b.metadata.namespace.as_deref() == Some(LONGHORN_NS))
             .map(|b| (b.metadata.name.as_str(), b))
             .collect();
-        let version = inv.harvester_version.as_ref();
+        // A development build that cannot tell which naming it has counts as version unknown.
+        let version = inv
+            .harvester_version
+            .as_ref()
+            .filter(|v| v.before(&NEW_NAMING).is_some());
+        let lookup = Lookup {
+            classes: &classes,
+            classes_known,
+            backing: &backing,
+            bis_known,
+        };
 
         let images: Vec<&VirtualMachineImage> = inv
             .objects::<VirtualMachineImage>()
             .iter()
             .filter(|i| !i.is_cdi())
             .collect();
-        let class_of: Vec<String> = images.iter().map(|i| class_name(i, version, &classes)).collect();
+        let class_of: Vec<ImageClass> = images.iter().map(|i| class_name(i, version, &classes)).collect();
+        // v1.8.0-rc2+, known, or (version unknown) shown by an `lh-` class that only that
+        // naming creates.
+        let inferred_new = version.is_none() && class_of.iter().any(|c| c.name.starts_with("lh-"));
+        let new_naming = version.is_some_and(|v| *v >= new_naming_from()) || inferred_new;
+        let version_fact = match version {
+            Some(v) => format!("harvester-version:{v}"),
+            None => "harvester-version:unknown".to_string(),
+        };
 
-        // Collision groups: same class, or same name where one side uses the legacy class.
-        let mut groups: Vec<BTreeSet<usize>> = Vec::new();
         let mut by_class: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
         let mut by_name: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
         for (i, img) in images.iter().enumerate() {
-            by_class.entry(class_of[i].as_str()).or_default().insert(i);
+            by_class.entry(class_of[i].name.as_str()).or_default().insert(i);
             by_name.entry(img.metadata.name.as_str()).or_default().insert(i);
         }
-        groups.extend(by_class.into_values().filter(|g| g.len() > 1));
-        for (name, g) in by_name {
-            let legacy = legacy_class(name);
-            if g.len() > 1 && g.iter().any(|&i| class_of[i] == legacy) && !groups.contains(&g) {
-                groups.push(g);
+        let mut flagged = BTreeSet::new();
+
+        // v1.8+: a same-name group where some images are on the legacy class and others on
+        // their own class. Creating the newer ones deleted (or took over) the legacy class.
+        if new_naming {
+            for (name, group) in &by_name {
+                let legacy = legacy_class(name);
+                let (old, new): (Vec<usize>, Vec<usize>) = group.iter().partition(|&&i| class_of[i].name == legacy);
+                if old.is_empty() || new.is_empty() {
+                    continue;
+                }
+                for &i in &old {
+                    flagged.insert(i);
+                    let img = images[i];
+                    if !inv.in_scope(img.metadata.namespace.as_deref()) {
+                        continue;
+                    }
+                    let newer: Vec<(&VirtualMachineImage, &str)> =
+                        new.iter().map(|&j| (images[j], class_of[j].name.as_str())).collect();
+                    if let Some(mut f) = self.lost_class(img, &legacy, &newer, &lookup) {
+                        f = f.evidence(version_fact.clone());
+                        if inferred_new {
+                            f = f.evidence("new-naming-inferred:lh-class-exists");
+                        }
+                        f.related = group
+                            .iter()
+                            .filter(|&&j| j != i)
+                            .map(|&j| images[j].object_ref())
+                            .collect();
+                        out.findings.push(f);
+                    }
+                }
             }
         }
 
-        let mut flagged = BTreeSet::new();
-        for group in &groups {
+        // Images that share one class.
+        for (class, group) in &by_class {
+            if group.len() < 2 {
+                continue;
+            }
+            let all_from_status = group.iter().all(|&i| class_of[i].from_status);
             for &i in group {
                 if !flagged.insert(i) {
                     continue;
@@ -124,28 +216,69 @@ impl Rule for ImageNameCollision {
                     continue;
                 }
                 let others: Vec<&VirtualMachineImage> = group.iter().filter(|&&j| j != i).map(|&j| images[j]).collect();
-                let class = &class_of[i];
                 let other_names: Vec<String> = others.iter().map(|o| o.image_id()).collect();
-                let mut msg = format!(
-                    "VirtualMachineImage {} shares the cluster-scoped StorageClass {class} with {}: Harvester {} \
-                     names an image's class after the image name only, ignoring the namespace.",
-                    img.image_id(),
-                    other_names.join(", "),
-                    if version.is_some_and(|v| v.before(&FIXED_IN) == Some(false)) {
-                        "gave this legacy class (created before v1.8)"
-                    } else {
-                        "before v1.8"
-                    },
-                );
+                let mut msg = if new_naming {
+                    format!(
+                        "VirtualMachineImage {} shares the legacy cluster-scoped StorageClass {class} with {}: before \
+                         v1.8.0-rc2 Harvester named an image's class after the image name only, ignoring the \
+                         namespace, and the class keeps that name after the upgrade.",
+                        img.image_id(),
+                        other_names.join(", "),
+                    )
+                } else {
+                    format!(
+                        "VirtualMachineImage {} shares the cluster-scoped StorageClass {class} with {}: Harvester \
+                         before v1.8.0-rc2 names an image's class after the image name only, ignoring the namespace.",
+                        img.image_id(),
+                        other_names.join(", "),
+                    )
+                };
+                let served = lookup.served_by(class);
                 msg.push(' ');
-                msg.push_str(&serves_sentence(class, &classes, classes_known, &backing, bis_known));
+                msg.push_str(&served.sentence(class));
+                let (pvc_text, pvc_count) = pvc_sentence(inv, class);
                 msg.push(' ');
-                msg.push_str(&pvc_sentence(inv, class));
+                msg.push_str(&pvc_text);
                 msg.push_str(
                     " While any PVC uses the class, deleting either image is refused, and re-initialising or \
                      deleting one re-points or removes the class the other relies on.",
                 );
-                let mut f = Finding::about(self, Severity::Error, img, msg, REMEDIATION.to_string());
+                if new_naming {
+                    msg.push_str(
+                        " On v1.8 an image of this name created after the upgrade deletes the legacy class and \
+                         re-creates it for itself: if one of these images was created on v1.8, the image the class \
+                         serves took it over from the others.",
+                    );
+                }
+                let confidence = if all_from_status {
+                    Confidence::Proven
+                } else if version.is_some() {
+                    Confidence::Likely
+                } else {
+                    msg.push_str(&format!(
+                        " Harvester version unknown and not every image has status.storageClassName: check what \
+                         {class} the images really use (`kubectl get vmimage -A -o \
+                         custom-columns=NS:.metadata.namespace,NAME:.metadata.name,SC:.status.storageClassName`) \
+                         or pass --harvester-version."
+                    ));
+                    Confidence::Possible
+                };
+                let mut f = Finding::about(self, Severity::Error, img, msg, REMEDIATION.to_string())
+                    .with_confidence(confidence)
+                    .evidence(format!("shared-class:{class}"));
+                for &j in group {
+                    if !class_of[j].from_status {
+                        f = f.evidence(format!("derived-class:{}:{class}", images[j].image_id()));
+                    }
+                }
+                if let Served::Image { id, .. } = &served {
+                    f = f.evidence(format!("class-serves:{id}"));
+                }
+                f = f.evidence(format!("pvcs-using-class:{}", pvc_count.0));
+                if !pvc_count.1 {
+                    f = f.evidence("pvc-coverage:partial");
+                }
+                f = f.evidence(version_fact.clone());
                 f.related = others.iter().map(|o| o.object_ref()).collect();
                 out.findings.push(f);
             }
@@ -156,43 +289,83 @@ impl Rule for ImageNameCollision {
             if flagged.contains(&i) || !inv.in_scope(img.metadata.namespace.as_deref()) {
                 continue;
             }
+            // Being deleted, not initialised, or retrying: no class for a legitimate reason.
+            if img.transient_state().is_some() {
+                continue;
+            }
             let class = img.status.storage_class_name.as_str();
-            if class.is_empty() || !classes_known {
+            if class.is_empty() {
+                continue;
+            }
+            // Only a same-named image can delete or re-point `longhorn-<name>`; lh-<uid>
+            // names are unique, so an unknown kind only leaves the legacy ones unchecked.
+            let at_risk = class == legacy_class(&img.metadata.name);
+            if !classes_known {
+                if at_risk {
+                    out.findings.push(unknown(
+                        self,
+                        img,
+                        "StorageClass",
+                        format!(
+                            "VirtualMachineImage {} uses the legacy StorageClass {class}, which another image of the \
+                             same name can delete or re-point; StorageClasses were not read, so whether it still \
+                             exists and serves this image is unknown.",
+                            img.image_id()
+                        ),
+                    ));
+                }
                 continue;
             }
             let Some(sc) = classes.get(class) else {
                 let msg = format!(
                     "VirtualMachineImage {} says its StorageClass is {class}, but that class no longer exists: \
-                     new volumes from this image cannot be created. This is what deleting another image of the \
-                     same name (in another namespace) does before v1.8.",
+                     new volumes from this image cannot be created. Deleting or creating another image of the \
+                     same name (in another namespace) does this (Backend.Initialize and Delete remove the class \
+                     named after the image).",
                     img.image_id()
                 );
-                out.findings
-                    .push(Finding::about(self, Severity::Warning, *img, msg, aftermath_fix()));
-                continue;
-            };
-            let Some(bi_name) = sc.backing_image() else {
-                continue;
-            };
-            if !bis_known {
-                continue;
-            }
-            let served = backing.get(bi_name).and_then(|b| b.image_id());
-            if let Some(served) = served
-                && served != img.image_id()
-            {
-                let msg = format!(
-                    "VirtualMachineImage {}'s StorageClass {class} provisions from BackingImage {bi_name}, which \
-                     belongs to {served}: new volumes made from this image get the other image's data.",
-                    img.image_id()
-                );
-                let mut f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix());
-                f.related.push(sc.object_ref());
+                let f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix())
+                    .evidence(format!("class-missing:{class}"))
+                    .evidence(version_fact.clone());
                 out.findings.push(f);
+                continue;
+            };
+            match lookup.served_by(class) {
+                Served::Image {
+                    id: served,
+                    bi: bi_name,
+                } if served != img.image_id() => {
+                    let msg = format!(
+                        "VirtualMachineImage {}'s StorageClass {class} provisions from BackingImage {bi_name}, which \
+                         belongs to {served}: new volumes made from this image get the other image's data.",
+                        img.image_id()
+                    );
+                    let mut f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix())
+                        .evidence(format!("class-serves:{served}"))
+                        .evidence(format!("backing-image:{bi_name}"));
+                    f.related.push(sc.object_ref());
+                    out.findings.push(f);
+                }
+                // BackingImages unread, but the name shows it is this image's.
+                Served::Unknown(bi) if at_risk && !own_backing_image(img, &bi) => {
+                    let mut f = unknown(
+                        self,
+                        img,
+                        "BackingImage",
+                        format!(
+                            "VirtualMachineImage {}'s legacy StorageClass {class} provisions from BackingImage {bi}; \
+                             BackingImages were not read, so whether that is still this image's is unknown.",
+                            img.image_id()
+                        ),
+                    );
+                    f.related.push(sc.object_ref());
+                    out.findings.push(f);
+                }
+                _ => {}
             }
         }
 
-        if version.is_none_or(|v| v.before(&FIXED_IN).is_none()) {
+        if version.is_none() {
             out.notes.push(
                 "Harvester version unknown: for images without status.storageClassName the class name was \
                  inferred from the classes that exist (set --harvester-version to be exact)"
@@ -206,6 +379,113 @@ impl Rule for ImageNameCollision {
     }
 }
 
+impl ImageNameCollision {
+    /// The v1.8 finding for `img`, on the legacy class `legacy`, whose same-named `newer`
+    /// images have classes of their own. `None` when the legacy class is intact and still
+    /// serves `img` (the images no longer share anything).
+    fn lost_class(
+        &self,
+        img: &VirtualMachineImage,
+        legacy: &str,
+        newer: &[(&VirtualMachineImage, &str)],
+        lookup: &Lookup<'_>,
+    ) -> Option<Finding> {
+        let id = img.image_id();
+        let newer_text: Vec<String> = newer
+            .iter()
+            .map(|(n, c)| format!("{} (class {c})", n.image_id()))
+            .collect();
+        let newer_text = newer_text.join(", ");
+        let mechanism = "On Harvester v1.8.0-rc2+ initialising an image first deletes the class GetStorageClassName \
+                         finds for it, which for a same-named image is this legacy class (Backend.Initialize -> \
+                         deleteStorageClass), then creates its own: the images do not share a class, the older one \
+                         loses it.";
+        if !lookup.classes_known {
+            return Some(unknown(
+                self,
+                img,
+                "StorageClass",
+                format!(
+                    "VirtualMachineImage {id} is on the legacy StorageClass {legacy}, and {newer_text} of the same \
+                     name has a class of its own. {mechanism} StorageClasses were not read, so whether {id} lost \
+                     {legacy} is unknown."
+                ),
+            ));
+        }
+        let mut f = match lookup.served_by(legacy) {
+            Served::Missing => Finding::about(
+                self,
+                Severity::Error,
+                img,
+                format!(
+                    "VirtualMachineImage {id} lost its StorageClass {legacy}: creating {newer_text} deleted it. \
+                     {mechanism} New volumes from {id} cannot be created (Harvester keeps \
+                     status.storageClassName {legacy}); existing volumes keep working."
+                ),
+                LOST_FIX.to_string(),
+            )
+            .evidence(format!("class-missing:{legacy}")),
+            Served::Image { id: served, .. } if served != id => Finding::about(
+                self,
+                Severity::Error,
+                img,
+                format!(
+                    "VirtualMachineImage {id} lost its StorageClass {legacy} to {served}: creating {newer_text} \
+                     deleted the class and re-created it for {served}. {mechanism} New volumes made from {id} \
+                     get {served}'s data."
+                ),
+                LOST_FIX.to_string(),
+            )
+            .evidence(format!("class-serves:{served}")),
+            Served::Image { .. } => return None,
+            Served::Unknown(bi) if own_backing_image(img, &bi) => return None,
+            Served::Unknown(bi) => {
+                return Some(unknown(
+                    self,
+                    img,
+                    "BackingImage",
+                    format!(
+                        "VirtualMachineImage {id} is on the legacy StorageClass {legacy} (BackingImage {bi}), and \
+                         {newer_text} of the same name has a class of its own. {mechanism} BackingImages were not \
+                         read, so whether {legacy} still serves {id} is unknown."
+                    ),
+                ));
+            }
+            other => Finding::about(
+                self,
+                Severity::Warning,
+                img,
+                format!(
+                    "VirtualMachineImage {id} is on the legacy StorageClass {legacy}, and {newer_text} of the same \
+                     name has a class of its own. {mechanism} {}",
+                    other.sentence(legacy)
+                ),
+                LOST_FIX.to_string(),
+            )
+            .with_confidence(Confidence::Likely),
+        };
+        for (n, c) in newer {
+            f = f
+                .evidence(format!("newer-image:{}", n.image_id()))
+                .evidence(format!("newer-class:{c}"));
+        }
+        Some(f)
+    }
+}
+
+/// An Info/Possible finding for an image a missing kind leaves unchecked.
+fn unknown(rule: &ImageNameCollision, img: &VirtualMachineImage, kind: &str, msg: String) -> Finding {
+    Finding::about(
+        rule,
+        Severity::Info,
+        img,
+        format!("{msg} (unknown kind: {kind})"),
+        format!("Re-run with {kind} objects in the input (or with permission to list them)."),
+    )
+    .with_confidence(Confidence::Possible)
+    .evidence(format!("unknown-kind:{kind}"))
+}
+
 fn aftermath_fix() -> String {
     "Do not create VMs from this image. Re-create the image under a cluster-unique name (the old class \
      cannot be repaired safely while volumes use it), move the VMs to it, then delete this image."
@@ -216,67 +496,201 @@ fn legacy_class(name: &str) -> String {
     format!("longhorn-{name}")
 }
 
-/// The class an image uses: `status.storageClassName`, else what its Harvester version
-/// would pick (research §1.2).
-fn class_name(img: &VirtualMachineImage, version: Option<&Version>, classes: &HashMap<&str, &StorageClass>) -> String {
-    if !img.status.storage_class_name.is_empty() {
-        return img.status.storage_class_name.clone();
+/// Longhorn's `util.AutoCorrectName`: lower case; a name longer than `max` is cut to
+/// `max - 9` characters (trailing `-` trimmed) plus `-` and the first 8 hex digits of the
+/// SHA-512 of the original name (longhorn-manager `util/util.go`).
+pub fn auto_correct_name(name: &str, max: usize) -> String {
+    let lower = name.to_ascii_lowercase();
+    if name.len() <= max {
+        return lower;
     }
-    let legacy = legacy_class(&img.metadata.name);
-    let new = img
-        .metadata
+    let digest = Sha512::digest(name.as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let keep = max.saturating_sub(hex.len() + 1);
+    let prefix = lower.get(..keep).unwrap_or(&lower).trim_end_matches('-');
+    format!("{prefix}-{hex}")
+}
+
+/// Is `bi` one of the names Harvester gives `img`'s BackingImage: `<ns>-<name>` (before
+/// v1.4), its auto-corrected form, `vmi-<uid>`, or the restore source's name
+/// (harvester/harvester `pkg/util/image.go` `GetBackingImage`)?
+fn own_backing_image(img: &VirtualMachineImage, bi: &str) -> bool {
+    let legacy = format!(
+        "{}-{}",
+        img.metadata.namespace.as_deref().unwrap_or_default(),
+        img.metadata.name
+    );
+    let mut names = vec![auto_correct_name(&legacy, NAME_MAX), legacy];
+    if let Some(uid) = img.metadata.uid.as_deref().filter(|u| !u.is_empty()) {
+        names.push(auto_correct_name(&format!("vmi-{uid}"), NAME_MAX));
+    }
+    if let Some(r) = restore_backing_image(img) {
+        names.push(r);
+    }
+    names.iter().any(|n| n == bi)
+}
+
+/// `lh-<uid>` (v1.8.0-rc2+).
+fn uid_class(img: &VirtualMachineImage) -> Option<String> {
+    img.metadata
         .uid
         .as_deref()
-        .map(|u| format!("lh-{}", u.to_ascii_lowercase()));
-    match version {
-        Some(v) if v.before(&FIXED_IN) == Some(true) => legacy,
-        _ => {
-            // v1.8+ (or unknown): the first existing of lh-<uid>, longhorn-<name>.
-            if let Some(n) = new.as_ref().filter(|n| classes.contains_key(n.as_str())) {
-                return n.clone();
-            }
-            if classes.contains_key(legacy.as_str()) || version.is_none_or(|v| v.before(&FIXED_IN).is_none()) {
-                return legacy;
-            }
-            new.unwrap_or(legacy)
-        }
-    }
+        .filter(|u| !u.is_empty())
+        .map(|u| auto_correct_name(&format!("lh-{u}"), NAME_MAX))
 }
 
-fn serves_sentence(
-    class: &str,
+/// v1.8.2 restore-type images: `lh-<backing image name without "vmi-">`, the BackingImage
+/// named by `spec.url`'s `backingImage` query parameter when it is a valid Longhorn name
+/// (harvester/harvester `pkg/util/image.go` `restoreBackingImageName`, `GetRestoreSCName`).
+fn restore_class(img: &VirtualMachineImage) -> Option<String> {
+    let bi = restore_backing_image(img)?;
+    let suffix = bi.strip_prefix("vmi-").unwrap_or(&bi);
+    Some(auto_correct_name(&format!("lh-{suffix}"), NAME_MAX))
+}
+
+/// The BackingImage a restore-type image names in `spec.url` (`restoreBackingImageName`).
+fn restore_backing_image(img: &VirtualMachineImage) -> Option<String> {
+    if img.spec.source_type != "restore" {
+        return None;
+    }
+    let query = img.spec.url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or("");
+    let bi = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "backingImage")
+        .map(|(_, v)| v.into_owned())?;
+    valid_longhorn_name(&bi).then_some(bi)
+}
+
+/// Longhorn's `util.ValidateName`: `^[a-z0-9][a-z0-9_.-]+$`.
+fn valid_longhorn_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.len() >= 2
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The class an image uses and whether it was read (`status.storageClassName`) or derived.
+struct ImageClass {
+    name: String,
+    from_status: bool,
+}
+
+/// The class an image uses: `status.storageClassName`, else what its Harvester version
+/// would pick (`GetImageStorageClassName` before v1.8.0-rc2, `GetStorageClassName` after).
+fn class_name(
+    img: &VirtualMachineImage,
+    version: Option<&Version>,
     classes: &HashMap<&str, &StorageClass>,
-    classes_known: bool,
-    backing: &HashMap<&str, &BackingImage>,
-    bis_known: bool,
-) -> String {
-    let Some(sc) = classes.get(class) else {
-        return if classes_known {
-            format!("The class {class} does not exist any more.")
-        } else {
-            format!("Which image {class} serves today is unknown (StorageClasses were not read).")
+) -> ImageClass {
+    if !img.status.storage_class_name.is_empty() {
+        return ImageClass {
+            name: img.status.storage_class_name.clone(),
+            from_status: true,
         };
-    };
-    let Some(bi) = sc.backing_image() else {
-        return format!("The class {class} has no backingImage parameter.");
-    };
-    if !bis_known {
-        return format!(
-            "The class provisions from BackingImage {bi} (BackingImages were not read, so its image is unknown)."
-        );
     }
-    match backing.get(bi).map(|b| b.image_id()) {
-        Some(Some(id)) => format!(
-            "Today the class serves {id} (parameters.backingImage {bi}, annotated harvesterhci.io/imageId {id})."
-        ),
-        Some(None) => {
-            format!("The class provisions from BackingImage {bi}, which has no harvesterhci.io/imageId annotation.")
-        }
-        None => format!("The class provisions from BackingImage {bi}, which no longer exists."),
+    let legacy = legacy_class(&img.metadata.name);
+    let derived = |name: String| ImageClass {
+        name,
+        from_status: false,
+    };
+    if version.is_some_and(|v| *v < new_naming_from()) {
+        return derived(legacy);
+    }
+    let restore = if version.is_none_or(|v| *v >= RESTORE_NAMING_FROM) {
+        restore_class(img)
+    } else {
+        None
+    };
+    let uid = uid_class(img);
+    // The first existing of (restore,) lh-<uid>, longhorn-<name>.
+    let candidates = [restore.clone(), uid.clone(), Some(legacy.clone())];
+    if let Some(found) = candidates.iter().flatten().find(|n| classes.contains_key(n.as_str())) {
+        return derived(found.clone());
+    }
+    match version {
+        // Unknown version and nothing exists: the legacy name is the guess (see the note).
+        None => derived(legacy),
+        Some(_) => derived(restore.or(uid).unwrap_or(legacy)),
     }
 }
 
-fn pvc_sentence(inv: &Inventory, class: &str) -> String {
+/// What a class provisions from.
+enum Served {
+    /// The class does not exist (StorageClasses were read).
+    Missing,
+    /// StorageClasses were not read.
+    ClassesUnknown,
+    NoParameter,
+    /// The BackingImage's `harvesterhci.io/imageId` (`id`) and name (`bi`).
+    Image {
+        id: String,
+        bi: String,
+    },
+    NoAnnotation(String),
+    BackingImageGone(String),
+    /// BackingImages were not read.
+    Unknown(String),
+}
+
+impl Served {
+    fn sentence(&self, class: &str) -> String {
+        match self {
+            Served::Missing => format!("The class {class} does not exist any more."),
+            Served::ClassesUnknown => {
+                format!("Which image {class} serves today is unknown (StorageClasses were not read).")
+            }
+            Served::NoParameter => format!("The class {class} has no backingImage parameter."),
+            Served::Image { id, bi } => format!(
+                "Today the class serves {id} (parameters.backingImage {bi}, annotated harvesterhci.io/imageId {id})."
+            ),
+            Served::NoAnnotation(bi) => {
+                format!("The class provisions from BackingImage {bi}, which has no harvesterhci.io/imageId annotation.")
+            }
+            Served::BackingImageGone(bi) => {
+                format!("The class provisions from BackingImage {bi}, which no longer exists.")
+            }
+            Served::Unknown(bi) => format!(
+                "The class provisions from BackingImage {bi} (BackingImages were not read, so its image is unknown)."
+            ),
+        }
+    }
+}
+
+struct Lookup<'a> {
+    classes: &'a HashMap<&'a str, &'a StorageClass>,
+    classes_known: bool,
+    backing: &'a HashMap<&'a str, &'a BackingImage>,
+    bis_known: bool,
+}
+
+impl Lookup<'_> {
+    fn served_by(&self, class: &str) -> Served {
+        let Some(sc) = self.classes.get(class) else {
+            return if self.classes_known {
+                Served::Missing
+            } else {
+                Served::ClassesUnknown
+            };
+        };
+        let Some(bi) = sc.backing_image() else {
+            return Served::NoParameter;
+        };
+        match self.backing.get(bi) {
+            Some(b) => match b.image_id() {
+                Some(id) => Served::Image {
+                    id: id.to_string(),
+                    bi: bi.to_string(),
+                },
+                None => Served::NoAnnotation(bi.to_string()),
+            },
+            None if self.bis_known => Served::BackingImageGone(bi.to_string()),
+            None => Served::Unknown(bi.to_string()),
+        }
+    }
+}
+
+/// The sentence about PVCs on `class`, their count, and whether every PVC was read.
+fn pvc_sentence(inv: &Inventory, class: &str) -> (String, (usize, bool)) {
     let pvcs: Vec<&PersistentVolumeClaim> = inv
         .objects::<PersistentVolumeClaim>()
         .iter()
@@ -284,17 +698,18 @@ fn pvc_sentence(inv: &Inventory, class: &str) -> String {
         .collect();
     let mut by_image: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &pvcs {
-        *by_image
+        let n = by_image
             .entry(
                 p.metadata
                     .annotation("harvesterhci.io/imageId")
                     .unwrap_or("no image annotation"),
             )
-            .or_default() += 1;
+            .or_default();
+        *n = n.saturating_add(1);
     }
     let detail: Vec<String> = by_image.iter().map(|(k, n)| format!("{n} from {k}")).collect();
     let exact = inv.covers::<PersistentVolumeClaim>(None);
-    match (pvcs.len(), exact) {
+    let text = match (pvcs.len(), exact) {
         (0, true) => "No PVC uses the class.".to_string(),
         (0, false) => "No PVC seen using the class (PVCs were not read in every namespace).".to_string(),
         (n, true) => format!("{} use the class ({}).", plural(n, "PVC", "PVCs"), detail.join(", ")),
@@ -303,5 +718,34 @@ fn pvc_sentence(inv: &Inventory, class: &str) -> String {
             plural(n, "PVC", "PVCs"),
             detail.join(", ")
         ),
+    };
+    (text, (pvcs.len(), exact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_correct_matches_longhorn() {
+        // lh-<36-char uid> is 39 characters: only lower-cased.
+        assert_eq!(
+            auto_correct_name("lh-AAAAAAAA-0000-4000-8000-000000000001", NAME_MAX),
+            "lh-aaaaaaaa-0000-4000-8000-000000000001"
+        );
+        // Cut to 31 characters, the trailing `-` trimmed (Go's strings.TrimRight), then `-` and
+        // the first 8 hex digits of SHA-512("lh-restore-a-very-long-backing-image-name-here").
+        assert_eq!(
+            auto_correct_name("lh-restore-a-very-long-backing-image-name-here", NAME_MAX),
+            "lh-restore-a-very-long-backing-bd4238c6"
+        );
+    }
+
+    #[test]
+    fn longhorn_names() {
+        assert!(valid_longhorn_name("vmi-abc.1_x"));
+        assert!(!valid_longhorn_name("Vmi"));
+        assert!(!valid_longhorn_name("a"));
+        assert!(!valid_longhorn_name("-ab"));
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::meta::{Meta, nullable};
+use crate::meta::{Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VirtualMachineImage {
@@ -42,6 +42,10 @@ pub struct ImageSpec {
 pub struct ImageStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub storage_class_name: String,
+    /// `Initialized`, `Imported`, `RetryLimitExceeded`, `BackingImageMissing`, `MetadataReady`
+    /// (harvester/harvester `pkg/apis/harvesterhci.io/v1beta1/image.go`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub conditions: Vec<Condition>,
 }
 
 impl VirtualMachineImage {
@@ -57,6 +61,43 @@ impl VirtualMachineImage {
                 .owner_references
                 .iter()
                 .any(|o| o.kind == "VirtualMachineImport")
+    }
+    /// The condition of this type, if the image has it.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        crate::meta::condition(&self.status.conditions, type_)
+    }
+    pub fn condition_true(&self, type_: &str) -> bool {
+        self.condition(type_).is_some_and(Condition::is_true)
+    }
+    /// Why Harvester legitimately has no working class for this image right now, if it does:
+    /// being deleted, not yet `Initialized`, or in the import retry loop (`RetryLimitExceeded`
+    /// True, `BackingImageMissing` True, or a `RetryLimitExceeded` condition, which the
+    /// controller adds on the first failure, while `Imported` is not True). Upstream:
+    /// harvester/harvester `pkg/controller/master/image/vm_image_controller.go` (`OnChanged`
+    /// skips deleted and retry-exhausted images) and `pkg/image/common/operator.go`
+    /// (`failStateTransit`, `stateTransit`); harvester/harvester#4639, #5530.
+    pub fn transient_state(&self) -> Option<&'static str> {
+        if self
+            .metadata
+            .deletion_timestamp
+            .as_deref()
+            .is_some_and(|t| !t.is_empty())
+        {
+            return Some("deleting");
+        }
+        if !self.condition_true("Initialized") {
+            return Some("not-initialized");
+        }
+        if self.condition_true("RetryLimitExceeded") {
+            return Some("retry-limit-exceeded");
+        }
+        if self.condition_true("BackingImageMissing") {
+            return Some("backing-image-missing");
+        }
+        if self.condition("RetryLimitExceeded").is_some() && !self.condition_true("Imported") {
+            return Some("retrying");
+        }
+        None
     }
     /// `namespace/name`, the value Harvester writes in `harvesterhci.io/imageId`.
     pub fn image_id(&self) -> String {
