@@ -213,31 +213,6 @@ fn write_new(dir: &Path, stem: &str, bytes: &[u8]) -> Result<PathBuf, String> {
     Err(format!("too many backups of {stem} in {}", dir.display()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backup_names_never_collide() {
-        let a = json!({"kind": "PersistentVolumeClaim", "metadata": {"namespace": "team", "name": "a-x"}});
-        let b = json!({"kind": "PersistentVolumeClaim", "metadata": {"namespace": "team-a", "name": "x"}});
-        assert_ne!(file_stem(&a), file_stem(&b));
-        let pv = json!({"kind": "PersistentVolume", "metadata": {"name": "pv-1"}});
-        assert_eq!(file_stem(&pv), "PersistentVolume__pv-1");
-        let odd = json!({"kind": "X", "metadata": {"namespace": "n", "name": "../etc_passwd"}});
-        assert_eq!(file_stem(&odd), "X_n_..%2Fetc%5Fpasswd");
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let b = Backup::create(&dir.path().join("b")).unwrap_or_else(|e| panic!("{e}"));
-        b.save(&a).unwrap_or_else(|e| panic!("{e}"));
-        b.save(&a).unwrap_or_else(|e| panic!("{e}"));
-        let d = dir.path().join("b");
-        assert!(d.join("PersistentVolumeClaim_team_a-x.json").exists());
-        assert!(
-            d.join("PersistentVolumeClaim_team_a-x.2.json").exists(),
-            "a second save never overwrites"
-        );
-    }
-}
 
 pub fn digest(obj: &Value) -> String {
     let bytes = serde_json::to_vec(obj).unwrap_or_default();
@@ -262,5 +237,31 @@ pub fn strip(obj: &mut Value) {
     }
     if let Some(o) = obj.as_object_mut() {
         o.remove("status");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names_never_collide() {
+        let a = json!({"kind": "PersistentVolumeClaim", "metadata": {"namespace": "team", "name": "a-x"}});
+        let b = json!({"kind": "PersistentVolumeClaim", "metadata": {"namespace": "team-a", "name": "x"}});
+        assert_ne!(file_stem(&a), file_stem(&b));
+        let pv = json!({"kind": "PersistentVolume", "metadata": {"name": "pv-1"}});
+        assert_eq!(file_stem(&pv), "PersistentVolume__pv-1");
+        let odd = json!({"kind": "X", "metadata": {"namespace": "n", "name": "../etc_passwd"}});
+        assert_eq!(file_stem(&odd), "X_n_..%2Fetc%5Fpasswd");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let b = Backup::create(&dir.path().join("b")).unwrap_or_else(|e| panic!("{e}"));
+        b.save(&a).unwrap_or_else(|e| panic!("{e}"));
+        b.save(&a).unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path().join("b");
+        assert!(d.join("PersistentVolumeClaim_team_a-x.json").exists());
+        assert!(
+            d.join("PersistentVolumeClaim_team_a-x.2.json").exists(),
+            "a second save never overwrites"
+        );
     }
 }
