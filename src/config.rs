@@ -20,12 +20,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::rules::{self, Severity};
+use crate::finding::Severity;
 
-/// Per-object exemption: `harvester-hygiene.io/ignore: "rule-a,rule-b"` (or `"*"`) with a
-/// required `harvester-hygiene.io/ignore-reason`.
-pub const IGNORE_ANNOTATION: &str = "harvester-hygiene.io/ignore";
-pub const IGNORE_REASON_ANNOTATION: &str = "harvester-hygiene.io/ignore-reason";
+pub use crate::finding::{IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -42,48 +39,17 @@ pub struct Config {
     pub exemptions: Exemptions,
 }
 
+/// `rules.<id>`: `enabled`, `severity`, and the rule's own options, which the rule checks with
+/// its typed options struct (`crate::rules::options`).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct RuleConfig {
     pub enabled: Option<bool>,
     /// Replaces the rule's default severity (findings the rule escalates or lowers keep theirs).
     pub severity: Option<Severity>,
-    /// `orphaned-guest-pvc`: how long a volume must be unused (default 24h).
-    pub grace_period: Option<String>,
-    /// `import-openstack-leak`: how long an export may run before it counts as stuck (default 6h).
-    pub stuck_after: Option<String>,
-    /// `import-openstack-leak` with `--openstack`: also count OpenStack leftovers whose import
-    /// no longer exists in this cluster (another cluster may share the project).
-    pub without_import: Option<bool>,
-    /// `image-mutable-url`: more path segments that mark a moving target.
-    #[serde(default)]
-    pub extra_patterns: Vec<String>,
-    /// `orphaned-guest-pvc`: namespaces where guest-cluster VMs live besides the PVC's own.
-    #[serde(default)]
-    pub guest_namespaces: Vec<String>,
-}
-
-impl RuleConfig {
-    /// The option keys that are set (for checking them against what the rule takes).
-    fn set_options(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.grace_period.is_some() {
-            v.push("gracePeriod");
-        }
-        if self.stuck_after.is_some() {
-            v.push("stuckAfter");
-        }
-        if self.without_import.is_some() {
-            v.push("withoutImport");
-        }
-        if !self.extra_patterns.is_empty() {
-            v.push("extraPatterns");
-        }
-        if !self.guest_namespaces.is_empty() {
-            v.push("guestNamespaces");
-        }
-        v
-    }
+    /// Everything else under `rules.<id>`, for the rule to decode.
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,20 +81,36 @@ fn yes() -> bool {
     true
 }
 
-/// Parse `24h`, `90m`, `30s`, `2d`.
+/// Parse `24h`, `90m`, `30s`, `2d` (the one duration syntax of flags and the policy file).
+/// `None` for anything else, and for durations too long to hold.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().ok()?;
     let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return None,
-    };
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86400),
+        _ => None,
+    }?;
+    // jiff's SignedDuration (ages, grace periods) holds at most i64 seconds.
+    i64::try_from(secs).ok()?;
     Some(Duration::from_secs(secs))
+}
+
+/// A duration option in the policy file (`gracePeriod: 24h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationOption(pub Duration);
+
+impl<'de> Deserialize<'de> for DurationOption {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s)
+            .map(DurationOption)
+            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a duration like 24h, 90m or 2d")))
+    }
 }
 
 impl Config {
@@ -143,8 +125,9 @@ impl Config {
         })
     }
 
-    /// Parse and validate: unknown keys, unknown rules, options a rule does not take, bad
-    /// durations are errors naming what is wrong.
+    /// Parse the document: unknown top-level keys are errors naming the key. Rule ids and rule
+    /// options are checked against the rules by `crate::rules::validate_config` (which
+    /// `crate::scan::load_config` runs), so this module does not depend on the rules.
     pub fn parse(text: &str) -> std::result::Result<Config, String> {
         let cfg: Config = if text.trim().is_empty() {
             Config::default()
@@ -153,26 +136,6 @@ impl Config {
         };
         if let Some(k) = cfg.kind.as_deref().filter(|k| *k != "Config") {
             return Err(format!("kind: expected Config, got {k}"));
-        }
-        for (id, rc) in &cfg.rules {
-            let rule = rules::find(id).ok_or_else(|| {
-                format!(
-                    "rules.{id}: unknown rule (known: {})",
-                    rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
-                )
-            })?;
-            for opt in rc.set_options() {
-                if !rule.options().contains(&opt) {
-                    return Err(format!("rules.{id}.{opt}: {id} takes no such option"));
-                }
-            }
-            for (key, val) in [("gracePeriod", &rc.grace_period), ("stuckAfter", &rc.stuck_after)] {
-                if let Some(v) = val
-                    && parse_duration(v).is_none()
-                {
-                    return Err(format!("rules.{id}.{key}: {v:?} is not a duration like 24h, 90m or 2d"));
-                }
-            }
         }
         Ok(cfg)
     }
@@ -183,14 +146,6 @@ impl Config {
 
     pub fn enabled(&self, id: &str) -> bool {
         self.rule(id).and_then(|r| r.enabled).unwrap_or(true)
-    }
-
-    /// A rule's duration option, or its default.
-    pub fn duration(&self, id: &str, pick: fn(&RuleConfig) -> Option<&String>, default: Duration) -> Duration {
-        self.rule(id)
-            .and_then(pick)
-            .and_then(|s| parse_duration(s))
-            .unwrap_or(default)
     }
 
     /// Is a namespace reported under the include/exclude filter?
@@ -216,15 +171,11 @@ mod tests {
         assert_eq!(c.rule("image-mutable-url").unwrap().severity, Some(Severity::Error));
         let e = Config::parse("rulez: {}\n").unwrap_err();
         assert!(e.contains("rulez"), "{e}");
-        let e = Config::parse("rules:\n  image-mutable-url:\n    sevrity: error\n").unwrap_err();
-        assert!(e.contains("sevrity"), "{e}");
-        let e = Config::parse("rules:\n  nope: {}\n").unwrap_err();
-        assert!(e.contains("rules.nope"), "{e}");
-        let e = Config::parse("rules:\n  image-mutable-url:\n    gracePeriod: 1h\n").unwrap_err();
-        assert!(e.contains("rules.image-mutable-url.gracePeriod"), "{e}");
         assert!(Config::parse("").is_ok());
         assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
         assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172800)));
         assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("99999999999999999999d"), None, "too big for u64");
+        assert_eq!(parse_duration("999999999999999999d"), None, "overflows seconds");
     }
 }

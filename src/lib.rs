@@ -1,12 +1,15 @@
 //! harvester-hygiene: finds Harvester HCI failure modes that generic Kubernetes linters
-//! miss, explains them, and (later) fixes the safe ones.
+//! miss, explains them, and fixes the safe ones.
 //!
-//! Data flows one way: [`inventory`] (gather) → [`rules`] (judge) → [`report`] (render).
-//! The `kubectl-harvester-hygiene` binary and the in-cluster job are thin layers over
-//! [`scan`].
+//! Data flows one way: [`inventory`] (gather) → [`rules`] (judge, with [`config`]) →
+//! [`report`] (render) → [`remedy`] (fix) and [`publish`] (the job's outputs). The leaves
+//! [`meta`], [`finding`], [`version`], [`quantity`] and [`error`] depend on nothing above them.
+//! `tests/architecture.rs` checks the graph. The `kubectl-harvester-hygiene` binary and the
+//! in-cluster job are thin layers over [`scan`]. CONTRIBUTING.md has the recipes.
 
 pub mod config;
 pub mod error;
+pub mod finding;
 pub mod inventory;
 pub mod meta;
 pub mod openstack;

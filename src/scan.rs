@@ -51,6 +51,16 @@ impl ScanOptions {
     }
 }
 
+/// Load and validate a policy file (`--config`): syntax, rule ids and each rule's options.
+pub fn load_config(path: &std::path::Path) -> Result<Config> {
+    let c = Config::load(path)?;
+    rules::validate_config(&c).map_err(|reason| Error::Usage {
+        what: format!("--config {}", path.display()),
+        reason,
+    })?;
+    Ok(c)
+}
+
 /// The rules `ids` names (all when empty); an unknown id is a usage error.
 pub fn select_rules(ids: &[String]) -> Result<Vec<&'static dyn Rule>> {
     if ids.is_empty() {
@@ -129,7 +139,7 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
             let page = if lo.page_size == 0 { 500 } else { lo.page_size };
             live::gather(&client, &mut inv, &kinds_for(&selected), page).await;
             if let Some(oo) = &opts.openstack
-                && selected.iter().any(|r| r.id() == "import-openstack-leak")
+                && selected.iter().any(|r| r.id() == rules::import_openstack_leak::ID)
             {
                 inv.openstack = Some(crate::openstack::gather(&client, &inv, oo).await);
             }
@@ -215,6 +225,8 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
         if !config.enabled(rule.id()) {
             runs.push(RuleRun {
                 id: rule.id().to_string(),
+                summary: rule.summary().to_string(),
+                fixable: crate::remedy::fixable(rule.id()),
                 severity: rule.default_severity(),
                 status: RuleStatus::Disabled,
                 notes: vec!["disabled in the config".into()],
@@ -267,6 +279,8 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
         }
         runs.push(RuleRun {
             id: rule.id().to_string(),
+            summary: rule.summary().to_string(),
+            fixable: crate::remedy::fixable(rule.id()),
             severity,
             status,
             notes: outcome.notes,

@@ -72,8 +72,8 @@ fn log(level: &str, msg: &str, fields: serde_json::Value) {
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = match (&args.config, std::path::Path::new(DEFAULT_CONFIG).exists()) {
-        (Some(p), _) => Config::load(p),
-        (None, true) => Config::load(std::path::Path::new(DEFAULT_CONFIG)),
+        (Some(p), _) => harvester_hygiene::scan::load_config(p),
+        (None, true) => harvester_hygiene::scan::load_config(std::path::Path::new(DEFAULT_CONFIG)),
         (None, false) => Ok(Config::default()),
     };
     let config = match config {

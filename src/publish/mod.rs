@@ -9,24 +9,7 @@ pub use configmap::{FINGERPRINTS_KEY, REPORT_KEY, write_report};
 pub use events::{EventSummary, emit_events};
 pub use metrics::{exposition, push_metrics};
 
-use crate::rules::Finding;
-
-/// A stable id of a finding across runs: rule + object identity (not the message).
-pub fn fingerprint(f: &Finding) -> String {
-    let key = format!(
-        "{}|{}|{}|{}|{}",
-        f.rule,
-        f.object.api_version,
-        f.object.kind,
-        f.object.namespace.as_deref().unwrap_or(""),
-        f.object.name
-    );
-    // FNV-1a 64: short, stable across builds and platforms.
-    let h = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-    });
-    format!("{h:016x}")
-}
+pub use crate::finding::fingerprint;
 
 /// Cut `s` to at most `max` bytes on a character boundary, marking the cut.
 pub fn truncate_bytes(s: &str, max: usize) -> String {

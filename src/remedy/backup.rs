@@ -213,7 +213,6 @@ fn write_new(dir: &Path, stem: &str, bytes: &[u8]) -> Result<PathBuf, String> {
     Err(format!("too many backups of {stem} in {}", dir.display()))
 }
 
-
 pub fn digest(obj: &Value) -> String {
     let bytes = serde_json::to_vec(obj).unwrap_or_default();
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()

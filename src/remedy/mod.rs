@@ -22,10 +22,10 @@ use serde::Serialize;
 
 pub use backup::Backup;
 
+use crate::finding::fingerprint;
 use crate::inventory::Inventory;
 use crate::meta::ObjectRef;
-use crate::publish::fingerprint;
-use crate::rules::Finding;
+use crate::rules::{self, Finding};
 
 /// What an action does.
 #[derive(Debug, Clone, Serialize)]
@@ -77,16 +77,21 @@ pub struct Action {
     pub description: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    Planned,
-    DryRunOk,
-    Done,
-    AlreadyDone,
-    Skipped,
-    Declined,
-    Failed,
+pub use crate::report::ActionStatus as Status;
+
+impl From<ActionResult> for crate::report::ActionRow {
+    fn from(r: ActionResult) -> Self {
+        crate::report::ActionRow {
+            id: r.action.id,
+            rule: r.action.rule,
+            fingerprint: r.action.fingerprint,
+            object: r.action.object,
+            action: serde_json::to_value(&r.action.action).unwrap_or_default(),
+            description: r.action.description,
+            status: r.status,
+            detail: r.detail,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,9 +119,9 @@ type Planner = fn(&Finding, &Inventory) -> Option<(ActionKind, String)>;
 
 /// Fixable rules and their planners (one line per fixable rule).
 const PLANNERS: &[(&str, Planner)] = &[
-    ("orphaned-guest-pvc", pvc::plan),
-    ("migration-annotation-stale", quota::plan),
-    ("import-openstack-leak", openstack::plan),
+    (rules::orphaned_guest_pvc::ID, pvc::plan),
+    (rules::migration_annotation_stale::ID, quota::plan),
+    (rules::import_openstack_leak::ID, openstack::plan),
 ];
 
 /// Is the rule fixable by `fix`?

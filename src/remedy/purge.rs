@@ -63,7 +63,7 @@ pub async fn plan(
         let from = ann.get(RETAINED_FROM).cloned().unwrap_or_default();
         actions.push(Action {
             id: actions.len() + 1,
-            rule: "orphaned-guest-pvc".into(),
+            rule: crate::rules::orphaned_guest_pvc::ID.into(),
             fingerprint: String::new(),
             object: ObjectRef {
                 api_version: "v1".into(),

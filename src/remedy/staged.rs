@@ -15,15 +15,15 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{ActionKind, ActionResult, Backup, ExecOptions, Mode, execute, plan};
+use crate::finding::fingerprint;
 use crate::inventory::Inventory;
 use crate::inventory::kinds::PersistentVolumeClaim;
 use crate::meta::{ObjectRef, parse_time};
-use crate::publish::fingerprint;
 use crate::rules::Finding;
 
 pub const MARK: &str = "harvester-hygiene.io/remediation-candidate-since";
 /// Rules the job can remediate.
-pub const JOB_RULES: &[&str] = &["orphaned-guest-pvc"];
+pub const JOB_RULES: &[&str] = &[crate::rules::orphaned_guest_pvc::ID];
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]

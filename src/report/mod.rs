@@ -10,8 +10,8 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::finding::{Finding, Severity};
 use crate::inventory::{Gap, Incomplete, InputError};
-use crate::rules::{Finding, Severity};
 
 pub const API_VERSION: &str = "harvester-hygiene/v1";
 
@@ -33,7 +33,36 @@ pub struct Report {
     pub exempted: Vec<Exempted>,
     /// `fix`: what was planned or done for each fixable finding.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub actions: Option<Vec<crate::remedy::ActionResult>>,
+    pub actions: Option<Vec<ActionRow>>,
+}
+
+/// What `fix` planned or did for one finding, as plain data (the remedy fills it in; the
+/// report does not depend on the remedy).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRow {
+    pub id: usize,
+    pub rule: String,
+    pub fingerprint: String,
+    pub object: crate::meta::ObjectRef,
+    /// The action itself (`{"type": "retainAndDeletePvc", …}`).
+    pub action: serde_json::Value,
+    pub description: String,
+    pub status: ActionStatus,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionStatus {
+    Planned,
+    DryRunOk,
+    Done,
+    AlreadyDone,
+    Skipped,
+    Declined,
+    Failed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,6 +124,10 @@ pub struct Summary {
 #[serde(rename_all = "camelCase")]
 pub struct RuleRun {
     pub id: String,
+    /// The rule's one-line summary (as `rules` prints it).
+    pub summary: String,
+    /// Whether `fix` can act on its findings.
+    pub fixable: bool,
     pub severity: Severity,
     /// `complete`, or `partial` when some inputs were missing.
     pub status: RuleStatus,
@@ -188,21 +221,7 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// `1.5 GiB`-style sizes for people (binary units, one decimal).
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
+pub use crate::quantity::human_bytes;
 
 /// Write `report` in `format`. `color`: ANSI colours in tables. A reader that stops early
 /// (`| head`) is not an error, as with kubectl.

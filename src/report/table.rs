@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use owo_colors::OwoColorize;
 
 use super::{Report, RuleStatus, SourceKind};
-use crate::rules::{Finding, Severity};
+use crate::finding::{Finding, Severity};
 
 fn width() -> usize {
     std::env::var("COLUMNS")
@@ -114,12 +114,7 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
             RuleStatus::Skipped => " (skipped)".to_string(),
             RuleStatus::Disabled => " (disabled)".to_string(),
         };
-        writeln!(
-            out,
-            "{} · {}{status}",
-            bold(&run.id, color),
-            crate::rules::find(&run.id).map_or("", |r| r.summary())
-        )?;
+        writeln!(out, "{} · {}{status}", bold(&run.id, color), run.summary)?;
         for note in &run.notes {
             writeln!(out, "  note: {note}")?;
         }
@@ -242,13 +237,13 @@ pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> 
 }
 
 fn render_actions(
-    actions: &[crate::remedy::ActionResult],
+    actions: &[crate::report::ActionRow],
     report: &Report,
     total_width: usize,
     color: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    use crate::remedy::Status;
+    use crate::report::ActionStatus as Status;
     writeln!(out)?;
     writeln!(out, "{}", bold("Actions", color))?;
     if actions.is_empty() {
@@ -271,11 +266,11 @@ fn render_actions(
                 Status::Skipped | Status::Declined => Severity::Warning,
                 _ => Severity::Info,
             };
-            let lines = wrap(&a.action.description, total_width.saturating_sub(st_w + 7));
+            let lines = wrap(&a.description, total_width.saturating_sub(st_w + 7));
             writeln!(
                 out,
                 "{:<3}  {}  {}",
-                a.action.id,
+                a.id,
                 paint(&format!("{status:<st_w$}"), sev, color),
                 lines[0]
             )?;
@@ -293,7 +288,7 @@ fn render_actions(
     let manual = report
         .findings
         .iter()
-        .filter(|f| !crate::remedy::fixable(&f.rule))
+        .filter(|f| !report.rules.iter().any(|r| r.id == f.rule && r.fixable))
         .count();
     if manual > 0 {
         writeln!(out, "{manual} finding(s) need a manual fix: see the fix: lines above.")?;

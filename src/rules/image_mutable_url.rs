@@ -22,7 +22,15 @@ use crate::version::Version;
 
 pub struct ImageMutableUrl;
 
-const ID: &str = "image-mutable-url";
+pub const ID: &str = "image-mutable-url";
+
+/// `rules.image-mutable-url` in the policy file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Options {
+    /// More path segments that mark a moving target.
+    pub extra_patterns: Vec<String>,
+}
 const LONGHORN_NS: &str = "longhorn-system";
 /// The first version that asks Longhorn for more than one BackingImage copy (#5897).
 const IMAGE_HA_FROM: Version = Version::new(1, 4, 0);
@@ -316,10 +324,9 @@ impl Rule for ImageMutableUrl {
         NEEDS
     }
 
-    fn options(&self) -> &'static [&'static str] {
-        &["extraPatterns"]
+    fn check_options(&self, raw: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        super::check_options::<Options>(raw)
     }
-
     fn explain(&self) -> Explanation {
         Explanation {
             why: "Longhorn keeps a BackingImage's checksum once the first copy is made (status.checksum is immutable, \
@@ -356,7 +363,8 @@ impl Rule for ImageMutableUrl {
         let inv = ctx.inv;
         let mut out = Outcome::default();
         let bis_known = inv.covers::<BackingImage>(Some(LONGHORN_NS));
-        let extra: &[String] = ctx.rule_config(ID).map_or(&[], |c| c.extra_patterns.as_slice());
+        let opts: Options = ctx.options(ID);
+        let extra: &[String] = opts.extra_patterns.as_slice();
         let single_copy = inv.harvester_version.as_ref().filter(|v| **v < IMAGE_HA_FROM);
         for img in inv.objects::<VirtualMachineImage>() {
             if !inv.in_scope(img.metadata.namespace.as_deref())

@@ -35,7 +35,7 @@ use crate::version::{Boundary, Version};
 
 pub struct ImageNameCollision;
 
-const ID: &str = "image-name-collision";
+pub const ID: &str = "image-name-collision";
 const LONGHORN_NS: &str = "longhorn-system";
 /// Longhorn's `datastore.NameMaximumLength`.
 const NAME_MAX: usize = 40;

@@ -36,7 +36,18 @@ use crate::version::{Boundary, Version};
 
 pub struct ImportOpenstackLeak;
 
-const ID: &str = "import-openstack-leak";
+pub const ID: &str = "import-openstack-leak";
+
+/// `rules.import-openstack-leak` in the policy file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Options {
+    /// How long an export may run before it counts as stuck (default 6h).
+    pub stuck_after: Option<crate::config::DurationOption>,
+    /// With `--openstack`: also count leftovers whose import no longer exists in this cluster
+    /// (another cluster may share the project).
+    pub without_import: bool,
+}
 /// First releases with the cleanup fix: Harvester v1.5.2-rc1, add-on chart 1.5.2-rc1 (image
 /// v1.5.2-rc1 has the backport, harvester/vm-import-controller#84; harvester/addons `version_info`).
 /// Development charts from 1.6.0-dev.0 run a v1.6-head image built after #80 merged.
@@ -140,8 +151,8 @@ impl Rule for ImportOpenstackLeak {
         ];
         NEEDS
     }
-    fn options(&self) -> &'static [&'static str] {
-        &["stuckAfter", "withoutImport"]
+    fn check_options(&self, raw: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        super::check_options::<Options>(raw)
     }
     fn explain(&self) -> Explanation {
         Explanation {
@@ -187,7 +198,8 @@ impl Rule for ImportOpenstackLeak {
         let ctl = controller(ctx);
         let since = fixed_since(ctx);
         let upgrades_known = inv.covers::<Upgrade>(Some(HARVESTER_SYSTEM));
-        let stuck_after = ctx.config.duration(ID, |c| c.stuck_after.as_ref(), DEFAULT_STUCK_AFTER);
+        let opts: Options = ctx.options(ID);
+        let stuck_after = opts.stuck_after.map_or(DEFAULT_STUCK_AFTER, |d| d.0);
         let stuck_after = jiff::SignedDuration::try_from(stuck_after).unwrap_or(jiff::SignedDuration::from_hours(6));
         let os = ctx.inv.openstack.as_ref().map(|o| Leftovers::new(o, ctx, stuck_after));
         let mut handled: BTreeSet<(String, String)> = BTreeSet::new();
@@ -616,7 +628,7 @@ impl<'a> Leftovers<'a> {
                         f.evidence.extend(found.iter().map(|r| fact(r)));
                         f
                     }
-                    None if ctx.config.rule(ID).and_then(|c| c.without_import).unwrap_or(false) => {
+                    None if ctx.options::<Options>(ID).without_import => {
                         // Imports in namespaces not read may exist (and may still be exporting):
                         // unknown coverage is not absence.
                         let imports_known = ctx.inv.covers_all(info::<VirtualMachineImport>());

@@ -42,6 +42,14 @@ pub fn hard_scaled(inv: &Inventory) -> Option<bool> {
 /// A migration final for less than this is not stale yet: the controller removes the entry
 /// right after the VMIM turns final.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
+/// `rules.migration-annotation-stale` in the policy file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Options {
+    /// How long after its migration turned final an entry may stay (default 5m).
+    pub grace_period: Option<crate::config::DurationOption>,
+}
+
 /// The resources Harvester scales (`limits.cpu`, `limits.memory`).
 const SCALED: &[&str] = &["limits.cpu", "limits.memory"];
 
@@ -208,8 +216,8 @@ impl Rule for MigrationAnnotationStale {
         ];
         NEEDS
     }
-    fn options(&self) -> &'static [&'static str] {
-        &["gracePeriod"]
+    fn check_options(&self, raw: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        super::check_options::<Options>(raw)
     }
     fn explain(&self) -> Explanation {
         Explanation {
@@ -250,7 +258,7 @@ impl Rule for MigrationAnnotationStale {
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
-        let grace = ctx.config.duration(ID, |c| c.grace_period.as_ref(), DEFAULT_GRACE);
+        let grace = ctx.options::<Options>(ID).grace_period.map_or(DEFAULT_GRACE, |d| d.0);
         let grace = jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::from_mins(5));
         let migrations = Migrations::build(inv);
         for quota in inv.objects::<ResourceQuota>() {

@@ -2,21 +2,19 @@
 //! file and add one line to [`REGISTRY`].
 
 pub mod guest_clusters;
-mod image_mutable_url;
-mod image_name_collision;
-mod import_openstack_leak;
+pub mod image_mutable_url;
+pub mod image_name_collision;
+pub mod import_openstack_leak;
 pub mod migration_annotation_stale;
 pub mod orphaned_guest_pvc;
-mod vm_name_breaks_migration;
+pub mod vm_name_breaks_migration;
 
-use std::fmt;
-use std::str::FromStr;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use serde::{Deserialize, Serialize};
-
-use crate::config::{Config, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION};
+use crate::config::Config;
+pub use crate::finding::{Confidence, Exemption, Finding, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION, Severity};
 use crate::inventory::{Inventory, Kind, KindInfo};
-use crate::meta::ObjectRef;
 
 pub use image_mutable_url::ImageMutableUrl;
 pub use image_name_collision::ImageNameCollision;
@@ -39,119 +37,6 @@ pub fn find(id: &str) -> Option<&'static dyn Rule> {
     REGISTRY.iter().copied().find(|r| r.id() == id)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "info" => Ok(Severity::Info),
-            "warning" => Ok(Severity::Warning),
-            "error" => Ok(Severity::Error),
-            other => Err(format!("unknown severity {other:?} (expected error, warning or info)")),
-        }
-    }
-}
-
-/// How sure a finding is, from the evidence it carries.
-///
-/// `proven`: the objects themselves show it. `likely`: inferred from strong circumstantial
-/// evidence (names, history). `possible`: something that would settle it could not be seen
-/// (unknown coverage, credentials of a cluster we cannot identify). `fix` acts only where a
-/// rule's fix says the confidence is enough; never on `possible`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Confidence {
-    Possible,
-    Likely,
-    #[default]
-    Proven,
-}
-
-impl Confidence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Confidence::Possible => "possible",
-            Confidence::Likely => "likely",
-            Confidence::Proven => "proven",
-        }
-    }
-}
-
-impl fmt::Display for Confidence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One problem with one object.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    pub rule: String,
-    pub severity: Severity,
-    /// How sure the finding is (see [`Confidence`]).
-    #[serde(default)]
-    pub confidence: Confidence,
-    /// Short machine-readable facts the finding rests on (`detached-since:<time>`,
-    /// `unreferenced`, `last-vm-gone:<name>`...), in the order they were established.
-    #[serde(default)]
-    pub evidence: Vec<String>,
-    /// Bytes that fixing the finding would free (a volume's size times its replicas).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reclaimable_bytes: Option<u64>,
-    pub object: ObjectRef,
-    /// What is wrong and why it matters.
-    pub message: String,
-    /// What to do about it.
-    pub remediation: String,
-    pub related: Vec<ObjectRef>,
-    /// Machine-readable facts for tools (`annotation`, `persistentVolume`, `attribution`...).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub details: std::collections::BTreeMap<String, String>,
-    /// The object's exemption annotations, read when the finding was made.
-    #[serde(skip)]
-    pub exemption: Option<Exemption>,
-}
-
-/// `harvester-hygiene.io/ignore` and its reason, as found on the object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exemption {
-    pub rules: String,
-    pub reason: Option<String>,
-}
-
-impl Exemption {
-    pub fn covers(&self, rule: &str) -> bool {
-        self.rules
-            .split(',')
-            .map(str::trim)
-            .any(|r| r == rule || r == "*" || r == "all")
-    }
-}
-
 /// What the rule found, and what it could not check.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -169,9 +54,63 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    pub fn rule_config(&self, id: &str) -> Option<&crate::config::RuleConfig> {
-        self.config.rule(id)
+    /// The rule's typed options from the policy file (defaults where unset). The policy was
+    /// validated against the same type when it was loaded ([`validate_config`]).
+    pub fn options<T: DeserializeOwned + Default>(&self, id: &str) -> T {
+        options(self.config, id)
     }
+}
+
+/// Rule `id`'s typed options from `config` (defaults where unset or invalid).
+pub fn options<T: DeserializeOwned + Default>(config: &Config, id: &str) -> T {
+    config
+        .rule(id)
+        .and_then(|c| serde_json::from_value(serde_json::Value::Object(c.options.clone())).ok())
+        .unwrap_or_default()
+}
+
+/// Check `raw` against options type `T`, one key at a time so the error names the key:
+/// `gracePeriod: "1x" is not a duration…`, `sevrity: no such option (…)`.
+pub fn check_options<T: DeserializeOwned>(raw: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+    for (k, v) in raw {
+        let one = serde_json::Map::from_iter([(k.clone(), v.clone())]);
+        if let Err(e) = serde_json::from_value::<T>(serde_json::Value::Object(one)) {
+            let e = e.to_string();
+            return Err(if e.starts_with("unknown field") {
+                format!("{k}: no such option ({e})")
+            } else {
+                format!("{k}: {e}")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A rule without options of its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoOptions {}
+
+/// Check a policy against the rules: unknown rule ids and options a rule does not take (or
+/// that do not parse) are errors naming `rules.<id>.<option>`.
+pub fn validate_config(config: &Config) -> Result<(), String> {
+    for (id, rc) in &config.rules {
+        let rule = find(id).ok_or_else(|| {
+            format!(
+                "rules.{id}: unknown rule (known: {})",
+                REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        rule.check_options(&rc.options).map_err(|e| format!("rules.{id}.{e}"))?;
+    }
+    Ok(())
+}
+
+/// Parse and validate a policy document (what `--config` does).
+pub fn parse_config(text: &str) -> Result<Config, String> {
+    let c = Config::parse(text)?;
+    validate_config(&c)?;
+    Ok(c)
 }
 
 /// What `explain` prints about a rule.
@@ -191,9 +130,22 @@ pub trait Rule: Sync {
     /// The kinds the rule reads. The scan lists exactly these (plus the version Setting).
     fn needs(&self) -> &'static [&'static KindInfo];
     fn check(&self, ctx: &Context<'_>) -> Outcome;
-    /// Config options the rule takes besides `enabled` and `severity`.
-    fn options(&self) -> &'static [&'static str] {
-        &[]
+    /// Check the rule's options from the policy file (besides `enabled` and `severity`):
+    /// `check_options::<TheRulesOptions>(raw)`. The default takes none.
+    fn check_options(&self, raw: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        check_options::<NoOptions>(raw)
+    }
+    /// The option names the rule takes, read from its options type (for `explain`).
+    fn option_names(&self) -> Vec<String> {
+        const PROBE: &str = "\u{1}probe";
+        let probe = serde_json::Map::from_iter([(PROBE.to_string(), serde_json::Value::Null)]);
+        match self.check_options(&probe) {
+            Err(e) => e
+                .split_once("expected ")
+                .map(|(_, names)| names.split('`').skip(1).step_by(2).map(str::to_string).collect())
+                .unwrap_or_default(),
+            Ok(()) => Vec::new(),
+        }
     }
     fn explain(&self) -> Explanation;
 }
@@ -230,20 +182,50 @@ impl Finding {
     }
 }
 
-impl Finding {
-    /// Set the confidence (builder style).
-    pub fn with_confidence(mut self, confidence: Confidence) -> Self {
-        self.confidence = confidence;
-        self
-    }
-    /// Add one evidence fact (`key` or `key:value`).
-    pub fn evidence(mut self, fact: impl Into<String>) -> Self {
-        self.evidence.push(fact.into());
-        self
-    }
-}
-
 /// `s` for plurals in messages.
 pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_errors_name_the_rule_and_the_option() {
+        let err = |t: &str| parse_config(t).err().unwrap_or_default();
+        assert!(err("rules:\n  nope: {}\n").contains("rules.nope: unknown rule"));
+        let e = err("rules:\n  image-mutable-url:\n    gracePeriod: 1h\n");
+        assert!(
+            e.starts_with("rules.image-mutable-url.gracePeriod: no such option"),
+            "{e}"
+        );
+        let e = err("rules:\n  image-mutable-url:\n    sevrity: error\n");
+        assert!(e.starts_with("rules.image-mutable-url.sevrity"), "{e}");
+        let e = err("rules:\n  orphaned-guest-pvc:\n    gracePeriod: 1x\n");
+        assert!(
+            e.starts_with("rules.orphaned-guest-pvc.gracePeriod") && e.contains("not a duration"),
+            "{e}"
+        );
+        let e = err("rules:\n  image-name-collision:\n    extraPatterns: [x]\n");
+        assert!(
+            e.starts_with("rules.image-name-collision.extraPatterns: no such option"),
+            "{e}"
+        );
+        assert!(parse_config("rules:\n  orphaned-guest-pvc:\n    gracePeriod: 2d\n    guestNamespaces: [a]\n").is_ok());
+    }
+
+    #[test]
+    fn option_names_come_from_the_options_types() {
+        let names = |id: &str| find(id).map(|r| r.option_names()).unwrap_or_default();
+        assert_eq!(names("orphaned-guest-pvc"), ["gracePeriod", "guestNamespaces"]);
+        assert_eq!(names("import-openstack-leak"), ["stuckAfter", "withoutImport"]);
+        assert_eq!(names("migration-annotation-stale"), ["gracePeriod"]);
+        assert_eq!(names("image-mutable-url"), ["extraPatterns"]);
+        assert!(names("image-name-collision").is_empty());
+        // Typed: the policy's values reach the rule.
+        let c = parse_config("rules:\n  orphaned-guest-pvc:\n    gracePeriod: 2d\n").unwrap_or_default();
+        let o: orphaned_guest_pvc::Options = options(&c, orphaned_guest_pvc::ID);
+        assert_eq!(o.grace_period.map(|d| d.0.as_secs()), Some(172_800));
+    }
 }

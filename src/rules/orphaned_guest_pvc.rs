@@ -33,6 +33,16 @@ pub const ID: &str = "orphaned-guest-pvc";
 const LONGHORN_NS: &str = "longhorn-system";
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 
+/// `rules.orphaned-guest-pvc` in the policy file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Options {
+    /// How long a volume must be unused before it is reported (default 24h).
+    pub grace_period: Option<crate::config::DurationOption>,
+    /// Namespaces where guest-cluster VMs live besides the PVC's own.
+    pub guest_namespaces: Vec<String>,
+}
+
 /// `pvc-<uuid>`, the external-provisioner's default volume name.
 pub fn is_guest_csi_name(name: &str) -> bool {
     let Some(u) = name.strip_prefix("pvc-") else {
@@ -79,8 +89,8 @@ impl Rule for OrphanedGuestPvc {
         ];
         NEEDS
     }
-    fn options(&self) -> &'static [&'static str] {
-        &["gracePeriod", "guestNamespaces"]
+    fn check_options(&self, raw: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        super::check_options::<Options>(raw)
     }
     fn explain(&self) -> Explanation {
         Explanation {
@@ -127,15 +137,13 @@ impl Rule for OrphanedGuestPvc {
 
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
-        let grace = ctx.config.duration(ID, |c| c.grace_period.as_ref(), DEFAULT_GRACE);
+        let opts: Options = ctx.options(ID);
+        let grace = opts.grace_period.map_or(DEFAULT_GRACE, |d| d.0);
         let judge = Judge {
             inv,
             now: ctx.now,
             grace: jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::from_hours(24)),
-            guest_namespaces: ctx
-                .rule_config(ID)
-                .map(|c| c.guest_namespaces.iter().map(String::as_str).collect())
-                .unwrap_or_default(),
+            guest_namespaces: opts.guest_namespaces.clone(),
             refs: References::build(inv),
             guests: GuestClusters::build(inv),
             volumes: inv
@@ -187,7 +195,7 @@ struct Judge<'a> {
     inv: &'a Inventory,
     now: jiff::Timestamp,
     grace: jiff::SignedDuration,
-    guest_namespaces: Vec<&'a str>,
+    guest_namespaces: Vec<String>,
     refs: References<'a>,
     guests: GuestClusters<'a>,
     volumes: BTreeMap<&'a str, &'a LonghornVolume>,
@@ -349,7 +357,7 @@ impl Judge<'_> {
         if let Some(b) = reclaimable {
             text.push_str(&format!(
                 "; it holds {} ({} replica{})",
-                crate::report::human_bytes(b),
+                crate::quantity::human_bytes(b),
                 v.spec.number_of_replicas.max(1),
                 if v.spec.number_of_replicas > 1 { "s" } else { "" }
             ));
@@ -382,7 +390,7 @@ impl Judge<'_> {
             missing.extend(["RoleBinding", "ClusterRoleBinding"]);
         }
         let mut places = vec![ns];
-        places.extend(self.guest_namespaces.iter().copied().filter(|g| *g != ns));
+        places.extend(self.guest_namespaces.iter().map(String::as_str).filter(|g| *g != ns));
         for g in &self.guest_namespaces {
             if !self.inv.covers::<VirtualMachine>(Some(g)) && !missing.contains(&"VirtualMachine") {
                 missing.push("VirtualMachine");

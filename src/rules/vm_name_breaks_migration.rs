@@ -28,7 +28,7 @@ use crate::version::{Boundary, Version};
 
 pub struct VmNameBreaksMigration;
 
-const ID: &str = "vm-name-breaks-migration";
+pub const ID: &str = "vm-name-breaks-migration";
 /// The name part `migrating-<vm>` must be at most 63 characters.
 pub const MAX_SAFE_NAME: usize = 53;
 /// The migrating-<vm name> key arrived in v1.2.0 (harvester/harvester#3829).

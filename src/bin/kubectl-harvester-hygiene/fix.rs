@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use harvester_hygiene::publish::fingerprint;
+use harvester_hygiene::finding::fingerprint;
 use harvester_hygiene::remedy::{self, Backup, ExecOptions, Mode, Status};
 use harvester_hygiene::report::{self, Format, exit};
 use harvester_hygiene::rules::Finding;
@@ -142,7 +142,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
     };
     let results = remedy::execute(&client, actions, &fresh, &exec, &mut confirm).await;
     let failed = results.iter().filter(|r| r.status == Status::Failed).count();
-    report.actions = Some(results);
+    report.actions = Some(results.into_iter().map(Into::into).collect());
     if let Err(e) = report::render(&report, output, color, &mut std::io::stdout().lock()) {
         eprintln!("error: {e}");
         return exit::USAGE;

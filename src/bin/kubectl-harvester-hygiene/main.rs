@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::report::{self, FailOn, Format, exit};
+use harvester_hygiene::rules::import_openstack_leak;
 use harvester_hygiene::scan::{Input, ScanOptions, scan};
 use harvester_hygiene::{Error, rules};
 
@@ -199,11 +200,12 @@ fn explain(id: &str) -> i32 {
     println!("Affected versions: {}\n", e.affected);
     println!("Upstream: {}\n", e.upstream.join(", "));
     println!("Remediation:\n{}", textwrap(e.remediation));
-    if !rule.options().is_empty() {
+    let options = rule.option_names();
+    if !options.is_empty() {
         println!(
             "\nConfig options (rules.{}): enabled, severity, {}",
             rule.id(),
-            rule.options().join(", ")
+            options.join(", ")
         );
     }
     exit::OK
@@ -241,7 +243,7 @@ fn error_code(e: &Error) -> i32 {
 /// Scan options from the shared flags (`from`: files input).
 fn scan_options(common: CommonArgs, from: Vec<PathBuf>) -> Result<ScanOptions, i32> {
     let mut config = match &common.config {
-        Some(p) => Config::load(p).map_err(|e| {
+        Some(p) => harvester_hygiene::scan::load_config(p).map_err(|e| {
             eprintln!("error: {e}");
             exit::USAGE
         })?,
@@ -251,17 +253,18 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>) -> Result<ScanOptions, i
     if os.openstack_without_import {
         config
             .rules
-            .entry("import-openstack-leak".into())
+            .entry(import_openstack_leak::ID.into())
             .or_default()
-            .without_import = Some(true);
+            .options
+            .insert("withoutImport".into(), true.into());
     }
     let openstack = os.openstack.then(|| harvester_hygiene::openstack::Options {
         insecure: os.openstack_insecure,
-        without_import: os.openstack_without_import
-            || config
-                .rule("import-openstack-leak")
-                .and_then(|c| c.without_import)
-                .unwrap_or(false),
+        without_import: harvester_hygiene::rules::options::<import_openstack_leak::Options>(
+            &config,
+            import_openstack_leak::ID,
+        )
+        .without_import,
     });
     let input = if from.is_empty() {
         Input::Live(LiveOptions {

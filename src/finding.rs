@@ -1,0 +1,159 @@
+//! What a rule reports: a [`Finding`] with its [`Severity`], [`Confidence`] and evidence, the
+//! exemption annotations read with it, and its stable identity across runs ([`fingerprint`]).
+//! A leaf of the module graph: it depends only on [`crate::meta`], so config, rules, report,
+//! remedy and publish can all use it without depending on each other.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::meta::ObjectRef;
+
+/// Per-object exemption: `harvester-hygiene.io/ignore: "rule-a,rule-b"` (or `"*"`) with a
+/// required `harvester-hygiene.io/ignore-reason`.
+pub const IGNORE_ANNOTATION: &str = "harvester-hygiene.io/ignore";
+pub const IGNORE_REASON_ANNOTATION: &str = "harvester-hygiene.io/ignore-reason";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            other => Err(format!("unknown severity {other:?} (expected error, warning or info)")),
+        }
+    }
+}
+
+/// How sure a finding is, from the evidence it carries.
+///
+/// `proven`: the objects themselves show it. `likely`: inferred from strong circumstantial
+/// evidence (names, history). `possible`: something that would settle it could not be seen
+/// (unknown coverage, credentials of a cluster we cannot identify). `fix` acts only where a
+/// rule's fix says the confidence is enough; never on `possible`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Possible,
+    Likely,
+    #[default]
+    Proven,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Possible => "possible",
+            Confidence::Likely => "likely",
+            Confidence::Proven => "proven",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem with one object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    /// How sure the finding is (see [`Confidence`]).
+    #[serde(default)]
+    pub confidence: Confidence,
+    /// Short machine-readable facts the finding rests on (`detached-since:<time>`,
+    /// `unreferenced`, `last-vm-gone:<name>`...), in the order they were established.
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    /// Bytes that fixing the finding would free (a volume's size times its replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaimable_bytes: Option<u64>,
+    pub object: ObjectRef,
+    /// What is wrong and why it matters.
+    pub message: String,
+    /// What to do about it.
+    pub remediation: String,
+    pub related: Vec<ObjectRef>,
+    /// Machine-readable facts for tools (`annotation`, `persistentVolume`, `attribution`...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub details: std::collections::BTreeMap<String, String>,
+    /// The object's exemption annotations, read when the finding was made.
+    #[serde(skip)]
+    pub exemption: Option<Exemption>,
+}
+
+/// `harvester-hygiene.io/ignore` and its reason, as found on the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    pub rules: String,
+    pub reason: Option<String>,
+}
+
+impl Exemption {
+    pub fn covers(&self, rule: &str) -> bool {
+        self.rules
+            .split(',')
+            .map(str::trim)
+            .any(|r| r == rule || r == "*" || r == "all")
+    }
+}
+
+impl Finding {
+    /// Set the confidence (builder style).
+    pub fn with_confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
+        self
+    }
+    /// Add one evidence fact (`key` or `key:value`).
+    pub fn evidence(mut self, fact: impl Into<String>) -> Self {
+        self.evidence.push(fact.into());
+        self
+    }
+}
+
+/// A stable id of a finding across runs: rule + object identity (not the message).
+pub fn fingerprint(f: &Finding) -> String {
+    let key = format!(
+        "{}|{}|{}|{}|{}",
+        f.rule,
+        f.object.api_version,
+        f.object.kind,
+        f.object.namespace.as_deref().unwrap_or(""),
+        f.object.name
+    );
+    // FNV-1a 64: short, stable across builds and platforms.
+    let h = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{h:016x}")
+}
