@@ -176,14 +176,14 @@ impl std::fmt::Display for Seen {
 /// A file or member that could not be read whole.
 #[derive(Debug, thiserror::Error)]
 enum ReadError {
-    #[error("skipped: over --max-file-bytes {limit} ({}): {seen}", human_bytes(*limit))]
+    #[error("over --max-file-bytes {limit} ({}): {seen}", human_bytes(*limit))]
     FileBytes { limit: u64, seen: Seen },
     #[error(
-        "skipped: over --max-total-bytes {limit} ({}): {before} bytes of the input were read before it, and {seen}",
+        "over --max-total-bytes {limit} ({}): {before} bytes of the input were read before it, and {seen}",
         human_bytes(*limit)
     )]
     TotalBytes { limit: u64, before: u64, seen: Seen },
-    #[error("skipped: over --max-zip-ratio {ratio}:1: {compressed} bytes compressed, and {seen}")]
+    #[error("over --max-zip-ratio {ratio}:1: {compressed} bytes compressed, and {seen}")]
     ZipRatio { ratio: u64, compressed: u64, seen: Seen },
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -792,6 +792,105 @@ mod tests {
         let docs = split_yaml_documents("---\na: 1\n---\nb: |\n  ---x\n...\n--- {c: 3}\n");
         assert_eq!(docs, vec!["a: 1\n", "b: |\n  ---x\n", "", "{c: 3}\n"]);
         assert_eq!(split_yaml_documents("a: 1\n"), vec!["a: 1\n"]);
+    }
+
+    fn budget(max_file_bytes: u64, max_total_bytes: u64, max_zip_ratio: u64) -> Budget {
+        Budget {
+            limits: Limits {
+                max_file_bytes,
+                max_total_bytes,
+                max_zip_ratio,
+            },
+            read: 0,
+        }
+    }
+
+    /// A stream that never ends and declares nothing: only the bytes read can stop it.
+    fn zeros() -> impl Read {
+        io::repeat(0)
+    }
+
+    #[test]
+    fn the_ratio_is_judged_on_the_bytes_inflated_not_the_declared_size() {
+        let mut b = budget(DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_TOTAL_BYTES, 100);
+        // 100 compressed bytes may inflate to the floor, 1 MiB; a declared 0 does not help.
+        let err = b.read(zeros(), 0, Some(100)).unwrap_err();
+        let ReadError::ZipRatio {
+            ratio,
+            compressed,
+            seen,
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!((*ratio, *compressed), (100, 100));
+        assert!(matches!(seen, Seen::Read(n) if *n == RATIO_FLOOR + 1), "{err}");
+        // Above the floor: compressed × ratio.
+        let err = b.read(zeros(), 0, Some(1 << 20)).unwrap_err();
+        assert!(
+            matches!(err, ReadError::ZipRatio { seen: Seen::Read(n), .. } if n == (100 << 20) + 1),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--max-zip-ratio 100:1"), "{err}");
+        // Every byte read counts towards the total.
+        assert_eq!(b.read, RATIO_FLOOR + 1 + (100 << 20) + 1);
+        // Near miss: exactly at the cap is kept.
+        let mut b = budget(DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_TOTAL_BYTES, 100);
+        let got = b.read(zeros().take(RATIO_FLOOR), RATIO_FLOOR, Some(100)).unwrap();
+        assert_eq!(got.len() as u64, RATIO_FLOOR);
+    }
+
+    #[test]
+    fn declared_sizes_over_a_bound_are_refused_before_reading() {
+        let mut b = budget(1_000, 10_000, 100);
+        let err = b.read(zeros(), 1_001, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::FileBytes {
+                    limit: 1_000,
+                    seen: Seen::Declared(1_001)
+                }
+            ),
+            "{err}"
+        );
+        let err = b.read(zeros(), 2 << 20, Some(10)).unwrap_err();
+        assert!(matches!(err, ReadError::FileBytes { .. }), "{err}");
+        assert_eq!(b.read, 0);
+    }
+
+    #[test]
+    fn the_file_and_total_caps_hold_on_the_bytes_read() {
+        let mut b = budget(1_000, 2_500, 100);
+        let err = b.read(zeros(), 10, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::FileBytes {
+                    seen: Seen::Read(1_001),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(b.read(zeros().take(1_000), 1_000, None).unwrap().len(), 1_000);
+        // 2_001 read so far: 499 left, tighter than the file cap.
+        let err = b.read(zeros(), 0, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::TotalBytes {
+                    limit: 2_500,
+                    before: 2_001,
+                    seen: Seen::Read(500)
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--max-total-bytes 2500"), "{err}");
+        // Spent: only an empty file still fits.
+        assert!(b.read(zeros(), 1, None).is_err());
+        assert!(b.read(io::empty(), 0, None).unwrap().is_empty());
     }
 
     #[test]
