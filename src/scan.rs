@@ -35,6 +35,8 @@ pub struct ScanOptions {
     pub now: Option<jiff::Timestamp>,
     /// `--openstack`: also list the OpenStack projects of OpenStack imports (live only).
     pub openstack: Option<crate::openstack::Options>,
+    /// `--max-file-bytes`, `--max-total-bytes`, `--max-zip-ratio`: bounds on files input.
+    pub limits: files::Limits,
 }
 
 impl ScanOptions {
@@ -47,6 +49,7 @@ impl ScanOptions {
             config: Config::default(),
             now: None,
             openstack: None,
+            limits: files::Limits::default(),
         }
     }
 }
@@ -122,7 +125,7 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
                 });
             }
             let mut inv = Inventory::new(opts.namespace.clone(), true);
-            files::load(&mut inv, paths)?;
+            files::load_with(&mut inv, paths, opts.limits)?;
             let source = new_source(SourceKind::Files, opts);
             (
                 inv,

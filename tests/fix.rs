@@ -488,6 +488,7 @@ async fn live_opts(ns: &str) -> ScanOptions {
         config: Default::default(),
         now: None,
         openstack: None,
+        limits: Default::default(),
     }
 }
 

@@ -30,6 +30,7 @@ async fn run(namespace: Option<&str>, version: &str) -> harvester_hygiene::repor
         config: Default::default(),
         now: None,
         openstack: None,
+        limits: Default::default(),
     })
     .await
     .expect("scan")

@@ -59,6 +59,7 @@ async fn run(user: Option<&str>, namespace: Option<&str>, rules: &[&str]) -> Rep
         config: Default::default(),
         now: None,
         openstack: None,
+        limits: Default::default(),
     };
     scan(&opts).await.expect("scan")
 }

@@ -467,6 +467,7 @@ async fn headroom_on_a_real_apiserver() {
         config: Default::default(),
         now: None,
         openstack: None,
+        limits: Default::default(),
     })
     .await
     .expect("scan");

@@ -116,6 +116,7 @@ async fn run(args: Args, config: Config) -> u8 {
         config,
         now: None,
         openstack: None,
+        limits: Default::default(),
     };
     let gathered = match gather(&opts).await {
         Ok(g) => g,

@@ -9,9 +9,16 @@
 //!
 //! Support bundles rewrite empty values and `null` as the string `"null"`; for bundle files
 //! that string is read as empty.
+//!
+//! Bounds ([`Limits`]): every file and archive member is read as a stream through a cap (the
+//! tightest of the bytes one file may hold, what is left of the total across the input and, for
+//! a zip member, its compressed size times the ratio), stopping one byte past it. A file or
+//! member over a bound is an input error naming the bound, and the rest is still read. Declared
+//! sizes (file length, zip headers) are checked first, so an honest bomb is refused without
+//! inflating it; the cap on the bytes actually read holds when a header lies.
 
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -85,15 +92,165 @@ fn yaml_options() -> serde_saphyr::Options {
     options
 }
 
-/// Load every path into the inventory. Unreadable paths are errors (the user named them);
-/// malformed documents inside readable files are recorded in `inv.input_errors` and skipped.
+/// Bounds on what files input reads (`--max-file-bytes`, `--max-total-bytes`, `--max-zip-ratio`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes one file or archive member may hold (inflated, for a member).
+    pub max_file_bytes: u64,
+    /// Bytes read across the whole input: every file and every inflated member.
+    pub max_total_bytes: u64,
+    /// Inflated bytes per compressed byte a zip member may reach (`N` for `N:1`). Members that
+    /// inflate to at most [`RATIO_FLOOR`] bytes are not held to it.
+    pub max_zip_ratio: u64,
+}
+
+/// 512 MiB per file or member (a 71k-object JSON dump is about 130 MB).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 512 << 20;
+/// 4 GiB across the input.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 4 << 30;
+/// 100:1 (Kubernetes YAML and JSON deflate to roughly 10-30:1; a bomb of zeros to about 1000:1).
+pub const DEFAULT_MAX_ZIP_RATIO: u64 = 100;
+/// A member may always inflate to this much, whatever its ratio (tiny, repetitive lists).
+pub const RATIO_FLOOR: u64 = 1 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
+            max_zip_ratio: DEFAULT_MAX_ZIP_RATIO,
+        }
+    }
+}
+
+/// Load every path into the inventory with the default [`Limits`].
 pub fn load(inv: &mut Inventory, paths: &[PathBuf]) -> Result<()> {
+    load_with(inv, paths, Limits::default())
+}
+
+/// Load every path into the inventory. Unreadable paths are errors (the user named them);
+/// malformed documents inside readable files, and files or members over a bound of `limits`,
+/// are recorded in `inv.input_errors` and skipped.
+pub fn load_with(inv: &mut Inventory, paths: &[PathBuf], limits: Limits) -> Result<()> {
     let mut loader = Loader::new();
+    let mut budget = Budget { limits, read: 0 };
     for path in paths {
-        loader.load_path(path)?;
+        loader.load_path(path, &mut budget)?;
     }
     loader.finish(inv);
     Ok(())
+}
+
+/// The limits and the bytes read so far across the input.
+struct Budget {
+    limits: Limits,
+    read: u64,
+}
+
+/// Which bound a read hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    File,
+    Total,
+    Ratio,
+}
+
+/// How far a file or member got when it hit a bound.
+#[derive(Debug)]
+enum Seen {
+    /// Its declared size (file length, zip header), before reading.
+    Declared(u64),
+    /// The bytes read when reading stopped, one past the cap.
+    Read(u64),
+}
+
+impl std::fmt::Display for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seen::Declared(n) => write!(f, "it declares {n} bytes (not read)"),
+            Seen::Read(n) => write!(f, "reading stopped at {n} bytes"),
+        }
+    }
+}
+
+/// A file or member that could not be read whole.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("over --max-file-bytes {limit} ({}): {seen}", human_bytes(*limit))]
+    FileBytes { limit: u64, seen: Seen },
+    #[error(
+        "over --max-total-bytes {limit} ({}): {before} bytes of the input were read before it, and {seen}",
+        human_bytes(*limit)
+    )]
+    TotalBytes { limit: u64, before: u64, seen: Seen },
+    #[error("over --max-zip-ratio {ratio}:1: {compressed} bytes compressed, and {seen}")]
+    ZipRatio { ratio: u64, compressed: u64, seen: Seen },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+fn human_bytes(b: u64) -> String {
+    crate::report::human_bytes(b)
+}
+
+impl Budget {
+    /// The tightest cap on the next file or member, and which bound it is. `compressed`: a zip
+    /// member's compressed size.
+    fn cap(&self, compressed: Option<u64>) -> (u64, Bound) {
+        let l = &self.limits;
+        let mut cap = (l.max_file_bytes, Bound::File);
+        let left = l.max_total_bytes.saturating_sub(self.read);
+        if left < cap.0 {
+            cap = (left, Bound::Total);
+        }
+        if let Some(c) = compressed {
+            let ratio = c.saturating_mul(l.max_zip_ratio).max(RATIO_FLOOR);
+            if ratio < cap.0 {
+                cap = (ratio, Bound::Ratio);
+            }
+        }
+        cap
+    }
+
+    fn over(&self, bound: Bound, compressed: Option<u64>, seen: Seen) -> ReadError {
+        let l = &self.limits;
+        match bound {
+            Bound::File => ReadError::FileBytes {
+                limit: l.max_file_bytes,
+                seen,
+            },
+            Bound::Total => ReadError::TotalBytes {
+                limit: l.max_total_bytes,
+                before: self.read,
+                seen,
+            },
+            Bound::Ratio => ReadError::ZipRatio {
+                ratio: l.max_zip_ratio,
+                compressed: compressed.unwrap_or(0),
+                seen,
+            },
+        }
+    }
+
+    /// Read `reader` whole if it stays within the bounds: never more than one byte past the
+    /// cap, so memory is bounded by the cap whatever `declared` says. Every byte read counts
+    /// towards the total, kept or not.
+    fn read(&mut self, reader: impl Read, declared: u64, compressed: Option<u64>) -> Result<Vec<u8>, ReadError> {
+        let (cap, bound) = self.cap(compressed);
+        if declared > cap {
+            return Err(self.over(bound, compressed, Seen::Declared(declared)));
+        }
+        let mut buf = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        let got = reader.take(cap.saturating_add(1)).read_to_end(&mut buf);
+        let n = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        let over = (n > cap).then(|| self.over(bound, compressed, Seen::Read(n)));
+        self.read = self.read.saturating_add(n);
+        got?;
+        match over {
+            Some(e) => Err(e),
+            None => Ok(buf),
+        }
+    }
 }
 
 /// Load in-memory text as if it were a file named `name` (tests, generators).
@@ -131,7 +288,7 @@ impl Loader {
         inv.input_errors.extend(self.errors);
     }
 
-    fn load_path(&mut self, path: &Path) -> Result<()> {
+    fn load_path(&mut self, path: &Path, budget: &mut Budget) -> Result<()> {
         let meta = fs::metadata(path).map_err(|e| read_err(path, e))?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = fs::read_dir(path)
@@ -145,20 +302,28 @@ impl Loader {
                     continue;
                 }
                 if entry.is_dir() || is_manifest(&entry) || is_zip(&entry) {
-                    self.load_path(&entry)?;
+                    self.load_path(&entry, budget)?;
                 }
             }
             Ok(())
         } else if is_zip(path) {
-            self.load_zip(path)
+            self.load_zip(path, meta.len(), budget)
         } else {
-            let text = fs::read_to_string(path).map_err(|e| read_err(path, e))?;
-            self.load_text(&path.display().to_string(), &text);
+            let name = path.display().to_string();
+            let file = fs::File::open(path).map_err(|e| read_err(path, e))?;
+            match budget.read(file, meta.len(), None) {
+                Ok(bytes) => {
+                    let text = String::from_utf8(bytes).map_err(|_| read_err(path, not_utf8()))?;
+                    self.load_text(&name, &text);
+                }
+                Err(ReadError::Io(e)) => return Err(read_err(path, e)),
+                Err(over) => self.error(&name, None, None, over.to_string()),
+            }
             Ok(())
         }
     }
 
-    fn load_zip(&mut self, path: &Path) -> Result<()> {
+    fn load_zip(&mut self, path: &Path, archive_len: u64, budget: &mut Budget) -> Result<()> {
         let zip_err = |reason: String| Error::Zip {
             path: path.to_path_buf(),
             reason,
@@ -173,18 +338,19 @@ impl Loader {
                 continue;
             }
             seen_yamls = true;
-            let mut text = String::new();
             let display = format!("{}!{name}", path.display());
-            if let Err(e) = entry.read_to_string(&mut text) {
-                self.errors.push(InputError {
-                    source: display,
-                    document: None,
-                    object: None,
-                    reason: format!("cannot read archive member: {e}"),
-                });
-                continue;
+            // The member's raw data cannot be longer than the archive, whatever its header says.
+            let compressed = entry.compressed_size().min(archive_len);
+            let declared = entry.size();
+            let text = match budget.read(&mut entry, declared, Some(compressed)) {
+                Ok(bytes) => String::from_utf8(bytes).map_err(|_| ReadError::Io(not_utf8())),
+                Err(e) => Err(e),
+            };
+            match text {
+                Ok(text) => self.load_text(&display, &text),
+                Err(ReadError::Io(e)) => self.error(&display, None, None, format!("cannot read archive member: {e}")),
+                Err(over) => self.error(&display, None, None, over.to_string()),
             }
-            self.load_text(&display, &text);
         }
         if !seen_yamls {
             return Err(zip_err(
@@ -527,6 +693,11 @@ fn read_err(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
+/// As `read_to_string` words it.
+fn not_utf8() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
 }
@@ -621,6 +792,105 @@ mod tests {
         let docs = split_yaml_documents("---\na: 1\n---\nb: |\n  ---x\n...\n--- {c: 3}\n");
         assert_eq!(docs, vec!["a: 1\n", "b: |\n  ---x\n", "", "{c: 3}\n"]);
         assert_eq!(split_yaml_documents("a: 1\n"), vec!["a: 1\n"]);
+    }
+
+    fn budget(max_file_bytes: u64, max_total_bytes: u64, max_zip_ratio: u64) -> Budget {
+        Budget {
+            limits: Limits {
+                max_file_bytes,
+                max_total_bytes,
+                max_zip_ratio,
+            },
+            read: 0,
+        }
+    }
+
+    /// A stream that never ends and declares nothing: only the bytes read can stop it.
+    fn zeros() -> impl Read {
+        io::repeat(0)
+    }
+
+    #[test]
+    fn the_ratio_is_judged_on_the_bytes_inflated_not_the_declared_size() {
+        let mut b = budget(DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_TOTAL_BYTES, 100);
+        // 100 compressed bytes may inflate to the floor, 1 MiB; a declared 0 does not help.
+        let err = b.read(zeros(), 0, Some(100)).unwrap_err();
+        let ReadError::ZipRatio {
+            ratio,
+            compressed,
+            seen,
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!((*ratio, *compressed), (100, 100));
+        assert!(matches!(seen, Seen::Read(n) if *n == RATIO_FLOOR + 1), "{err}");
+        // Above the floor: compressed × ratio.
+        let err = b.read(zeros(), 0, Some(1 << 20)).unwrap_err();
+        assert!(
+            matches!(err, ReadError::ZipRatio { seen: Seen::Read(n), .. } if n == (100 << 20) + 1),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--max-zip-ratio 100:1"), "{err}");
+        // Every byte read counts towards the total.
+        assert_eq!(b.read, RATIO_FLOOR + 1 + (100 << 20) + 1);
+        // Near miss: exactly at the cap is kept.
+        let mut b = budget(DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_TOTAL_BYTES, 100);
+        let got = b.read(zeros().take(RATIO_FLOOR), RATIO_FLOOR, Some(100)).unwrap();
+        assert_eq!(got.len() as u64, RATIO_FLOOR);
+    }
+
+    #[test]
+    fn declared_sizes_over_a_bound_are_refused_before_reading() {
+        let mut b = budget(1_000, 10_000, 100);
+        let err = b.read(zeros(), 1_001, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::FileBytes {
+                    limit: 1_000,
+                    seen: Seen::Declared(1_001)
+                }
+            ),
+            "{err}"
+        );
+        let err = b.read(zeros(), 2 << 20, Some(10)).unwrap_err();
+        assert!(matches!(err, ReadError::FileBytes { .. }), "{err}");
+        assert_eq!(b.read, 0);
+    }
+
+    #[test]
+    fn the_file_and_total_caps_hold_on_the_bytes_read() {
+        let mut b = budget(1_000, 2_500, 100);
+        let err = b.read(zeros(), 10, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::FileBytes {
+                    seen: Seen::Read(1_001),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(b.read(zeros().take(1_000), 1_000, None).unwrap().len(), 1_000);
+        // 2_001 read so far: 499 left, tighter than the file cap.
+        let err = b.read(zeros(), 0, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::TotalBytes {
+                    limit: 2_500,
+                    before: 2_001,
+                    seen: Seen::Read(500)
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--max-total-bytes 2500"), "{err}");
+        // Spent: only an empty file still fits.
+        assert!(b.read(zeros(), 1, None).is_err());
+        assert!(b.read(io::empty(), 0, None).unwrap().is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use harvester_hygiene::config::Config;
+use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::report::{self, FailOn, Format, exit};
 use harvester_hygiene::rules::import_openstack_leak;
@@ -55,6 +56,8 @@ struct ScanArgs {
     /// dumps, directories (recursive) or Harvester support bundle .zip files. Repeatable.
     #[arg(long = "from", value_name = "PATH")]
     from: Vec<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Exit with 1 when a finding has at least this severity: error, warning, info or never
     #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
     fail_on: FailOn,
@@ -71,6 +74,45 @@ struct FixCmd {
     fix: fix::FixArgs,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+/// Bounds on files input (`--from`): a file or member over one is an input error and skipped.
+#[derive(Args)]
+struct LimitArgs {
+    /// Most bytes one file or support-bundle member may hold (inflated), as a quantity: 512Mi, 2Gi, 100M
+    #[arg(long, value_name = "BYTES", default_value = "512Mi", value_parser = parse_bytes)]
+    max_file_bytes: u64,
+    /// Most bytes read across the whole --from input (files and inflated members)
+    #[arg(long, value_name = "BYTES", default_value = "4Gi", value_parser = parse_bytes)]
+    max_total_bytes: u64,
+    /// Most bytes a zip member may inflate to per compressed byte (N or N:1); members up to 1Mi are exempt
+    #[arg(long, value_name = "RATIO", default_value = "100", value_parser = parse_ratio)]
+    max_zip_ratio: u64,
+}
+
+/// A byte count as a Kubernetes quantity (`512Mi`, `4Gi`, `100M`, `1000`), at least one byte.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size in bytes like 512Mi, 4Gi or 100M");
+    let milli = harvester_hygiene::quantity::parse_milli(s).ok_or_else(bad)?;
+    if milli % 1000 != 0 {
+        return Err(bad());
+    }
+    match u64::try_from(milli / 1000) {
+        Ok(0) => Err(format!("{s:?}: must be at least one byte")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(bad()),
+    }
+}
+
+/// `100` or `100:1`, at least 1.
+fn parse_ratio(s: &str) -> Result<u64, String> {
+    let n = s.trim().strip_suffix(":1").unwrap_or(s.trim());
+    match n.parse::<u64>() {
+        Ok(r) if r >= 1 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a compression ratio like 100 or 100:1 (at least 1)"
+        )),
+    }
 }
 
 /// Flags `scan` and `fix` share.
@@ -241,7 +283,7 @@ fn error_code(e: &Error) -> i32 {
 }
 
 /// Scan options from the shared flags (`from`: files input).
-fn scan_options(common: CommonArgs, from: Vec<PathBuf>) -> Result<ScanOptions, i32> {
+fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits) -> Result<ScanOptions, i32> {
     let mut config = match &common.config {
         Some(p) => harvester_hygiene::scan::load_config(p).map_err(|e| {
             eprintln!("error: {e}");
@@ -286,6 +328,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>) -> Result<ScanOptions, i
         config,
         now: None,
         openstack,
+        limits,
     })
 }
 
@@ -304,7 +347,7 @@ fn stdout_color() -> bool {
 }
 
 fn run_fix(args: FixCmd) -> i32 {
-    let opts = match scan_options(args.common, Vec::new()) {
+    let opts = match scan_options(args.common, Vec::new(), Limits::default()) {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -316,7 +359,12 @@ fn run_fix(args: FixCmd) -> i32 {
 }
 
 fn run_scan(args: ScanArgs) -> i32 {
-    let opts = match scan_options(args.common, args.from) {
+    let limits = Limits {
+        max_file_bytes: args.limits.max_file_bytes,
+        max_total_bytes: args.limits.max_total_bytes,
+        max_zip_ratio: args.limits.max_zip_ratio,
+    };
+    let opts = match scan_options(args.common, args.from, limits) {
         Ok(o) => o,
         Err(code) => return code,
     };
