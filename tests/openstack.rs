@@ -1,7 +1,8 @@
 //! `scan --openstack` and `fix --openstack` against the real kube-apiserver (imports,
 //! OpenstackSources, Secrets) and the OpenStack SIMULATOR in tests/openstack_sim (no real
 //! OpenStack can run here). The simulator answers 503 now and then and revokes the token once
-//! mid-run; the client must ride through both.
+//! mid-run, or expires tokens after N uses; the client must ride through all of them. Projects
+//! it cannot check (refused login, Glance 500s, no Glance) must show in the report and exit code.
 
 mod common;
 mod openstack_sim;
