@@ -1,7 +1,8 @@
 //! `scan --openstack` and `fix --openstack` against the real kube-apiserver (imports,
 //! OpenstackSources, Secrets) and the OpenStack SIMULATOR in tests/openstack_sim (no real
 //! OpenStack can run here). The simulator answers 503 now and then and revokes the token once
-//! mid-run; the client must ride through both.
+//! mid-run, or expires tokens after N uses; the client must ride through all of them. Projects
+//! it cannot check (refused login, Glance 500s, no Glance) must show in the report and exit code.
 
 mod common;
 mod openstack_sim;
@@ -139,11 +140,42 @@ fn run(args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), doc, stderr)
 }
 
+/// `run` with the table output (`-o table` wins over `-o json`: the last flag counts).
+fn run_table(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"))
+        .args(args)
+        .args(["--harvester-version", "v1.5.1"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .env("HOME", std::env::temp_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+        "the password leaked:\n{stdout}\n{stderr}"
+    );
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
 fn finding<'a>(doc: &'a Value, import: &str) -> Option<&'a Value> {
     doc["findings"]
         .as_array()?
         .iter()
         .find(|f| f["rule"] == "import-openstack-leak" && f["object"]["name"] == import)
+}
+
+/// The report's `incomplete` entries for OpenstackSources whose project was not checked.
+fn unchecked(doc: &Value) -> Vec<&Value> {
+    doc["incomplete"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|i| i["kind"] == "OpenstackSource" && i["reason"] != "out-of-scope")
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn related_ids(f: &Value) -> Vec<String> {
@@ -175,6 +207,7 @@ async fn openstack_leftovers_are_found_and_cleaned_up_in_order() {
     // scan --openstack: the concrete leftovers, through 503s and a revoked token.
     let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
     assert_eq!(code, 0, "{err}\n{doc}");
+    assert_eq!(unchecked(&doc).len(), 0, "{}", doc["incomplete"]);
     let erp = finding(&doc, "import-erp-db").unwrap_or_else(|| panic!("no erp-db finding: {doc}\n{err}"));
     assert_eq!(
         related_ids(erp),
@@ -313,16 +346,43 @@ async fn openstack_leftovers_are_found_and_cleaned_up_in_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_credentials_are_reported_without_the_password() {
-    let sim = Sim::start(project()).await;
+    let mut st = project();
+    // Keystone's 401 echoes the password it was sent.
+    st.echo_password = true;
+    let sim = Sim::start(st).await;
     let ns = namespace("osbad").await;
     source(&ns, "devstack", &sim.keystone(), "wrong-password-also-secret").await;
     import(&ns, "erp-db", "VMMigrationFailed", true).await;
     let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
-    assert_eq!(code, 0, "{err}\n{doc}");
+    assert!(sim.state.lock().unwrap().served_401 > 0, "the login was not refused");
     let text = format!("{doc}{err}");
     assert!(!text.contains("wrong-password-also-secret"), "{text}");
+    // An incomplete live scan: exit 3, the source in `incomplete`.
+    assert_eq!(code, 3, "{err}\n{doc}");
+    let entries = unchecked(&doc);
+    assert_eq!(entries.len(), 1, "{}", doc["incomplete"]);
+    assert!(
+        entries[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("openstack-unchecked:auth"),
+        "{}",
+        entries[0]
+    );
     // The rule still reports what may be there, and says the project was not checked.
-    assert!(finding(&doc, "import-erp-db").is_some(), "{doc}");
+    let erp = finding(&doc, "import-erp-db").unwrap_or_else(|| panic!("no erp-db finding: {doc}"));
+    assert_ne!(erp["confidence"], "proven", "{erp}");
+    assert!(
+        erp["evidence"].to_string().contains("openstack-unchecked:auth"),
+        "{erp}"
+    );
+    assert!(
+        erp["message"]
+            .as_str()
+            .unwrap()
+            .contains("login or a request was refused"),
+        "{erp}"
+    );
     assert!(doc["rules"].to_string().contains("not checked"), "{doc}");
 
     // --openstack needs a live cluster.
@@ -491,4 +551,199 @@ async fn openstack_leaked_index_and_exported_imports() {
         "{doc}"
     );
     assert!(sim.state.lock().unwrap().deletes.is_empty());
+}
+
+/// A token that stops working in the middle of a listing (the simulator rejects every token
+/// after N uses, version documents included, as an independent Keystone/Cinder/Glance simulator
+/// did): the SDK re-authenticates and replaces its catalog, dropping the discovered Glance
+/// version, and re-discovery with a token that runs out fails. Every Glance page must still go to
+/// the versioned endpoint (`/image/v2/images`), never the catalog's unversioned one
+/// (`/image/images`, 404). With 1 or 2 uses the old client lost the version (its re-discovery ran
+/// out of token right after a re-auth); with 7 the token runs out on a later Glance page. The
+/// "revoked mid-run" fault of the first test did not catch this: it counts only API calls, and
+/// version documents never check a token, so re-discovery always worked there.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_expiring_mid_listing_keeps_the_versioned_glance_endpoint() {
+    let mut later_page_rejected = false;
+    for uses in [1, 2, 7] {
+        let mut st = project();
+        st.fail_every = 0;
+        st.revoke_after = 0;
+        st.token_max_uses = uses;
+        let sim = Sim::start(st).await;
+        let ns = namespace("osexp").await;
+        source(&ns, "devstack", &sim.keystone(), PASSWORD).await;
+        import(&ns, "erp-db", "VMMigrationFailed", true).await;
+        import(&ns, "stuck-db", "VMMigrationFailed", true).await;
+
+        let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
+        let log = sim.state.lock().unwrap().log.clone();
+        assert_eq!(code, 0, "uses {uses}: {err}\n{doc}\nsimulator saw: {log:?}");
+        let ours: Vec<&Value> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "import-openstack-leak")
+            .collect();
+        assert_eq!(ours.len(), 2, "uses {uses}: {doc}\nsimulator saw: {log:?}");
+        let erp = finding(&doc, "import-erp-db").expect("erp-db finding");
+        assert_eq!(
+            related_ids(erp),
+            ["img-erp", "snap-erp", "vol-erp"],
+            "uses {uses}: {erp}\n{log:?}"
+        );
+        assert_eq!(erp["confidence"], "proven");
+        let stuck = finding(&doc, "import-stuck-db").expect("stuck-db finding");
+        assert_eq!(related_ids(stuck), ["img-stuck", "snap-stuck", "vol-stuck"]);
+        assert_eq!(unchecked(&doc).len(), 0, "{}", doc["incomplete"]);
+        let st = sim.state.lock().unwrap();
+        assert!(st.password_auths >= 2, "uses {uses}: no re-auth: {log:?}");
+        assert!(
+            !st.log.iter().any(|l| l.starts_with("GET /image/images")),
+            "uses {uses}: a Glance page went to the unversioned endpoint: {log:?}"
+        );
+        // Every image page was read: the last one (empty) comes after img-0449.
+        assert!(
+            st.log.iter().any(|l| l.contains("marker=img-0449")),
+            "uses {uses}: {log:?}"
+        );
+        // Did the token run out on a later Glance page, with the listing going on after re-auth?
+        let later_page = |l: &String| l.starts_with("GET /image/v2/images?") && l.contains("marker=img-");
+        if let Some(r) = st.rejected.iter().find(|l| later_page(l)) {
+            let at = st.log.iter().position(|l| l == r).unwrap();
+            let after = &st.log[at..];
+            assert!(
+                after.iter().any(|l| l.starts_with("POST /identity/v3/auth/tokens"))
+                    && after.iter().filter(|l| *l == r).count() >= 2,
+                "uses {uses}: the rejected page was not retried after re-auth: {after:?}"
+            );
+            later_page_rejected = true;
+        }
+    }
+    assert!(later_page_rejected, "no token ran out on a later Glance page");
+}
+
+/// `--openstack` that cannot check a project says so: the finding (still the guess from the
+/// import's status, never `proven`) names it in its message and evidence
+/// (`openstack-unchecked:<kind>`), the report lists the OpenstackSource in `incomplete`, the exit
+/// code is 3, and `fix` plans nothing. Here Glance answers 500 to every list, with the password
+/// echoed in the error body: it never reaches stdout, stderr or the report.
+#[tokio::test(flavor = "multi_thread")]
+async fn unchecked_project_is_reported_incomplete_and_fix_plans_nothing() {
+    let mut st = project();
+    st.fail_every = 0;
+    st.revoke_after = 0;
+    st.glance_500 = true;
+    st.echo_password = true;
+    let sim = Sim::start(st).await;
+    let ns = namespace("osunc").await;
+    source(&ns, "devstack", &sim.keystone(), PASSWORD).await;
+    import(&ns, "erp-db", "VMMigrationFailed", true).await;
+
+    // Near-miss first: without --openstack nothing was to be checked: exit 0, no such entry.
+    let (code, plain, err) = run(&["scan", "-n", &ns]);
+    assert_eq!(code, 0, "{err}\n{plain}");
+    let erp = finding(&plain, "import-erp-db").expect("finding without --openstack");
+    assert!(!erp["evidence"].to_string().contains("openstack-unchecked"), "{erp}");
+    assert_eq!(unchecked(&plain).len(), 0, "{}", plain["incomplete"]);
+    assert_eq!(plain["summary"]["incomplete"], false);
+
+    let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
+    assert_eq!(code, 3, "{err}\n{doc}");
+    assert!(
+        sim.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .any(|l| l.starts_with("GET /image/v2/images"))
+    );
+    let ours: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "import-openstack-leak")
+        .collect();
+    assert_eq!(ours.len(), 1, "{doc}");
+    let erp = finding(&doc, "import-erp-db").expect("erp-db finding");
+    assert_ne!(erp["confidence"], "proven", "{erp}");
+    assert!(related_ids(erp).is_empty(), "nothing was listed: {erp}");
+    let ev: Vec<&str> = erp["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(ev.contains(&"openstack-unchecked:unavailable"), "{ev:?}");
+    let msg = erp["message"].as_str().unwrap();
+    assert!(msg.contains("--openstack could not check that project"), "{msg}");
+    assert!(msg.contains("5xx"), "{msg}");
+    let entries = unchecked(&doc);
+    assert_eq!(entries.len(), 1, "{}", doc["incomplete"]);
+    let e = entries[0];
+    assert_eq!(e["apiVersion"], "migration.harvesterhci.io/v1beta1");
+    assert_eq!(e["namespace"], ns.as_str());
+    assert_eq!(e["name"], "devstack");
+    assert_eq!(e["reason"], "failed");
+    assert_eq!(e["rules"], json!(["import-openstack-leak"]));
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("openstack-unchecked:unavailable") && m.contains("500"),
+        "{m}"
+    );
+    assert!(
+        m.contains("<redacted>"),
+        "the echoed password is scrubbed, the rest kept: {m}"
+    );
+    assert_eq!(doc["summary"]["incomplete"], true);
+    assert!(err.contains("incomplete: OpenstackSource"), "{err}");
+
+    // The table says it too (and hides the password: run() checks every output).
+    let (code, table, _) = run_table(&["scan", "--openstack", "-n", &ns]);
+    assert_eq!(code, 3);
+    assert!(
+        table.contains(&format!(
+            "incomplete: OpenstackSource in {ns}: OpenStack project of OpenstackSource {ns}/devstack not checked"
+        )),
+        "{table}"
+    );
+
+    let (code, doc, err) = run(&["fix", "--openstack", "-n", &ns]);
+    assert_eq!(code, 3, "{err}\n{doc}");
+    assert!(
+        doc["actions"].as_array().is_none_or(|a| a.is_empty()),
+        "planned on an unchecked project: {doc}"
+    );
+    assert!(sim.state.lock().unwrap().deletes.is_empty());
+}
+
+/// Glance missing from the catalog is an unchecked project too (`openstack-unchecked:endpoint`).
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_glance_endpoint_is_reported_incomplete() {
+    let mut st = project();
+    st.fail_every = 0;
+    st.revoke_after = 0;
+    st.no_glance = true;
+    let sim = Sim::start(st).await;
+    let ns = namespace("osnoimg").await;
+    source(&ns, "devstack", &sim.keystone(), PASSWORD).await;
+    import(&ns, "erp-db", "VMMigrationFailed", true).await;
+    let (code, doc, err) = run(&["scan", "--openstack", "-n", &ns]);
+    assert_eq!(code, 3, "{err}\n{doc}");
+    let erp = finding(&doc, "import-erp-db").expect("erp-db finding");
+    assert_ne!(erp["confidence"], "proven", "{erp}");
+    assert!(
+        erp["evidence"].to_string().contains("openstack-unchecked:endpoint"),
+        "{erp}"
+    );
+    let entries = unchecked(&doc);
+    assert_eq!(entries.len(), 1, "{}", doc["incomplete"]);
+    assert!(
+        entries[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("openstack-unchecked:endpoint"),
+        "{}",
+        entries[0]
+    );
 }

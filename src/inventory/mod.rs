@@ -213,6 +213,10 @@ pub struct Incomplete {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The one object the entry is about (an OpenstackSource whose OpenStack project
+    /// `--openstack` could not check); absent for a whole kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub reason: Gap,
     pub message: String,
     /// Rules whose results this gap limits.

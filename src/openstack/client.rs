@@ -6,26 +6,35 @@
 //!   temp file that is removed when the client is dropped;
 //! - version discovery of the image and block-storage endpoints: the SDK discovers only the
 //!   identity endpoint when connecting, and a catalog URL without a version (devstack's
-//!   `http://host/image`) would otherwise be used as it is; a re-auth after a 401 replaces the
-//!   catalog and drops what was discovered, so Glance calls re-discover first;
+//!   `http://host/image`) would otherwise be used as it is. A re-auth after a 401 replaces the
+//!   catalog and drops what was discovered (`Catalog::process_catalog_endpoints` in
+//!   openstack_sdk_core), and discovery itself sends the token without re-authenticating, so
+//!   re-discovering before each request fails exactly when the new token runs out too. The
+//!   versioned Glance endpoint is therefore pinned once discovered (right after login) and every
+//!   Glance request is sent to an absolute URL built from it ([`At`]); a Glance 404 before it was
+//!   pinned re-discovers and retries once. Cinder lists compute their URL once per listing and
+//!   then follow Cinder's absolute `next` links, and Cinder catalog URLs carry `v3/<project>`;
 //! - Glance paging: the SDK follows Glance's relative `next` link, which fails for endpoints
 //!   given by IP address ("endpoint url must have domain set"); images are paged here by
 //!   `limit`/`marker` until an empty page;
 //! - the auth cache is switched off so no token is ever written to disk (`~/.osc`);
 //! - errors are re-worded without credentials (and scrubbed of the password, defensively).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use openstack_sdk::api::block_storage::v3::{snapshot, volume};
 use openstack_sdk::api::image::v2::image;
-use openstack_sdk::api::{self, Pageable, Pagination, QueryAsync, RestEndpoint};
+use openstack_sdk::api::{self, AsyncClient, Pageable, Pagination, QueryAsync, QueryParams, RestEndpoint};
 use openstack_sdk::config::{Auth, CloudConfig};
-use openstack_sdk::types::ServiceType;
+use openstack_sdk::types::{ApiVersion, ServiceType};
 use openstack_sdk::{AsyncOpenStack, OpenStackError};
 use serde_json::Value;
 
-use super::{Credentials, Error, PREFIX, Resource, ResourceKind, vm_of};
+use super::{Credentials, Error, PREFIX, Resource, ResourceKind, UncheckedKind, vm_of};
 
 /// Items per list page.
 const PAGE: i32 = 200;
@@ -35,6 +44,9 @@ const ATTEMPTS: u32 = 5;
 pub struct Client {
     os: AsyncOpenStack,
     password: String,
+    /// The versioned Glance endpoint (`.../v2`, no trailing slash) once discovered: it survives
+    /// re-auth, unlike the SDK's discovered catalog.
+    image_base: Mutex<Option<String>>,
     _ca: Option<TempFile>,
 }
 
@@ -55,6 +67,7 @@ impl Client {
             Some(pem) => Some(TempFile::write(pem.as_bytes()).map_err(|e| Error::Api {
                 what: "CA certificate".into(),
                 status: None,
+                kind: UncheckedKind::Failed,
                 reason: format!("cannot write it to a temporary file: {e}"),
             })?),
             None => None,
@@ -88,15 +101,17 @@ impl Client {
                 .await
             {
                 Ok(os) => {
-                    for service in [ServiceType::Image, ServiceType::BlockStorage] {
-                        // Best effort: a catalog URL that already carries the version works without it.
-                        let _ = os.discover_service_endpoint(&service).await;
-                    }
-                    return Ok(Client {
+                    let client = Client {
                         os,
                         password: creds.password.clone(),
+                        image_base: Mutex::new(None),
                         _ca: ca,
-                    });
+                    };
+                    // Now, with a fresh token. Best effort: a catalog URL that already carries
+                    // the version works without it.
+                    client.pin_image().await;
+                    let _ = client.os.discover_service_endpoint(&ServiceType::BlockStorage).await;
+                    return Ok(client);
                 }
                 Err(e) => {
                     let transient = connect_transient(&e);
@@ -108,10 +123,12 @@ impl Client {
                 }
             }
         }
+        let kind = last.as_ref().map_or(UncheckedKind::Failed, connect_kind);
         let reason = last.map(|e| e.to_string()).unwrap_or_default();
         Err(Error::Api {
             what: format!("authentication at {}", creds.endpoint),
             status: None,
+            kind,
             reason: scrub(&reason, &creds.password),
         })
     }
@@ -160,9 +177,54 @@ impl Client {
         Ok(out)
     }
 
-    /// Best effort: a catalog URL that already carries the version works without it.
-    async fn discover_image(&self) {
+    /// The pinned versioned Glance endpoint; else discover it now (best effort) and pin it when
+    /// discovery (or the catalog URL itself) gives a v2 endpoint.
+    async fn pin_image(&self) -> Option<String> {
+        if let Some(b) = self.pinned_image() {
+            return Some(b);
+        }
         let _ = self.os.discover_service_endpoint(&ServiceType::Image).await;
+        let ep = self.os.get_service_endpoint(&ServiceType::Image, None).await.ok()?;
+        if ep.version().major != 2 {
+            return None;
+        }
+        let base = ep.url().as_str().trim_end_matches('/').to_string();
+        if let Ok(mut pinned) = self.image_base.lock() {
+            *pinned = Some(base.clone());
+        }
+        Some(base)
+    }
+
+    fn pinned_image(&self) -> Option<String> {
+        self.image_base.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// A Glance request (`call` gets the pinned versioned endpoint, `None` for the catalog's).
+    /// A 404 while none was pinned (discovery failed, e.g. because its token ran out: discovery
+    /// does not re-authenticate, the request did) re-discovers and retries once pinned; when
+    /// still nothing is pinned, the 404 is a missing endpoint, never a missing resource.
+    async fn glance<T, F, Fut>(&self, what: &str, call: F) -> Result<T, Error>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut base = self.pin_image().await;
+        loop {
+            match call(base.clone()).await {
+                Err(e) if e.status() == Some(404) && base.is_none() => {
+                    base = self.pin_image().await;
+                    if base.is_none() {
+                        return Err(self.err_kind(
+                            what,
+                            None,
+                            UncheckedKind::Endpoint,
+                            format!("no Glance v2 endpoint (version discovery failed): {e}"),
+                        ));
+                    }
+                }
+                r => return r,
+            }
+        }
     }
 
     /// All Glance images, by `limit`/`marker` until an empty page (a server may cap `limit`
@@ -171,7 +233,6 @@ impl Client {
         let mut out: Vec<Value> = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            self.discover_image().await;
             let mut b = image::list::Request::builder();
             b.limit(PAGE);
             if let Some(m) = &marker {
@@ -179,9 +240,12 @@ impl Client {
             }
             let ep = b.build().map_err(|e| self.err("Glance images", None, e.to_string()))?;
             let page: Vec<Value> = self
-                .retry("Glance images", || {
-                    let (ep, os) = (ep.clone(), &self.os);
-                    async move { ep.query_async(os).await }
+                .glance("Glance images", |base| {
+                    let at = At::new(ep.clone(), base.as_deref());
+                    self.retry("Glance images", move || {
+                        let (at, os) = (at.clone(), &self.os);
+                        async move { at.query_async(os).await }
+                    })
                 })
                 .await?;
             let next = page.last().and_then(|v| text(v, "id"));
@@ -209,11 +273,19 @@ impl Client {
     pub async fn delete(&self, kind: ResourceKind, id: &str) -> Result<Deleted, Error> {
         let what = format!("delete {} {id}", kind.as_str());
         let r = match kind {
-            ResourceKind::Image => {
-                self.discover_image().await;
-                self.delete_with(&what, image::delete::Request::builder().id(id).build())
+            ResourceKind::Image => match image::delete::Request::builder().id(id).build() {
+                Ok(ep) => {
+                    self.glance(&what, |base| {
+                        let at = At::new(ep.clone(), base.as_deref());
+                        self.retry(&what, move || {
+                            let (at, os) = (at.clone(), &self.os);
+                            async move { api::ignore(at).query_async(os).await }
+                        })
+                    })
                     .await
-            }
+                }
+                Err(e) => Err(self.err(&what, None, e.to_string())),
+            },
             ResourceKind::Volume => {
                 self.delete_with(&what, volume::delete::Request::builder().id(id).build())
                     .await
@@ -271,7 +343,13 @@ impl Client {
                         || status.is_some_and(|s| s >= 500);
                     attempt += 1;
                     if !transient || attempt >= ATTEMPTS {
-                        return Err(self.err(what, status, e.to_string()));
+                        let kind = match e {
+                            api::ApiError::Catalog { .. } => UncheckedKind::Endpoint,
+                            api::ApiError::Client { .. } => UncheckedKind::of_status(status),
+                            _ if status.is_some() => UncheckedKind::of_status(status),
+                            _ => UncheckedKind::Failed,
+                        };
+                        return Err(self.err_kind(what, status, kind, e.to_string()));
                     }
                     backoff(attempt).await;
                 }
@@ -280,9 +358,14 @@ impl Client {
     }
 
     fn err(&self, what: &str, status: Option<u16>, reason: String) -> Error {
+        self.err_kind(what, status, UncheckedKind::Failed, reason)
+    }
+
+    fn err_kind(&self, what: &str, status: Option<u16>, kind: UncheckedKind, reason: String) -> Error {
         Error::Api {
             what: what.to_string(),
             status,
+            kind,
             reason: scrub(&reason, &self.password),
         }
     }
@@ -302,16 +385,41 @@ fn connect_transient(e: &OpenStackError) -> bool {
     s.contains(" 50") || s.contains("status: `5") || s.contains("connection") || s.contains("timed out")
 }
 
+/// What a failed login leaves unchecked.
+fn connect_kind(e: &OpenStackError) -> UncheckedKind {
+    match e {
+        OpenStackError::Communication { .. } => UncheckedKind::Unavailable,
+        OpenStackError::Http { status } => UncheckedKind::of_status(Some(status.as_u16())),
+        OpenStackError::Discovery { .. } | OpenStackError::Catalog { .. } => UncheckedKind::Endpoint,
+        OpenStackError::Api { source } => match status_of(source) {
+            Some(s) => UncheckedKind::of_status(Some(s)),
+            None => UncheckedKind::Auth,
+        },
+        _ if connect_transient(e) => UncheckedKind::Unavailable,
+        _ => UncheckedKind::Auth,
+    }
+}
+
 async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(100 * (1 << attempt.min(5)))).await;
 }
 
+/// `s` without `secret`: as it is, JSON-escaped (an error body shown as JSON) and
+/// percent-encoded (a URL or form).
 fn scrub(s: &str, secret: &str) -> String {
     if secret.is_empty() {
-        s.to_string()
-    } else {
-        s.replace(secret, "<redacted>")
+        return s.to_string();
     }
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json.trim_matches('"');
+    let url: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut out = s.to_string();
+    for form in [secret, json, url.as_str()] {
+        if !form.is_empty() {
+            out = out.replace(form, "<redacted>");
+        }
+    }
+    out
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -345,6 +453,63 @@ fn with_vm(mut r: Resource) -> Option<Resource> {
     Some(r)
 }
 
+/// An SDK endpoint sent to an absolute URL under a pinned service base (`<base>/<endpoint>`)
+/// instead of the catalog's current endpoint; as it is when no base is pinned.
+#[derive(Clone)]
+struct At<E> {
+    inner: E,
+    url: Option<String>,
+}
+
+impl<E: RestEndpoint> At<E> {
+    fn new(inner: E, base: Option<&str>) -> Self {
+        let url = base.map(|b| format!("{b}/{}", inner.endpoint().trim_start_matches('/')));
+        At { inner, url }
+    }
+}
+
+impl<E: RestEndpoint> RestEndpoint for At<E> {
+    fn method(&self) -> http::Method {
+        self.inner.method()
+    }
+    fn endpoint(&self) -> Cow<'static, str> {
+        match &self.url {
+            Some(u) => Cow::Owned(u.clone()),
+            None => self.inner.endpoint(),
+        }
+    }
+    fn service_type(&self) -> ServiceType {
+        self.inner.service_type()
+    }
+    fn parameters(&self) -> QueryParams<'_> {
+        self.inner.parameters()
+    }
+    fn body(&self) -> Result<Option<(&'static str, Vec<u8>)>, api::BodyError> {
+        self.inner.body()
+    }
+    fn response_key(&self) -> Option<Cow<'static, str>> {
+        self.inner.response_key()
+    }
+    fn response_list_item_key(&self) -> Option<Cow<'static, str>> {
+        self.inner.response_list_item_key()
+    }
+    fn response_headers(&self) -> HashMap<&str, &str> {
+        self.inner.response_headers()
+    }
+    fn request_headers(&self) -> Option<&http::HeaderMap> {
+        self.inner.request_headers()
+    }
+    fn api_version(&self) -> Option<ApiVersion> {
+        self.inner.api_version()
+    }
+    fn min_version(&self) -> Option<ApiVersion> {
+        self.inner.min_version()
+    }
+    fn max_version(&self) -> Option<ApiVersion> {
+        self.inner.max_version()
+    }
+}
+
 /// A file only this process can read, removed on drop.
 struct TempFile {
     path: PathBuf,
@@ -373,5 +538,38 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_hides_the_password_raw_json_escaped_and_percent_encoded() {
+        let pw = r#"p"a\ss w/rd"#;
+        let raw = format!("message: `bad password {pw}`");
+        let json = format!("data: {}", serde_json::json!({"error": format!("password {pw}")}));
+        let url: String = url::form_urlencoded::byte_serialize(pw.as_bytes()).collect();
+        let form = format!("uri: http://h/x?password={url}");
+        for s in [raw, json, form] {
+            let out = scrub(&s, pw);
+            assert!(out.contains("<redacted>"), "{out}");
+            assert!(
+                !out.contains(pw) && !out.contains(r#"p\"a\\ss"#) && !out.contains("p%22a"),
+                "{out}"
+            );
+        }
+        assert_eq!(scrub("nothing here", pw), "nothing here");
+        assert_eq!(scrub("no secret", ""), "no secret");
+    }
+
+    #[test]
+    fn pinned_endpoints_are_absolute_urls_under_the_base() {
+        let ep = image::list::Request::builder().limit(5).build().unwrap();
+        let at = At::new(ep.clone(), Some("http://10.0.0.1/image/v2"));
+        assert_eq!(at.endpoint(), "http://10.0.0.1/image/v2/images");
+        assert_eq!(at.service_type(), ServiceType::Image);
+        assert_eq!(At::new(ep, None).endpoint(), "images");
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 
-use super::{Client, Credentials, Inventory, SourceState};
+use super::{Client, Credentials, Inventory, SourceState, Unchecked, UncheckedKind};
 use crate::inventory::kinds::{OpenstackSource, VirtualMachineImport};
 
 /// What `--openstack` was asked to do.
@@ -44,12 +44,15 @@ pub async fn gather(client: &kube::Client, k8s: &crate::inventory::Inventory, op
     let mut inv = Inventory::default();
     for key in source_keys(k8s, opts) {
         let state = match credentials(client, &key).await {
-            Err(reason) => SourceState::Failed(reason),
+            Err(reason) => SourceState::Failed(Unchecked {
+                kind: UncheckedKind::Source,
+                reason,
+            }),
             Ok(creds) => match Client::connect(&creds, opts.insecure).await {
-                Err(e) => SourceState::Failed(e.to_string()),
+                Err(e) => SourceState::Failed(e.unchecked()),
                 Ok(os) => match os.list_import_resources().await {
                     Ok(r) => SourceState::Listed(r),
-                    Err(e) => SourceState::Failed(e.to_string()),
+                    Err(e) => SourceState::Failed(e.unchecked()),
                 },
             },
         };

@@ -121,8 +121,64 @@ pub struct Inventory {
 pub enum SourceState {
     /// The import-controller resources of the source's project.
     Listed(Vec<Resource>),
-    /// Could not be read; the reason never contains credentials.
-    Failed(String),
+    /// Could not be read.
+    Failed(Unchecked),
+}
+
+/// Why `--openstack` could not check a source's project; the reason never contains credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchecked {
+    pub kind: UncheckedKind,
+    pub reason: String,
+}
+
+/// The kind of failure, for evidence (`openstack-unchecked:<kind>`) and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UncheckedKind {
+    /// The OpenstackSource or its credentials Secret could not be read, or lacks a field.
+    Source,
+    /// Keystone refused the login, or a request was refused (401, 403).
+    Auth,
+    /// A service is missing from the catalog, or its endpoint or version answers 404.
+    Endpoint,
+    /// 5xx answers or connection failures, after retries.
+    Unavailable,
+    /// Anything else (an unexpected answer, a local error).
+    Failed,
+}
+
+impl UncheckedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UncheckedKind::Source => "source",
+            UncheckedKind::Auth => "auth",
+            UncheckedKind::Endpoint => "endpoint",
+            UncheckedKind::Unavailable => "unavailable",
+            UncheckedKind::Failed => "failed",
+        }
+    }
+
+    /// For finding messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            UncheckedKind::Source => "its OpenstackSource or credentials Secret could not be read",
+            UncheckedKind::Auth => "the OpenStack login or a request was refused",
+            UncheckedKind::Endpoint => "an OpenStack service endpoint is missing",
+            UncheckedKind::Unavailable => "OpenStack kept failing, with 5xx answers or no connection, after retries",
+            UncheckedKind::Failed => "OpenStack gave an unexpected answer",
+        }
+    }
+
+    /// From an HTTP status (`None`: no answer).
+    pub fn of_status(status: Option<u16>) -> UncheckedKind {
+        match status {
+            None => UncheckedKind::Unavailable,
+            Some(401 | 403) => UncheckedKind::Auth,
+            Some(404) => UncheckedKind::Endpoint,
+            Some(s) if s >= 500 => UncheckedKind::Unavailable,
+            Some(_) => UncheckedKind::Failed,
+        }
+    }
 }
 
 /// Keystone v3 password credentials from the OpenstackSource's Secret.
@@ -159,6 +215,7 @@ pub enum Error {
     Api {
         what: String,
         status: Option<u16>,
+        kind: UncheckedKind,
         reason: String,
     },
 }
@@ -168,6 +225,19 @@ impl Error {
         match self {
             Error::Api { status, .. } => *status,
             Error::Source { .. } => None,
+        }
+    }
+
+    /// What the failure leaves unchecked, for the report.
+    pub fn unchecked(&self) -> Unchecked {
+        let kind = match self {
+            Error::Api { kind, .. } => *kind,
+            Error::Source { .. } => UncheckedKind::Source,
+        };
+        // The SDK's messages span lines (`\n\turi: ...`): one line for notes and reports.
+        Unchecked {
+            kind,
+            reason: self.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
 }

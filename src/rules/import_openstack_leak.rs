@@ -31,7 +31,7 @@ use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, 
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{Addon, OpenstackSource, Upgrade, VM_IMPORT_CONTROLLER, VirtualMachineImport};
 use crate::meta::{ObjectRef, parse_time};
-use crate::openstack::{self, Resource, ResourceKind, SourceState};
+use crate::openstack::{self, Resource, ResourceKind, SourceState, Unchecked};
 use crate::version::{Boundary, Version};
 
 pub struct ImportOpenstackLeak;
@@ -222,10 +222,11 @@ impl Rule for ImportOpenstackLeak {
                     }
                     continue;
                 }
-                // With --openstack, the source's project could not be listed (noted below).
-                let not_checked = os.is_some();
+                // With --openstack, the source's project could not be listed: said in the
+                // finding, noted below, and listed in the report's `incomplete`.
+                let unchecked = os.as_ref().map(|o| o.unchecked(&source.key()));
                 out.findings
-                    .push(self.guessed(ctx, &ctl, since, upgrades_known, imp, source, index, not_checked));
+                    .push(self.guessed(ctx, &ctl, since, upgrades_known, imp, source, index, unchecked));
                 continue;
             }
             let powered_off = imp.condition("VMPoweredOff").filter(|c| c.is_true());
@@ -280,7 +281,7 @@ impl ImportOpenstackLeak {
         imp: &VirtualMachineImport,
         source: ObjectRef,
         index: usize,
-        not_checked: bool,
+        unchecked: Option<Unchecked>,
     ) -> Finding {
         let vm = imp.spec.virtual_machine_name.as_str();
         let name = openstack::resource_name(vm, index);
@@ -333,14 +334,20 @@ impl ImportOpenstackLeak {
             }
         };
         evidence.push(format!("leaked-index:{index}"));
-        if not_checked {
-            evidence.push("openstack-not-checked".into());
-        }
+        let unchecked = unchecked.map_or(String::new(), |u| {
+            evidence.push(format!("openstack-unchecked:{}", u.kind.as_str()));
+            format!(
+                " --openstack could not check that project: {} (openstack-unchecked:{}; see the report's incomplete \
+                 list), so this is what the import's status implies, not a listing.",
+                u.kind.describe(),
+                u.kind.as_str()
+            )
+        });
         let gone = source_gone(ctx, &source);
         let msg = format!(
             "VirtualMachineImport {}/{} of OpenStack VM {vm:?} failed to export (VMExportFailed, VMMigrationFailed) at \
              disk {index} ({} exported before it, per status.diskImportStatus). {when} Left in the OpenStack project \
-             of {}: {}.{gone}",
+             of {}: {}.{unchecked}{gone}",
             imp.metadata.namespace.as_deref().unwrap_or_default(),
             imp.metadata.name,
             super::plural(index, "disk", "disks"),
@@ -523,6 +530,17 @@ impl<'a> Leftovers<'a> {
         }
     }
 
+    /// Why `source`'s project was not listed (`--openstack` gathers every source an import uses).
+    fn unchecked(&self, source: &str) -> Unchecked {
+        match self.inv.sources.get(source) {
+            Some(SourceState::Failed(u)) => u.clone(),
+            _ => Unchecked {
+                kind: openstack::UncheckedKind::Failed,
+                reason: "not listed".into(),
+            },
+        }
+    }
+
     fn listed(&self, source: &str) -> Option<&'a [Resource]> {
         match self.inv.sources.get(source)? {
             SourceState::Listed(r) => Some(r),
@@ -573,9 +591,9 @@ impl<'a> Leftovers<'a> {
         let mut skipped_without_import = 0;
         for (source, state) in &self.inv.sources {
             let resources = match state {
-                SourceState::Failed(reason) => {
+                SourceState::Failed(u) => {
                     out.notes
-                        .push(format!("OpenStack project of {source} not checked: {reason}"));
+                        .push(format!("OpenStack project of {source} not checked: {}", u.reason));
                     continue;
                 }
                 SourceState::Listed(r) => r,

@@ -13,6 +13,14 @@
 //!   `GET /v2/images` with `limit`/`marker`/`name` and a `next` link, `DELETE /v2/images/{id}` (204).
 //! - Faults on request: every Nth API call answers 503 (transient), and the tokens can be revoked
 //!   once after N calls (a 401 mid-run, which the client must survive by re-authenticating).
+//!   `revoke_after` counts only API calls and version documents never check a token, so it
+//!   cannot catch a client that loses its version discovery on re-auth; `token_max_uses` can:
+//!   every token is rejected once it was sent N times on any request (version documents
+//!   included), as a Keystone/Cinder/Glance simulator that expires tokens by use does, and a
+//!   used-up token cannot be exchanged for a new one (`token` method).
+//! - Misbehaviour on request: Glance image lists answer 500 (`glance_500`), Glance is missing from
+//!   the catalog (`no_glance`), and error bodies echo the password (`echo_password`: Keystone's
+//!   401 for a password login echoes the password it received, the Glance 500 the project's).
 
 #![allow(dead_code)]
 
@@ -42,6 +50,18 @@ pub struct State {
     /// Revoke all tokens once, after this many API requests (0: never).
     pub revoke_after: u64,
     pub api_calls: u64,
+    /// Reject every token once it was sent this many times, on any request (0: never).
+    pub token_max_uses: u64,
+    /// Uses per token, for `token_max_uses`.
+    pub token_uses: Vec<(String, u64)>,
+    /// Every request answered 401 because of `token_max_uses` or `revoke_after`.
+    pub rejected: Vec<String>,
+    /// Glance image lists answer 500.
+    pub glance_500: bool,
+    /// No Glance in the service catalog.
+    pub no_glance: bool,
+    /// Error bodies echo the password (see the module docs).
+    pub echo_password: bool,
     pub served_503: u64,
     pub served_401: u64,
     pub password_auths: u64,
@@ -156,6 +176,34 @@ impl Sim {
         let qv = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
         let path = path.trim_end_matches('/');
         let base = self.base.clone();
+        let token = headers
+            .iter()
+            .find(|(k, _)| k == "x-auth-token")
+            .map(|(_, v)| v.clone());
+
+        // Tokens that expire by use: every request that sends one counts (not the login itself).
+        let login = method == "POST" && path == "/identity/v3/auth/tokens";
+        if st.token_max_uses > 0
+            && !login
+            && let Some(t) = &token
+        {
+            let max = st.token_max_uses;
+            let uses = match st.token_uses.iter_mut().find(|(x, _)| x == t) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    st.token_uses.push((t.clone(), 1));
+                    1
+                }
+            };
+            if uses > max {
+                st.served_401 += 1;
+                st.rejected.push(format!("{method} {target}"));
+                return unauthorized();
+            }
+        }
 
         // Version discovery (no token needed).
         match path {
@@ -175,10 +223,6 @@ impl Sim {
         }
 
         // Everything else needs a valid token.
-        let token = headers
-            .iter()
-            .find(|(k, _)| k == "x-auth-token")
-            .map(|(_, v)| v.clone());
         if !token.is_some_and(|t| st.tokens.contains(&t)) {
             st.served_401 += 1;
             return unauthorized();
@@ -187,6 +231,7 @@ impl Sim {
         if st.revoke_after > 0 && st.api_calls == st.revoke_after {
             st.tokens.clear();
             st.served_401 += 1;
+            st.rejected.push(format!("{method} {target}"));
             return unauthorized();
         }
         if st.fail_every > 0 && st.api_calls.is_multiple_of(st.fail_every) {
@@ -229,15 +274,27 @@ impl Sim {
             let u = &id["password"]["user"];
             let scope = &v["auth"]["scope"]["project"];
             st.password_auths += 1;
-            u["name"] == st.username.as_str()
+            let ok = u["name"] == st.username.as_str()
                 && u["password"] == st.password.as_str()
                 && u["domain"]["name"] == st.domain.as_str()
                 && scope["name"] == st.project.as_str()
-                && scope["domain"]["name"] == st.domain.as_str()
+                && scope["domain"]["name"] == st.domain.as_str();
+            if !ok && st.echo_password {
+                st.served_401 += 1;
+                let sent = u["password"].as_str().unwrap_or_default();
+                return reply(
+                    401,
+                    json!({"error": {"code": 401, "title": "Unauthorized", "message": format!(
+                        "The request you have made requires authentication. (password {sent:?} is not the password of user {})", u["name"])}}),
+                );
+            }
+            ok
         } else if methods.contains(&"token") {
-            id["token"]["id"]
-                .as_str()
-                .is_some_and(|t| st.tokens.iter().any(|x| x == t))
+            let max = st.token_max_uses;
+            id["token"]["id"].as_str().is_some_and(|t| {
+                st.tokens.iter().any(|x| x == t)
+                    && (max == 0 || !st.token_uses.iter().any(|(x, n)| x == t && *n >= max))
+            })
         } else {
             false
         };
@@ -250,12 +307,16 @@ impl Sim {
         let base = &self.base;
         let region = st.region.clone();
         let ep = |iface: &str, url: String| json!({"id": format!("ep-{iface}"), "interface": iface, "region": region, "region_id": region, "url": url});
-        let catalog = json!([
+        let mut catalog = json!([
             {"type": "identity", "name": "keystone", "id": "svc-identity", "endpoints": [ep("public", format!("{base}/identity"))]},
             {"type": "block-storage", "name": "cinder", "id": "svc-cinder", "endpoints": [ep("public", format!("{base}/volume/v3/{PROJECT_ID}"))]},
             {"type": "volumev3", "name": "cinderv3", "id": "svc-cinderv3", "endpoints": [ep("public", format!("{base}/volume/v3/{PROJECT_ID}"))]},
-            {"type": "image", "name": "glance", "id": "svc-glance", "endpoints": [ep("public", format!("{base}/image"))]},
         ]);
+        if !st.no_glance
+            && let Some(services) = catalog.as_array_mut()
+        {
+            services.push(json!({"type": "image", "name": "glance", "id": "svc-glance", "endpoints": [ep("public", format!("{base}/image"))]}));
+        }
         let now = jiff::Timestamp::now();
         let expires = now.checked_add(jiff::SignedDuration::from_hours(1)).unwrap_or(now);
         Reply {
@@ -380,6 +441,17 @@ impl Sim {
         name: &Option<String>,
     ) -> Reply {
         match (method, rest) {
+            ("GET", "/images") if st.glance_500 => {
+                let echo = if st.echo_password {
+                    format!(" (request context: user {}, password {})", st.username, st.password)
+                } else {
+                    String::new()
+                };
+                reply(
+                    500,
+                    json!({"code": 500, "title": "Internal Server Error", "message": format!("The server has either erred or is incapable of performing the requested operation.{echo}")}),
+                )
+            }
             ("GET", "/images") => {
                 let items: Vec<Value> = st
                     .images
@@ -501,6 +573,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
     }
