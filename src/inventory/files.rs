@@ -190,7 +190,7 @@ enum ReadError {
 }
 
 fn human_bytes(b: u64) -> String {
-    crate::report::human_bytes(b)
+    crate::quantity::human_bytes(b)
 }
 
 impl Budget {

@@ -5,6 +5,7 @@
 pub mod files;
 pub mod kinds;
 pub mod live;
+pub mod openstack;
 mod yaml_list;
 
 use std::any::Any;
@@ -270,7 +271,7 @@ pub struct Inventory {
     /// Files input from a support bundle (affects how gaps are worded).
     pub from_files: bool,
     /// `--openstack`: the import-controller resources of each OpenstackSource's project.
-    pub openstack: Option<crate::openstack::Inventory>,
+    pub openstack: Option<openstack::Inventory>,
 }
 
 /// Store key: kind names are unique across the registry (checked by a unit test).
