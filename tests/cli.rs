@@ -80,3 +80,31 @@ fn config_changes_what_is_reported() {
             .any(|r| r["id"] == "image-name-collision" && r["status"] == "disabled")
     );
 }
+
+#[test]
+fn yaml_output_parses_back_to_the_json_report_and_wide_shows_the_evidence() {
+    let run = |o: &str| {
+        let out = bin()
+            .args(["scan", "--from", "examples/demo-cluster", "-o", o])
+            .env("COLUMNS", "160")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{o}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let yaml: serde_json::Value = serde_saphyr::from_str(&run("yaml")).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert!(findings.len() >= 8, "{json}");
+    // The same document, apart from the generation time.
+    let strip = |mut v: serde_json::Value| {
+        v["source"]["generatedAt"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip(yaml), strip(json.clone()));
+    // -o wide: confidence, evidence and reclaimable space under each finding, and the total.
+    let wide = run("wide");
+    assert!(wide.contains("confidence: likely; evidence: unreferenced,"), "{wide}");
+    assert!(wide.contains("frees 60.0 GiB"), "{wide}");
+    assert!(wide.contains("fixing would free 60.0 GiB"), "{wide}");
+}

@@ -661,3 +661,55 @@ async fn purge_retained_pvs_is_a_separate_explicit_step() {
     }
     assert!(backup.join("audit.jsonl").exists());
 }
+
+#[tokio::test]
+async fn fix_refuses_an_incomplete_scan_and_apply_asks_for_yes_without_a_terminal() {
+    common::ensure_namespace("longhorn-system").await;
+    let ns = namespace("fixrefuse").await;
+    let (pvc, pv) = orphan(&ns).await;
+    // An identity that may read everything but the RBAC kinds the orphan rule needs.
+    let user = unique("no-rbac");
+    let groups = json!([
+        "",
+        "kubevirt.io",
+        "longhorn.io",
+        "harvesterhci.io",
+        "snapshot.storage.k8s.io",
+        "storage.k8s.io",
+        "migration.harvesterhci.io"
+    ]);
+    create(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": user},
+        "rules": [{"apiGroups": groups, "resources": ["*"], "verbs": ["get", "list"]}]}),
+    )
+    .await;
+    create(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": user},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}),
+    )
+    .await;
+    // As admin the orphan is planned (the precondition for the refusals below to mean anything).
+    let (code, doc, err) = fix(&["-n", &ns, "--rules", "orphaned-guest-pvc"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_for(&doc, &pvc)["status"], "planned", "{doc}");
+
+    // An incomplete scan plans nothing and exits 3.
+    let (code, doc, err) = fix(&["-n", &ns, "--rules", "orphaned-guest-pvc", "--as", &user]);
+    assert_eq!(code, 3, "{err} {doc}");
+    assert!(
+        doc["actions"].as_array().is_none_or(|a| a.is_empty()),
+        "nothing planned on an incomplete scan: {doc}"
+    );
+    assert!(err.contains("incomplete") || err.contains("could not read"), "{err}");
+
+    // --apply without --yes and without a terminal: a usage error, nothing changed.
+    let (code, _, err) = fix(&["-n", &ns, "--apply"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert!(kubectl(&["get", "pvc", &pvc, "-n", &ns])["metadata"]["deletionTimestamp"].is_null());
+    assert_eq!(
+        kubectl(&["get", "pv", &pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+}

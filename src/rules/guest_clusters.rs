@@ -53,6 +53,8 @@ fn belongs(vm: &VirtualMachine, cluster: &str) -> bool {
 
 pub struct GuestClusters<'a> {
     inv: &'a Inventory,
+    /// VMs by namespace (one pass over the VMs; lookups are per namespace).
+    vms: BTreeMap<&'a str, Vec<&'a VirtualMachine>>,
     /// Credentials ServiceAccounts by namespace.
     credentials: BTreeMap<&'a str, BTreeSet<&'a str>>,
     /// Cluster names on PVC labels, by namespace.
@@ -91,14 +93,25 @@ impl<'a> GuestClusters<'a> {
                 pvc_labels.entry(ns).or_default().insert(c);
             }
         }
+        let mut vms: BTreeMap<&str, Vec<&VirtualMachine>> = BTreeMap::new();
+        for vm in inv.objects::<VirtualMachine>() {
+            if let Some(ns) = vm.metadata.namespace.as_deref() {
+                vms.entry(ns).or_default().push(vm);
+            }
+        }
         let mut gc = GuestClusters {
             inv,
+            vms,
             credentials,
             pvc_labels,
             gone_vms: BTreeMap::new(),
         };
+        // Gone VMs matter only where credentials are to be matched.
         for v in inv.objects::<LonghornVolume>() {
             let ns = v.status.kubernetes_status.namespace.as_str();
+            if !gc.credentials.contains_key(ns) {
+                continue;
+            }
             for stem in v.last_vm_stems() {
                 if !ns.is_empty() && !gc.vm_exists(ns, |n| stem.matches(n)) {
                     gc.gone_vms.entry(ns.to_string()).or_default().insert(stem.name);
@@ -108,11 +121,15 @@ impl<'a> GuestClusters<'a> {
         gc
     }
 
-    fn vm_exists(&self, ns: &str, name: impl Fn(&str) -> bool) -> bool {
-        self.inv
-            .objects::<VirtualMachine>()
-            .iter()
-            .any(|vm| vm.metadata.namespace.as_deref() == Some(ns) && name(&vm.metadata.name))
+    /// Does a VM in `ns` have a name that `name` accepts?
+    pub fn vm_exists(&self, ns: &str, name: impl Fn(&str) -> bool) -> bool {
+        self.vms
+            .get(ns)
+            .is_some_and(|v| v.iter().any(|vm| name(&vm.metadata.name)))
+    }
+
+    fn in_namespace(&self, ns: &str) -> impl Iterator<Item = &'a VirtualMachine> + '_ {
+        self.vms.get(ns).into_iter().flatten().copied()
     }
 
     /// Are the credentials of `ns` known (RoleBindings there, ClusterRoleBindings everywhere)?
@@ -134,10 +151,8 @@ impl<'a> GuestClusters<'a> {
 
     /// A living guest-cluster VM in `ns`.
     pub fn living_guest_vm_in(&self, ns: &str) -> Option<&'a VirtualMachine> {
-        self.inv
-            .objects::<VirtualMachine>()
-            .iter()
-            .find(|vm| vm.metadata.namespace.as_deref() == Some(ns) && vm.is_guest_cluster_vm() && is_alive(vm))
+        self.in_namespace(ns)
+            .find(|vm| vm.is_guest_cluster_vm() && is_alive(vm))
     }
 
     /// Does the history of volumes in `ns` name a VM that is gone?

@@ -338,12 +338,7 @@ impl Judge<'_> {
         // The history names the VM it was last attached to; if that VM still exists, the
         // volume is a living VM's (detached for a reason of its own).
         let stems = v.last_vm_stems();
-        if stems.iter().any(|s| {
-            self.inv
-                .objects::<VirtualMachine>()
-                .iter()
-                .any(|vm| vm.metadata.namespace.as_deref() == Some(ns) && s.matches(&vm.metadata.name))
-        }) {
+        if stems.iter().any(|s| self.guests.vm_exists(ns, |n| s.matches(n))) {
             return Usage::Busy;
         }
         if !stems.is_empty() {
