@@ -24,6 +24,23 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
+    /// The kind a finding's `related` item carries for this resource (`GlanceImage`…): the one
+    /// spelling both the rule that writes it and the fix that reads it use.
+    pub fn ref_kind(self) -> &'static str {
+        match self {
+            ResourceKind::Image => "GlanceImage",
+            ResourceKind::Volume => "CinderVolume",
+            ResourceKind::Snapshot => "CinderSnapshot",
+        }
+    }
+
+    /// The inverse of [`ResourceKind::ref_kind`].
+    pub fn from_ref_kind(kind: &str) -> Option<ResourceKind> {
+        [ResourceKind::Image, ResourceKind::Volume, ResourceKind::Snapshot]
+            .into_iter()
+            .find(|k| k.ref_kind() == kind)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceKind::Image => "Image",

@@ -40,7 +40,7 @@ pub fn plan(f: &Finding, _inv: &Inventory) -> Option<(ActionKind, String)> {
     if f.confidence == Confidence::Possible {
         return None;
     }
-    let source = f.details.get("openstackSource")?.clone();
+    let source = crate::rules::import_openstack_leak::source_of(f)?.to_string();
     let mut resources = targets(f);
     if resources.is_empty() {
         return None;
@@ -67,12 +67,7 @@ pub fn targets(f: &Finding) -> Vec<Target> {
         .iter()
         .filter(|r| r.api_version.ends_with("openstack.org/v2") || r.api_version.ends_with("openstack.org/v3"))
         .filter_map(|r| {
-            let kind = match r.kind.as_str() {
-                "GlanceImage" => ResourceKind::Image,
-                "CinderVolume" => ResourceKind::Volume,
-                "CinderSnapshot" => ResourceKind::Snapshot,
-                _ => return None,
-            };
+            let kind = ResourceKind::from_ref_kind(&r.kind)?;
             let id = r.uid.clone()?;
             let name = if r.name == id { String::new() } else { r.name.clone() };
             Some(Target { kind, id, name })

@@ -29,7 +29,7 @@ pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
     let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
         q.metadata.namespace == f.object.namespace && q.metadata.name == f.object.name && q.metadata.uid == f.object.uid
     })?;
-    let key = f.details.get("annotation")?.clone();
+    let key = crate::rules::migration_annotation_stale::annotation_of(f)?.to_string();
     rq.metadata.annotations.get(&key)?;
     let remove = |set_hard: BTreeMap<String, String>, why: &str| {
         let description = if set_hard.is_empty() {

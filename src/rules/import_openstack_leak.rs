@@ -37,6 +37,14 @@ use crate::version::{Boundary, Version};
 pub struct ImportOpenstackLeak;
 
 pub const ID: &str = "import-openstack-leak";
+/// The `details` key naming the finding's OpenstackSource (`namespace/name`); read by the fix
+/// through [`source_of`].
+const DETAIL_SOURCE: &str = "openstackSource";
+
+/// The OpenstackSource (`namespace/name`) whose project a finding's resources are in.
+pub fn source_of(f: &super::Finding) -> Option<&str> {
+    f.details.get(DETAIL_SOURCE).map(String::as_str)
+}
 
 /// `rules.import-openstack-leak` in the policy file.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -783,12 +791,7 @@ fn attach(f: &mut Finding, source: &str, vm: &str, found: &[&Resource]) {
         }
         f.related.push(ObjectRef {
             api_version: r.kind.api_version().to_string(),
-            kind: match r.kind {
-                ResourceKind::Image => "GlanceImage",
-                ResourceKind::Volume => "CinderVolume",
-                ResourceKind::Snapshot => "CinderSnapshot",
-            }
-            .to_string(),
+            kind: r.kind.ref_kind().to_string(),
             namespace: None,
             name: if r.name.is_empty() {
                 r.id.clone()
@@ -801,7 +804,7 @@ fn attach(f: &mut Finding, source: &str, vm: &str, found: &[&Resource]) {
         });
     }
     f.reclaimable_bytes = reclaimable(found);
-    f.details.insert("openstackSource".to_string(), source.to_string());
+    f.details.insert(DETAIL_SOURCE.to_string(), source.to_string());
     f.details.insert("openstackVm".to_string(), vm.to_string());
     f.details
         .insert("openstackResources".to_string(), found.len().to_string());

@@ -27,6 +27,13 @@ use crate::version::{Boundary, Version};
 pub struct MigrationAnnotationStale;
 
 pub const ID: &str = "migration-annotation-stale";
+/// The `details` key naming the stale annotation; read by the fix through [`annotation_of`].
+const DETAIL_ANNOTATION: &str = "annotation";
+
+/// The stale annotation key a finding is about.
+pub fn annotation_of(f: &super::Finding) -> Option<&str> {
+    f.details.get(DETAIL_ANNOTATION).map(String::as_str)
+}
 pub const NAME_PREFIX: &str = "harvesterhci.io/migrating-";
 pub const UID_PREFIX: &str = "harvesterhci.io/migratingUID-";
 pub const SKIP_AUTO_SCALING: &str = "harvesterhci.io/skipResourceQuotaAutoScaling";
@@ -400,7 +407,7 @@ impl MigrationAnnotationStale {
         };
         let mut f = Finding::about(self, severity, quota, msg, fix).with_confidence(confidence);
         f.evidence = evidence;
-        f.details.insert("annotation".into(), key.to_string());
+        f.details.insert(DETAIL_ANNOTATION.into(), key.to_string());
         f
     }
 
