@@ -15,9 +15,9 @@ use harvester_hygiene::remedy::{self, ExecOptions, Mode, Status};
 use harvester_hygiene::scan::{Input, ScanOptions, gather, judge};
 use serde_json::{Value, json};
 
-/// An orphaned guest PVC bound to a PV (reclaimPolicy Delete) and a long-detached Longhorn
-/// volume. Returns (pvc name, pv name).
-async fn orphan(ns: &str) -> (String, String) {
+/// A guest PVC (with `labels`) bound to a PV (reclaimPolicy Delete) and its long-detached
+/// Longhorn volume, whose `kubernetesStatus` gets `history` merged in. Returns (pvc, pv).
+async fn guest_volume(ns: &str, labels: Value, history: Value) -> (String, String) {
     let pvc = format!("pvc-{}", common::uuid());
     let pv = unique("pv");
     create(
@@ -29,17 +29,26 @@ async fn orphan(ns: &str) -> (String, String) {
     )
     .await;
     create(
-        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": pvc, "namespace": ns},
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": pvc, "namespace": ns, "labels": labels},
         "spec": {"accessModes": ["ReadWriteMany"], "volumeMode": "Block", "storageClassName": "harvester-longhorn",
                  "volumeName": pv, "resources": {"requests": {"storage": "10Gi"}}},
         "status": {"phase": "Bound", "capacity": {"storage": "10Gi"}}}),
     )
     .await;
+    let mut k8s = json!({"lastPodRefAt": "2026-01-02T03:04:05Z"});
+    if let (Some(k), Some(h)) = (k8s.as_object_mut(), history.as_object()) {
+        k.extend(h.clone());
+    }
     create(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Volume", "metadata": {"name": pv, "namespace": "longhorn-system"},
         "spec": {"size": "10737418240", "numberOfReplicas": 3},
-        "status": {"state": "detached", "kubernetesStatus": {"lastPodRefAt": "2026-01-02T03:04:05Z"}}}))
+        "status": {"state": "detached", "kubernetesStatus": k8s}}))
     .await;
     (pvc, pv)
+}
+
+/// An orphaned guest PVC with no history. Returns (pvc name, pv name).
+async fn orphan(ns: &str) -> (String, String) {
+    guest_volume(ns, json!({}), json!({})).await
 }
 
 /// Rancher's per-namespace quota base, as Rancher writes it on the Namespace.
@@ -83,27 +92,31 @@ async fn credentials(ns: &str, sa: &str) {
 /// was last hot-plugged into (`vm`), as longhorn-manager does after the pods are gone, and
 /// whose PVC carries `labels`.
 async fn orphan_with_history(ns: &str, vm: &str, labels: Value) -> String {
-    let pvc = format!("pvc-{}", common::uuid());
-    let pv = unique("pv");
-    create(
-        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
-        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"], "volumeMode": "Block",
-                 "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "harvester-longhorn",
-                 "csi": {"driver": "driver.longhorn.io", "volumeHandle": pv},
-                 "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": pvc}}}),
-    )
-    .await;
-    create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": pvc, "namespace": ns, "labels": labels},
-        "spec": {"accessModes": ["ReadWriteMany"], "volumeMode": "Block", "storageClassName": "harvester-longhorn",
-                 "volumeName": pv, "resources": {"requests": {"storage": "10Gi"}}}}))
-    .await;
-    create(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Volume", "metadata": {"name": pv, "namespace": "longhorn-system"},
-        "spec": {"size": "10737418240", "numberOfReplicas": 3},
-        "status": {"state": "detached", "kubernetesStatus": {"namespace": ns, "pvcName": pvc, "pvName": pv,
-            "pvStatus": "Bound", "lastPodRefAt": "2026-01-02T03:04:05Z",
-            "workloadsStatus": [{"podName": "hp-volume-x7k2p", "podStatus": "Succeeded",
-                "workloadName": format!("virt-launcher-{vm}-q9z8w"), "workloadType": "Pod"}]}}}))
-    .await;
+    let (pvc, pv) = guest_volume(ns, labels, json!({})).await;
+    // Longhorn's history names the PVC and the last (hot-plug) pod, whose owner is the VM's
+    // launcher pod.
+    let history = json!({"namespace": ns, "pvcName": pvc, "pvName": pv, "pvStatus": "Bound",
+        "workloadsStatus": [{"podName": "hp-volume-x7k2p", "podStatus": "Succeeded",
+            "workloadName": format!("virt-launcher-{vm}-q9z8w"), "workloadType": "Pod"}]});
+    let patch = json!({"status": {"kubernetesStatus": history}});
+    let out = Command::new("kubectl")
+        .args([
+            "patch",
+            "volumes.longhorn.io",
+            &pv,
+            "-n",
+            "longhorn-system",
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            &patch.to_string(),
+        ])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     pvc
 }
 
