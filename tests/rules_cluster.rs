@@ -967,3 +967,36 @@ fn config_and_exemptions() {
             .any(|x| x.id == "vm-name-breaks-migration" && format!("{:?}", x.status) == "Disabled")
     );
 }
+
+#[test]
+fn a_malformed_quota_entry_is_left_for_a_person_with_the_reason() {
+    use harvester_hygiene::inventory::{Inventory, files};
+    let bad = "    harvesterhci.io/migrating-vm1: 'not json'\n";
+    let docs = vec![
+        quota(
+            "ns",
+            "q",
+            true,
+            "    limits.cpu: \"22\"\n    limits.memory: 68Gi\n",
+            bad,
+        ),
+        namespace("ns", BASE),
+        vmim_final("ns", "other", "Succeeded", "2026-11-01T00:00:00Z"),
+    ];
+    let r = run(&docs, Some("v1.4.1"));
+    let f = of(&r, "migration-annotation-stale");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert!(
+        f[0].evidence.iter().any(|e| e == "hard:malformed-entry"),
+        "{:?}",
+        f[0].evidence
+    );
+    let mut inv = Inventory::new(None, true);
+    files::load_text(&mut inv, "fixture.yaml", &docs.join("\n---\n"));
+    harvester_hygiene::scan::set_version(&mut inv, harvester_hygiene::version::Version::parse("v1.4.1"));
+    let plan = harvester_hygiene::remedy::plan(&r.findings, &inv);
+    assert_eq!(plan.len(), 1);
+    let a = serde_json::to_value(&plan[0].action).unwrap();
+    assert_eq!(a["type"], "manual", "{a}");
+    assert!(a["reason"].as_str().unwrap().contains("not a JSON ResourceList"), "{a}");
+}
