@@ -100,6 +100,20 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// A duration flag (`--request-timeout 30s`, `--remediation-grace 24h`): the policy syntax, plus
+/// `ms` and a bare number of seconds as kubectl takes them; the error says what is expected.
+pub fn parse_duration_flag(s: &str) -> std::result::Result<Duration, String> {
+    let t = s.trim();
+    let bad = || format!("{s:?} is not a duration like 30s, 2m, 1h or 7d");
+    if let Some(ms) = t.strip_suffix("ms") {
+        return ms.parse::<u64>().map(Duration::from_millis).map_err(|_| bad());
+    }
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse::<u64>().map(Duration::from_secs).map_err(|_| bad());
+    }
+    parse_duration(t).ok_or_else(bad)
+}
+
 /// A duration option in the policy file (`gracePeriod: 24h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationOption(pub Duration);
@@ -177,5 +191,10 @@ mod tests {
         assert_eq!(parse_duration("h"), None);
         assert_eq!(parse_duration("99999999999999999999d"), None, "too big for u64");
         assert_eq!(parse_duration("999999999999999999d"), None, "overflows seconds");
+        assert_eq!(parse_duration_flag("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration_flag("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration_flag("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration_flag("7 days").is_err());
+        assert!(parse_duration_flag("99999999999999999999d").is_err(), "no overflow");
     }
 }

@@ -58,7 +58,7 @@ struct Args {
 }
 
 fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
-    harvester_hygiene::config::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration like 24h, 90m or 2d"))
+    harvester_hygiene::config::parse_duration_flag(s)
 }
 
 fn log(level: &str, msg: &str, fields: serde_json::Value) {

@@ -181,20 +181,7 @@ struct KubeArgs {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 2m, 1h or 7d"))?;
-    match unit {
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        "d" => Ok(Duration::from_secs(n * 86400)),
-        "ms" => Ok(Duration::from_millis(n)),
-        _ => Err(format!("{s:?} is not a duration like 30s, 2m, 1h or 7d")),
-    }
+    harvester_hygiene::config::parse_duration_flag(s)
 }
 
 fn main() -> ExitCode {
