@@ -115,7 +115,27 @@ pub enum Mode {
 }
 
 /// A planner for one fixable rule.
-type Planner = fn(&Finding, &Inventory) -> Option<(ActionKind, String)>;
+type Planner = fn(&Finding, &PlanContext<'_>) -> Option<(ActionKind, String)>;
+
+/// What planners read: the inventory, and views of it built once per plan (not per finding).
+pub struct PlanContext<'a> {
+    pub inv: &'a Inventory,
+    guests: std::sync::OnceLock<rules::guest_clusters::GuestClusters<'a>>,
+}
+
+impl<'a> PlanContext<'a> {
+    pub fn new(inv: &'a Inventory) -> Self {
+        PlanContext {
+            inv,
+            guests: std::sync::OnceLock::new(),
+        }
+    }
+    /// Guest-cluster liveness, built on first use.
+    pub fn guests(&self) -> &rules::guest_clusters::GuestClusters<'a> {
+        self.guests
+            .get_or_init(|| rules::guest_clusters::GuestClusters::build(self.inv))
+    }
+}
 
 /// Fixable rules and their planners (one line per fixable rule).
 const PLANNERS: &[(&str, Planner)] = &[
@@ -131,12 +151,13 @@ pub fn fixable(rule: &str) -> bool {
 
 /// One action per fixable finding.
 pub fn plan(findings: &[Finding], inv: &Inventory) -> Vec<Action> {
+    let ctx = PlanContext::new(inv);
     let mut actions = Vec::new();
     for f in findings {
         let Some((_, planner)) = PLANNERS.iter().find(|(r, _)| *r == f.rule) else {
             continue;
         };
-        if let Some((action, description)) = planner(f, inv) {
+        if let Some((action, description)) = planner(f, &ctx) {
             actions.push(Action {
                 id: actions.len() + 1,
                 rule: f.rule.clone(),

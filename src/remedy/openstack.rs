@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Action, ActionKind, Backup, Status, StepResult};
-use crate::inventory::Inventory;
 use crate::openstack::client::Deleted;
 use crate::openstack::{self, Resource, ResourceKind};
 use crate::rules::{Confidence, Finding};
@@ -35,7 +34,7 @@ pub struct Target {
     pub name: String,
 }
 
-pub fn plan(f: &Finding, _inv: &Inventory) -> Option<(ActionKind, String)> {
+pub fn plan(f: &Finding, _ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
     // Never on `possible` (e.g. leftovers whose import may exist in a namespace not read).
     if f.confidence == Confidence::Possible {
         return None;

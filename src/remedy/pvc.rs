@@ -9,10 +9,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::json;
 
 use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
-use crate::inventory::Inventory;
 use crate::inventory::kinds::PersistentVolumeClaim;
 use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
-use crate::rules::guest_clusters::GuestClusters;
 use crate::rules::{Confidence, Finding};
 
 pub const RETAINED_AT: &str = "harvester-hygiene.io/retained-at";
@@ -25,7 +23,8 @@ pub const GUARD_EVIDENCE: &[&str] = &[
     "unknown-kind:",
 ];
 
-pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
+pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
+    let inv = ctx.inv;
     // Fixability comes from evidence, never from severity (a policy may override severities):
     // only `proven` and `likely` findings, i.e. unused, unreferenced and attributed to a dead
     // cluster. `possible` ones (age only, unknown kinds, a cluster we cannot see) are never
@@ -39,7 +38,7 @@ pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
     // The guard, independent of how the rule judged: never in a namespace that holds a living
     // guest-cluster VM or credentials that are not a dead cluster's.
     let ns = pvc.metadata.namespace.as_deref().unwrap_or("");
-    if let Some(reason) = GuestClusters::build(inv).unsafe_to_fix(ns) {
+    if let Some(reason) = ctx.guests().unsafe_to_fix(ns) {
         return Some((
             ActionKind::Manual {
                 reason: format!(

@@ -19,13 +19,13 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 
 use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
-use crate::inventory::Inventory;
 use crate::inventory::kinds::ResourceQuota;
 use crate::quantity::format_milli;
 use crate::rules::Finding;
 use crate::rules::migration_annotation_stale::{Hard, describe_lines, hard_scaled, hard_state};
 
-pub fn plan(f: &Finding, inv: &Inventory) -> Option<(ActionKind, String)> {
+pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
+    let inv = ctx.inv;
     let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
         q.metadata.namespace == f.object.namespace && q.metadata.name == f.object.name && q.metadata.uid == f.object.uid
     })?;
