@@ -364,6 +364,13 @@ const OLD: &str = "2026-11-17T12:00:00Z"; // 5 days before NOW
 const RECENT: &str = "2026-11-22T10:00:00Z"; // 2 hours before NOW
 const GUEST_VM: &str = "  labels:\n    guestcluster.harvesterhci.io/name: prod\n    harvesterhci.io/creator: docker-machine-driver-harvester\n";
 
+/// The orphan findings of `r`, asserting there is exactly one.
+fn one_orphan(r: &harvester_hygiene::report::Report) -> Vec<&harvester_hygiene::rules::Finding> {
+    let f = of(r, "orphaned-guest-pvc");
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    f
+}
+
 fn label(c: &str) -> String {
     format!("  labels:\n    guestcluster.harvesterhci.io/name: {c}\n")
 }
@@ -497,8 +504,7 @@ fn orphan_confidence_follows_guest_cluster_liveness() {
     docs.push(pvc(GUEST_NS, 1, &label("gone")));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert_eq!(f[0].confidence, Confidence::Possible);
 
     // A living guest VM in the namespace and no label: possible (it may be that cluster's).
@@ -507,8 +513,7 @@ fn orphan_confidence_follows_guest_cluster_liveness() {
     docs.push(pvc(GUEST_NS, 1, ""));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert_eq!(f[0].confidence, Confidence::Possible);
     assert!(f[0].evidence.iter().any(|e| e == "living-guest-vm:prod-pool-abc"));
 
@@ -524,8 +529,7 @@ fn orphan_confidence_follows_guest_cluster_liveness() {
     docs.push(pvc(GUEST_NS, 1, ""));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert_eq!(f[0].confidence, Confidence::Possible);
     assert!(
         f[0].evidence.iter().any(|e| e == "alive-credentials:prod"),
@@ -634,8 +638,7 @@ fn living_guest_clusters_protect_their_pvcs() {
     docs.push(pvc(GUEST_NS, 1, &label("dead")));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert_eq!(f[0].confidence, Confidence::Proven);
     assert!(f[0].message.contains("labelled for guest cluster dead"));
     assert!(f[0].evidence.iter().any(|e| e == "living-guest-vm:prod-pool-abc"));
@@ -647,8 +650,7 @@ fn living_guest_clusters_protect_their_pvcs() {
     docs.push(pvc(GUEST_NS, 1, ""));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert_eq!(
         f[0].confidence,
         Confidence::Likely,
@@ -695,8 +697,7 @@ fn orphan_rule_is_conservative_about_unknowns_and_grace() {
     docs.push(pvc(GUEST_NS, 1, ""));
     docs.push(lh(1, "detached", OLD));
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert_eq!(f[0].confidence, Confidence::Possible);
     assert!(
         f[0].evidence.iter().any(|e| e == "unknown-kind:RoleBinding"),
@@ -708,8 +709,7 @@ fn orphan_rule_is_conservative_about_unknowns_and_grace() {
     let mut docs = known(GUEST_NS);
     docs.push(pvc(GUEST_NS, 1, ""));
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert_eq!(f[0].severity, Severity::Info);
     assert_eq!(f[0].confidence, Confidence::Possible);
 
@@ -723,8 +723,7 @@ fn orphan_rule_is_conservative_about_unknowns_and_grace() {
     // Snapshots it owns are named.
     docs.push("apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata:\n  name: backup-snap-1\n  namespace: guests\n  ownerReferences:\n  - apiVersion: v1\n    kind: PersistentVolumeClaim\n    name: x\n    uid: host-1\n".into());
     let r = run(&docs, None);
-    let f = of(&r, "orphaned-guest-pvc");
-    assert_eq!(f.len(), 1);
+    let f = one_orphan(&r);
     assert!(
         f[0].message.contains("VolumeSnapshots it owns: backup-snap-1"),
         "{}",
