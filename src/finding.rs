@@ -105,11 +105,55 @@ pub struct Finding {
     pub remediation: String,
     pub related: Vec<ObjectRef>,
     /// Machine-readable facts for tools (`annotation`, `persistentVolume`, `attribution`...).
+    /// For people and other tools only: fixes read [`Finding::fix_input`].
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub details: std::collections::BTreeMap<String, String>,
+    /// What this rule's fix needs, typed: the one contract between a rule and its remedy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_input: Option<FixInput>,
     /// The object's exemption annotations, read when the finding was made.
     #[serde(skip)]
     pub exemption: Option<Exemption>,
+}
+
+/// What a fix reads from a finding, written by the rule that made it. Typed, so the rule and
+/// its remedy cannot drift apart on a string key. Serialized in the report as `fixInput` for
+/// tools; `fix` itself always plans from a fresh scan's findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum FixInput {
+    /// `migration-annotation-stale`: the stale `harvesterhci.io/migrating-*` key on the quota.
+    QuotaAnnotation { annotation: String },
+    /// `orphaned-guest-pvc`: the VolumeSnapshots (same namespace) the PVC's data is also in.
+    OrphanPvc { owned_snapshots: Vec<String> },
+    /// `import-openstack-leak`: the OpenstackSource (`namespace/name`) whose project holds the
+    /// leftovers, and the leftovers.
+    OpenstackLeftovers {
+        source: String,
+        resources: Vec<OpenstackResource>,
+    },
+}
+
+/// The kind of an OpenStack resource a failed import can leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OpenstackKind {
+    /// A Glance image (deleted first: it depends on nothing).
+    Image,
+    /// A Cinder volume created from an import snapshot (deleted second).
+    Volume,
+    /// A Cinder snapshot (deleted last: its volume depends on it).
+    Snapshot,
+}
+
+/// One OpenStack resource a fix may delete: kind, id and name (empty for the volumes the
+/// vm-import-controller creates).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenstackResource {
+    pub kind: OpenstackKind,
+    pub id: String,
+    pub name: String,
 }
 
 /// `harvester-hygiene.io/ignore` and its reason, as found on the object.

@@ -178,6 +178,11 @@ fn unchecked(doc: &Value) -> Vec<&Value> {
         .unwrap_or_default()
 }
 
+/// Without `--openstack` there are no ids, so nothing for the fix to read.
+fn plain_finding_has_no_fix_input(doc: &Value, name: &str) -> bool {
+    finding(doc, name).is_some_and(|f| f.get("fixInput").is_none())
+}
+
 fn related_ids(f: &Value) -> Vec<String> {
     let mut v: Vec<String> = f["related"]
         .as_array()
@@ -226,6 +231,18 @@ async fn openstack_leftovers_are_found_and_cleaned_up_in_order() {
     assert_eq!(vol["details"]["snapshotId"], "snap-erp");
     assert_eq!(vol["details"]["sizeGiB"], "20");
     assert!(erp["message"].as_str().unwrap().contains("3 resources"), "{erp}");
+    // The fix reads the typed input, which names the same resources and the source.
+    assert_eq!(erp["fixInput"]["type"], "openstackLeftovers", "{erp}");
+    assert_eq!(erp["fixInput"]["source"], format!("{ns}/devstack"));
+    let mut typed: Vec<&str> = erp["fixInput"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    typed.sort();
+    assert_eq!(typed, ["img-erp", "snap-erp", "vol-erp"]);
+    assert!(plain_finding_has_no_fix_input(&plain, "import-erp-db"));
     let stuck = finding(&doc, "import-stuck-db").expect("stuck-db finding");
     assert_eq!(related_ids(stuck), ["img-stuck", "snap-stuck", "vol-stuck"]);
     assert!(

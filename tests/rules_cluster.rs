@@ -764,6 +764,75 @@ fn a_severity_override_does_not_change_what_fix_may_touch() {
     );
 }
 
+#[test]
+fn fixes_read_the_typed_input_the_rule_wrote() {
+    use harvester_hygiene::remedy::{ActionKind, plan};
+    use harvester_hygiene::rules::FixInput;
+    // An orphan that owns a snapshot: the fix input names it, and the plan carries it.
+    let mut docs = known(GUEST_NS);
+    docs.push(pvc(GUEST_NS, 1, ""));
+    docs.push(lh(1, "detached", OLD));
+    docs.push("apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata:\n  name: backup-snap-1\n  namespace: guests\n  ownerReferences:\n  - apiVersion: v1\n    kind: PersistentVolumeClaim\n    name: x\n    uid: host-1\n".into());
+    let inv = common::fixtures::load(&docs, Some("v1.6.1"));
+    let r = run(&docs, Some("v1.6.1"));
+    let f = one_orphan(&r);
+    assert_eq!(
+        f[0].fix_input,
+        Some(FixInput::OrphanPvc {
+            owned_snapshots: vec!["backup-snap-1".into()]
+        })
+    );
+    let actions = plan(&r.findings, &inv);
+    assert_eq!(actions.len(), 1, "{actions:#?}");
+    let ActionKind::RetainAndDeletePvc { owned_snapshots, .. } = &actions[0].action else {
+        panic!("{:?}", actions[0].action);
+    };
+    assert_eq!(owned_snapshots, &vec!["backup-snap-1".to_string()]);
+
+    // A stale quota annotation: the key comes from the typed input.
+    let ann = "    harvesterhci.io/migrating-done: '{\"limits.cpu\":\"2\"}'\n";
+    let qdocs = vec![
+        quota("ns", "default-q", true, LIMITS, ann),
+        vmim("ns", "done", "Succeeded"),
+    ];
+    let qinv = common::fixtures::load(&qdocs, Some("v1.6.1"));
+    let qr = run(&qdocs, Some("v1.6.1"));
+    let qf = of(&qr, "migration-annotation-stale");
+    assert_eq!(qf.len(), 1, "{:#?}", qr.findings);
+    assert_eq!(
+        qf[0].fix_input,
+        Some(FixInput::QuotaAnnotation {
+            annotation: "harvesterhci.io/migrating-done".into()
+        })
+    );
+    let actions = plan(&qr.findings, &qinv);
+    assert_eq!(actions.len(), 1, "{actions:#?}");
+    assert!(
+        matches!(&actions[0].action, ActionKind::RemoveQuotaAnnotation { key, .. } if key == "harvesterhci.io/migrating-done")
+    );
+
+    // The fixes read only the typed input: without it (a report from an older version, a
+    // hand-edited finding) nothing is planned, whatever `details` says.
+    let mut stripped = r.findings.clone();
+    stripped.extend(qr.findings.iter().cloned());
+    let with_details = stripped.iter().filter(|f| !f.details.is_empty()).count();
+    assert!(with_details >= 2, "the findings still carry their details");
+    for f in &mut stripped {
+        f.fix_input = None;
+    }
+    assert!(plan(&stripped, &inv).is_empty());
+    assert!(plan(&stripped, &qinv).is_empty());
+
+    // And it survives the report's JSON.
+    let text = serde_json::to_string(&r.findings).unwrap();
+    assert!(
+        text.contains("\"fixInput\":{\"type\":\"orphanPvc\",\"ownedSnapshots\":[\"backup-snap-1\"]}"),
+        "{text}"
+    );
+    let back: Vec<harvester_hygiene::rules::Finding> = serde_json::from_str(&text).unwrap();
+    assert_eq!(back[0].fix_input, f[0].fix_input);
+}
+
 // ---- import-openstack-leak ----
 
 fn import(ns: &str, name: &str, kind: &str, status: &str, conditions: &[(&str, &str)]) -> String {

@@ -12,16 +12,8 @@ pub const PREFIX: &str = "import-controller-";
 /// How long the controller waits for a snapshot, volume or image (its `pollingTimeout`).
 pub const POLLING_TIMEOUT_HOURS: i64 = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ResourceKind {
-    /// A Glance image (deleted first: it depends on nothing).
-    Image,
-    /// A Cinder volume created from an import snapshot (deleted second).
-    Volume,
-    /// A Cinder snapshot (deleted last: its volume depends on it).
-    Snapshot,
-}
+/// The kind of a leftover; defined beside the fix contract ([`crate::finding::FixInput`]).
+pub use crate::finding::OpenstackKind as ResourceKind;
 
 impl ResourceKind {
     /// The kind a finding's `related` item carries for this resource (`GlanceImage`…): the one
@@ -32,13 +24,6 @@ impl ResourceKind {
             ResourceKind::Volume => "CinderVolume",
             ResourceKind::Snapshot => "CinderSnapshot",
         }
-    }
-
-    /// The inverse of [`ResourceKind::ref_kind`].
-    pub fn from_ref_kind(kind: &str) -> Option<ResourceKind> {
-        [ResourceKind::Image, ResourceKind::Volume, ResourceKind::Snapshot]
-            .into_iter()
-            .find(|k| k.ref_kind() == kind)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -25,7 +25,7 @@ pub use backup::Backup;
 use crate::finding::fingerprint;
 use crate::inventory::Inventory;
 use crate::meta::ObjectRef;
-use crate::rules::{self, Finding};
+use crate::rules::{self, Finding, FixInput};
 
 /// What an action does.
 #[derive(Debug, Clone, Serialize)]
@@ -253,7 +253,10 @@ fn narrow(action: &mut Action, fresh: &BTreeMap<String, Finding>) {
     if let ActionKind::DeleteOpenstackResources { resources, .. } = &mut action.action
         && let Some(now) = fresh.get(&action.fingerprint)
     {
-        let still = openstack::targets(now);
+        let still: &[openstack::Target] = match &now.fix_input {
+            Some(FixInput::OpenstackLeftovers { resources, .. }) => resources,
+            _ => &[],
+        };
         resources.retain(|r| still.iter().any(|s| s.id == r.id));
     }
 }
@@ -353,6 +356,7 @@ mod tests {
             remediation: String::new(),
             related: vec![],
             details: Default::default(),
+            fix_input: None,
             exemption: None,
         };
         let action = Action {

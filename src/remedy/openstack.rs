@@ -7,13 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::json;
 
 use super::{Action, ActionKind, Backup, Status, StepResult};
 use crate::openstack::client::Deleted;
 use crate::openstack::{self, Resource, ResourceKind};
-use crate::rules::{Confidence, Finding};
+use crate::rules::{Confidence, Finding, FixInput};
 
 /// Volume states Cinder deletes (`available`, `error*`; not `in-use`, `creating`, `deleting`...).
 const DELETABLE_VOLUME: &[&str] = &[
@@ -26,21 +25,19 @@ const DELETABLE_VOLUME: &[&str] = &[
 /// How long to wait for a deleting volume to disappear before its snapshot is deleted.
 const VOLUME_GONE_TIMEOUT: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Target {
-    pub kind: ResourceKind,
-    pub id: String,
-    pub name: String,
-}
+/// One resource to delete, as the rule's [`FixInput::OpenstackLeftovers`] names it.
+pub use crate::finding::OpenstackResource as Target;
 
 pub fn plan(f: &Finding, _ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
     // Never on `possible` (e.g. leftovers whose import may exist in a namespace not read).
     if f.confidence == Confidence::Possible {
         return None;
     }
-    let source = crate::rules::import_openstack_leak::source_of(f)?.to_string();
-    let mut resources = targets(f);
+    let Some(FixInput::OpenstackLeftovers { source, resources }) = &f.fix_input else {
+        return None;
+    };
+    let source = source.clone();
+    let mut resources = resources.clone();
     if resources.is_empty() {
         return None;
     }
@@ -58,20 +55,6 @@ pub fn plan(f: &Finding, _ctx: &super::PlanContext<'_>) -> Option<(ActionKind, S
         .collect();
     let description = format!("delete from the OpenStack project of {source}: {}", list.join(", "));
     Some((ActionKind::DeleteOpenstackResources { source, resources }, description))
-}
-
-/// The OpenStack resources a finding lists (its related items with an OpenStack apiVersion).
-pub fn targets(f: &Finding) -> Vec<Target> {
-    f.related
-        .iter()
-        .filter(|r| r.api_version.ends_with("openstack.org/v2") || r.api_version.ends_with("openstack.org/v3"))
-        .filter_map(|r| {
-            let kind = ResourceKind::from_ref_kind(&r.kind)?;
-            let id = r.uid.clone()?;
-            let name = if r.name == id { String::new() } else { r.name.clone() };
-            Some(Target { kind, id, name })
-        })
-        .collect()
 }
 
 /// Connections per OpenstackSource, made on first use.

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
 use crate::inventory::kinds::PersistentVolumeClaim;
 use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
-use crate::rules::{Confidence, Finding};
+use crate::rules::{Confidence, Finding, FixInput};
 
 pub const RETAINED_AT: &str = "harvester-hygiene.io/retained-at";
 pub const RETAINED_FROM: &str = "harvester-hygiene.io/retained-from";
@@ -50,12 +50,10 @@ pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, St
         ));
     }
     let pv = Some(pvc.spec.volume_name.clone()).filter(|v| !v.is_empty());
-    let owned_snapshots = f
-        .related
-        .iter()
-        .filter(|r| r.kind == "VolumeSnapshot")
-        .map(|r| r.name.clone())
-        .collect();
+    let owned_snapshots = match &f.fix_input {
+        Some(FixInput::OrphanPvc { owned_snapshots }) => owned_snapshots.clone(),
+        _ => return None,
+    };
     let description = match &pv {
         Some(pv) => format!(
             "set PV {pv} to reclaimPolicy Retain, then delete PVC {}",

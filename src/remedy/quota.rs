@@ -21,15 +21,18 @@ use kube::api::{Api, PostParams};
 use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
 use crate::inventory::kinds::ResourceQuota;
 use crate::quantity::format_milli;
-use crate::rules::Finding;
 use crate::rules::migration_annotation_stale::{Hard, describe_lines, hard_scaled, hard_state};
+use crate::rules::{Finding, FixInput};
 
 pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
     let inv = ctx.inv;
     let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
         q.metadata.namespace == f.object.namespace && q.metadata.name == f.object.name && q.metadata.uid == f.object.uid
     })?;
-    let key = crate::rules::migration_annotation_stale::annotation_of(f)?.to_string();
+    let Some(FixInput::QuotaAnnotation { annotation }) = &f.fix_input else {
+        return None;
+    };
+    let key = annotation.clone();
     rq.metadata.annotations.get(&key)?;
     let remove = |set_hard: BTreeMap<String, String>, why: &str| {
         let description = if set_hard.is_empty() {

@@ -27,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, info};
+use super::{Confidence, Context, Explanation, Finding, FixInput, OpenstackResource, Outcome, Rule, Severity, info};
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{Addon, OpenstackSource, Upgrade, VM_IMPORT_CONTROLLER, VirtualMachineImport};
 use crate::meta::{ObjectRef, parse_time};
@@ -37,14 +37,9 @@ use crate::version::{Boundary, Version};
 pub struct ImportOpenstackLeak;
 
 pub const ID: &str = "import-openstack-leak";
-/// The `details` key naming the finding's OpenstackSource (`namespace/name`); read by the fix
-/// through [`source_of`].
+/// The `details` key naming the finding's OpenstackSource (`namespace/name`), for people; the
+/// fix reads [`FixInput::OpenstackLeftovers`].
 const DETAIL_SOURCE: &str = "openstackSource";
-
-/// The OpenstackSource (`namespace/name`) whose project a finding's resources are in.
-pub fn source_of(f: &super::Finding) -> Option<&str> {
-    f.details.get(DETAIL_SOURCE).map(String::as_str)
-}
 
 /// `rules.import-openstack-leak` in the policy file.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -693,6 +688,7 @@ impl<'a> Leftovers<'a> {
                             remediation: rule.explain().remediation.to_string(),
                             related: Vec::new(),
                             details: BTreeMap::new(),
+                            fix_input: None,
                             exemption: None,
                         };
                         f.evidence.extend(found.iter().map(|r| fact(r)));
@@ -804,6 +800,18 @@ fn attach(f: &mut Finding, source: &str, vm: &str, found: &[&Resource]) {
         });
     }
     f.reclaimable_bytes = reclaimable(found);
+    // Only what was really seen in the project can be deleted.
+    f.fix_input = (!found.is_empty()).then(|| FixInput::OpenstackLeftovers {
+        source: source.to_string(),
+        resources: found
+            .iter()
+            .map(|r| OpenstackResource {
+                kind: r.kind,
+                id: r.id.clone(),
+                name: r.name.clone(),
+            })
+            .collect(),
+    });
     f.details.insert(DETAIL_SOURCE.to_string(), source.to_string());
     f.details.insert("openstackVm".to_string(), vm.to_string());
     f.details

@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, info};
+use super::{Confidence, Context, Explanation, Finding, FixInput, Outcome, Rule, Severity, info};
 use crate::inventory::kinds::namespace::BaseError;
 use crate::inventory::kinds::{Namespace, ResourceQuota, VirtualMachineInstance, VirtualMachineInstanceMigration};
 use crate::inventory::{Inventory, KindInfo};
@@ -27,13 +27,9 @@ use crate::version::{Boundary, Version};
 pub struct MigrationAnnotationStale;
 
 pub const ID: &str = "migration-annotation-stale";
-/// The `details` key naming the stale annotation; read by the fix through [`annotation_of`].
+/// The `details` key naming the stale annotation (for people; the fix reads
+/// [`FixInput::QuotaAnnotation`]).
 const DETAIL_ANNOTATION: &str = "annotation";
-
-/// The stale annotation key a finding is about.
-pub fn annotation_of(f: &super::Finding) -> Option<&str> {
-    f.details.get(DETAIL_ANNOTATION).map(String::as_str)
-}
 pub const NAME_PREFIX: &str = "harvesterhci.io/migrating-";
 pub const UID_PREFIX: &str = "harvesterhci.io/migratingUID-";
 pub const SKIP_AUTO_SCALING: &str = "harvesterhci.io/skipResourceQuotaAutoScaling";
@@ -408,6 +404,9 @@ impl MigrationAnnotationStale {
         let mut f = Finding::about(self, severity, quota, msg, fix).with_confidence(confidence);
         f.evidence = evidence;
         f.details.insert(DETAIL_ANNOTATION.into(), key.to_string());
+        f.fix_input = Some(FixInput::QuotaAnnotation {
+            annotation: key.to_string(),
+        });
         f
     }
 

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
-pub use crate::finding::{Confidence, Exemption, Finding, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION, Severity};
+pub use crate::finding::{
+    Confidence, Exemption, Finding, FixInput, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION, OpenstackResource, Severity,
+};
 use crate::inventory::{Inventory, Kind, KindInfo};
 
 pub use image_mutable_url::ImageMutableUrl;
@@ -177,6 +179,7 @@ impl Finding {
             remediation,
             related: Vec::new(),
             details: Default::default(),
+            fix_input: None,
             exemption,
         }
     }

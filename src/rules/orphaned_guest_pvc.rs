@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::guest_clusters::{Credentials, GuestClusters};
-use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, info};
+use super::{Confidence, Context, Explanation, Finding, FixInput, Outcome, Rule, Severity, info};
 use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
 use crate::inventory::kinds::{
     ClusterRoleBinding, LonghornVolume, PersistentVolumeClaim, Pod, RoleBinding, VirtualMachine, VirtualMachineImage,
@@ -537,6 +537,9 @@ impl Judge<'_> {
             .iter()
             .map(|s| crate::inventory::Kind::object_ref(*s))
             .collect();
+        f.fix_input = Some(FixInput::OrphanPvc {
+            owned_snapshots: snapshots.iter().map(|s| s.metadata.name.clone()).collect(),
+        });
         f
     }
 }

@@ -23,12 +23,18 @@ pub fn source() -> Source {
     }
 }
 
-/// Load `docs` (YAML documents), set the version, judge with `config` at [`NOW`].
-pub fn run_with(docs: &[String], version: Option<&str>, config: &Config) -> Report {
+/// Load `docs` (YAML documents) through the file loader and set the version.
+pub fn load(docs: &[String], version: Option<&str>) -> Inventory {
     let mut inv = Inventory::new(None, true);
     files::load_text(&mut inv, "fixture.yaml", &docs.join("\n---\n"));
     assert!(inv.input_errors.is_empty(), "fixture errors: {:?}", inv.input_errors);
     set_version(&mut inv, version.and_then(Version::parse));
+    inv
+}
+
+/// Load `docs`, set the version, judge with `config` at [`NOW`].
+pub fn run_with(docs: &[String], version: Option<&str>, config: &Config) -> Report {
+    let inv = load(docs, version);
     judge(&inv, rules::REGISTRY, config, NOW.parse().unwrap(), source())
 }
 
