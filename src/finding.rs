@@ -12,8 +12,8 @@ use crate::meta::ObjectRef;
 
 /// Per-object exemption: `harvester-hygiene.io/ignore: "rule-a,rule-b"` (or `"*"`) with a
 /// required `harvester-hygiene.io/ignore-reason`.
-pub const IGNORE_ANNOTATION: &str = "harvester-hygiene.io/ignore";
-pub const IGNORE_REASON_ANNOTATION: &str = "harvester-hygiene.io/ignore-reason";
+pub const IGNORE_ANNOTATION: crate::meta::Key = crate::meta::Key::new("harvester-hygiene.io/ignore");
+pub const IGNORE_REASON_ANNOTATION: crate::meta::Key = crate::meta::Key::new("harvester-hygiene.io/ignore-reason");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -88,6 +88,86 @@ fn kept(key: &str) -> bool {
     KEPT_KEY_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
+/// A label or annotation key (or key prefix) the tool reads. [`Meta::label`] and
+/// [`Meta::annotation`] take only this, and it can only be made in a constant, by [`key!`] or
+/// `const X: Key = Key::new(..)`, which **fails to compile** for a key outside
+/// [`KEPT_KEY_PREFIXES`]: the metadata maps drop such keys, so reading one would silently see
+/// nothing. The compiler names the step instead of a test that quietly finds nothing.
+///
+/// ```
+/// const GOLDEN: harvester_hygiene::meta::Key = harvester_hygiene::meta::Key::new("harvesterhci.io/goldenImage");
+/// assert_eq!(GOLDEN.as_str(), "harvesterhci.io/goldenImage");
+/// ```
+///
+/// ```compile_fail
+/// // Not kept: the build fails here, instead of the rule silently reading nothing.
+/// const NEW: harvester_hygiene::meta::Key = harvester_hygiene::meta::Key::new("example.com/new-label");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(&'static str);
+
+impl Key {
+    /// Use in a `const` only (or through [`key!`]): evaluated at compile time, the check is a
+    /// build error; a call at run time is refused by the `#[track_caller]`-free assertion
+    /// there as well, which no code path in this crate does.
+    pub const fn new(key: &'static str) -> Key {
+        assert!(
+            const_kept(key.as_bytes()),
+            "label/annotation key outside meta::KEPT_KEY_PREFIXES: add its prefix there (the metadata maps drop other keys)"
+        );
+        Key(key)
+    }
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl From<Key> for String {
+    fn from(k: Key) -> String {
+        k.0.to_string()
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+const fn const_kept(key: &[u8]) -> bool {
+    let mut i = 0;
+    while i < KEPT_KEY_PREFIXES.len() {
+        let p = KEPT_KEY_PREFIXES[i].as_bytes();
+        if p.len() <= key.len() {
+            let mut j = 0;
+            while j < p.len() && p[j] == key[j] {
+                j += 1;
+            }
+            if j == p.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// A [`Key`] from a literal, checked at compile time: `key!("harvesterhci.io/imageId")`.
+#[macro_export]
+macro_rules! key {
+    ($k:expr) => {{
+        const K: $crate::meta::Key = $crate::meta::Key::new($k);
+        K
+    }};
+}
+
 /// [`string_map`] limited to [`KEPT_KEY_PREFIXES`], for labels and annotations. Values of
 /// other keys are skipped without being copied.
 pub fn meta_map<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
@@ -170,11 +250,11 @@ pub struct Meta {
 }
 
 impl Meta {
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.get(key).map(String::as_str)
+    pub fn label(&self, key: Key) -> Option<&str> {
+        self.labels.get(key.as_str()).map(String::as_str)
     }
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations.get(key).map(String::as_str)
+    pub fn annotation(&self, key: Key) -> Option<&str> {
+        self.annotations.get(key.as_str()).map(String::as_str)
     }
     /// `namespace/name`, or `name` for cluster-scoped objects.
     pub fn key(&self) -> String {

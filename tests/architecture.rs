@@ -140,3 +140,37 @@ fn leaves_and_the_one_way_order() {
         }
     }
 }
+
+/// Labels and annotations are read only through `Meta::label`/`Meta::annotation`, which take a
+/// compile-time checked `meta::Key` (a key outside `KEPT_KEY_PREFIXES` does not build). A
+/// direct map lookup with a literal would bypass that check and could silently read nothing.
+#[test]
+fn metadata_keys_are_read_through_checked_keys() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut bad = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            for pat in [
+                "labels.get(\"",
+                "annotations.get(\"",
+                "labels.contains_key(\"",
+                "annotations.contains_key(\"",
+                ".label(\"",
+                ".annotation(\"",
+            ] {
+                if line.contains(pat) {
+                    bad.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "read metadata keys with a meta::Key (key!(..)):\n{}",
+        bad.join("\n")
+    );
+}

@@ -43,12 +43,18 @@ pub async fn plan(
                 .as_ref()
                 .and_then(|s| s.claim_ref.as_ref())
                 .and_then(|c| c.namespace.as_deref());
-            let from_ns = ann.get(RETAINED_FROM).and_then(|f| f.split_once('/')).map(|(n, _)| n);
+            let from_ns = ann
+                .get(RETAINED_FROM.as_str())
+                .and_then(|f| f.split_once('/'))
+                .map(|(n, _)| n);
             if claim_ns.or(from_ns) != Some(ns) {
                 continue;
             }
         }
-        let Some(at) = ann.get(RETAINED_AT).and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+        let Some(at) = ann
+            .get(RETAINED_AT.as_str())
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        else {
             continue;
         };
         let retain = pv
@@ -60,7 +66,7 @@ pub async fn plan(
             continue;
         }
         let name = pv.metadata.name.clone().unwrap_or_default();
-        let from = ann.get(RETAINED_FROM).cloned().unwrap_or_default();
+        let from = ann.get(RETAINED_FROM.as_str()).cloned().unwrap_or_default();
         actions.push(Action {
             id: actions.len() + 1,
             rule: crate::rules::orphaned_guest_pvc::ID.into(),

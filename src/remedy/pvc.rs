@@ -13,8 +13,8 @@ use crate::inventory::kinds::PersistentVolumeClaim;
 use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
 use crate::rules::{Confidence, Finding, FixInput};
 
-pub const RETAINED_AT: &str = "harvester-hygiene.io/retained-at";
-pub const RETAINED_FROM: &str = "harvester-hygiene.io/retained-from";
+pub const RETAINED_AT: crate::meta::Key = crate::meta::Key::new("harvester-hygiene.io/retained-at");
+pub const RETAINED_FROM: crate::meta::Key = crate::meta::Key::new("harvester-hygiene.io/retained-from");
 /// Evidence on a fresh finding that stops a planned delete (the guard, re-applied at apply time).
 pub const GUARD_EVIDENCE: &[&str] = &[
     "living-guest-vm:",
@@ -61,7 +61,7 @@ pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, St
         ),
         None => format!("delete unbound PVC {}", f.object.key()),
     };
-    let attributed_by_label = pvc.metadata.labels.contains_key(GUEST_CLUSTER_LABEL);
+    let attributed_by_label = pvc.metadata.label(GUEST_CLUSTER_LABEL).is_some();
     Some((
         ActionKind::RetainAndDeletePvc {
             persistent_volume: pv,

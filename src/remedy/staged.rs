@@ -21,7 +21,7 @@ use crate::inventory::kinds::PersistentVolumeClaim;
 use crate::meta::{ObjectRef, parse_time};
 use crate::rules::Finding;
 
-pub const MARK: &str = "harvester-hygiene.io/remediation-candidate-since";
+pub const MARK: crate::meta::Key = crate::meta::Key::new("harvester-hygiene.io/remediation-candidate-since");
 /// Rules the job can remediate.
 pub const JOB_RULES: &[&str] = &[crate::rules::orphaned_guest_pvc::ID];
 
@@ -89,7 +89,7 @@ pub async fn run(
     // Marked PVCs that are no longer candidates lose their mark.
     for p in pvcs
         .iter()
-        .filter(|p| p.metadata.annotations.contains_key(MARK) && p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.metadata.annotation(MARK).is_some() && p.metadata.deletion_timestamp.is_none())
     {
         let r = crate::inventory::Kind::object_ref(p);
         if !candidates.iter().any(|a| a.object.uid == r.uid) {

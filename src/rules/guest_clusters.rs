@@ -23,7 +23,7 @@ use crate::inventory::kinds::{ClusterRoleBinding, LonghornVolume, PersistentVolu
 
 pub const CLOUDPROVIDER_ROLE: &str = "harvesterhci.io:cloudprovider";
 pub const CSI_DRIVER_ROLE: &str = "harvesterhci.io:csi-driver";
-pub const REMOVE_ALL_PVCS: &str = "harvesterhci.io/removeAllPersistentVolumeClaims";
+pub const REMOVE_ALL_PVCS: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/removeAllPersistentVolumeClaims");
 
 /// What a guest-cluster credentials ServiceAccount matches.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -701,7 +701,7 @@ fn pvc_sentence(inv: &Inventory, class: &str) -> (String, (usize, bool)) {
         let n = by_image
             .entry(
                 p.metadata
-                    .annotation("harvesterhci.io/imageId")
+                    .annotation(crate::key!("harvesterhci.io/imageId"))
                     .unwrap_or("no image annotation"),
             )
             .or_default();

@@ -30,9 +30,9 @@ pub const ID: &str = "migration-annotation-stale";
 /// The `details` key naming the stale annotation (for people; the fix reads
 /// [`FixInput::QuotaAnnotation`]).
 const DETAIL_ANNOTATION: &str = "annotation";
-pub const NAME_PREFIX: &str = "harvesterhci.io/migrating-";
-pub const UID_PREFIX: &str = "harvesterhci.io/migratingUID-";
-pub const SKIP_AUTO_SCALING: &str = "harvesterhci.io/skipResourceQuotaAutoScaling";
+pub const NAME_PREFIX: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/migrating-");
+pub const UID_PREFIX: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/migratingUID-");
+pub const SKIP_AUTO_SCALING: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/skipResourceQuotaAutoScaling");
 /// Versions before this raise spec.hard by the migrating amount; from v1.4.2-rc2 (not rc1) the
 /// quota controller recomputes it (harvester/harvester#7504, `pkg/controller/master/resourcequota`).
 pub const HARD_RECOMPUTED: Boundary = Boundary::new(Version::rc(1, 4, 2, 2)).dev_from(1, 6);
@@ -192,10 +192,10 @@ pub enum Entry<'a> {
 
 /// Classify an annotation key (never `migratingCompensation` or `migratingScalingResyncNeeded`).
 pub fn entry(key: &str) -> Option<Entry<'_>> {
-    if let Some(uid) = key.strip_prefix(UID_PREFIX) {
+    if let Some(uid) = key.strip_prefix(UID_PREFIX.as_str()) {
         return Some(Entry::ByUid(uid)).filter(|_| !uid.is_empty());
     }
-    key.strip_prefix(NAME_PREFIX)
+    key.strip_prefix(NAME_PREFIX.as_str())
         .filter(|n| !n.is_empty())
         .map(Entry::ByName)
 }

@@ -228,8 +228,8 @@ impl Judge<'_> {
         if !self.inv.in_scope(Some(ns))
             || !is_guest_csi_name(&m.name)
             || m.deletion_timestamp.is_some()
-            || m.annotations.contains_key("harvesterhci.io/imageId")
-            || m.annotation("harvesterhci.io/goldenImage") == Some("true")
+            || m.annotation(crate::key!("harvesterhci.io/imageId")).is_some()
+            || m.annotation(crate::key!("harvesterhci.io/goldenImage")) == Some("true")
             || !m.owner_references.is_empty()
         {
             return None;

@@ -236,7 +236,7 @@ fn launcher_pod<'a>(inv: &'a Inventory, ns: &str, vmi: &VirtualMachineInstance) 
         .collect();
     pods.sort_by_key(|p| {
         (
-            p.metadata.label("kubevirt.io/migrationJobUID").is_some(),
+            p.metadata.label(crate::key!("kubevirt.io/migrationJobUID")).is_some(),
             p.metadata.name.as_str(),
         )
     });

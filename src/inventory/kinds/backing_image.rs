@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::meta::{Meta, nullable};
 
 /// The annotation Harvester puts on every BackingImage it creates: `<ns>/<image name>`.
-pub const IMAGE_ID: &str = "harvesterhci.io/imageId";
+pub const IMAGE_ID: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/imageId");
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct BackingImage {

@@ -55,7 +55,7 @@ impl VirtualMachineImage {
     /// Created by the vm-import-controller (label or owner), whose URL is its own
     /// temporary download server.
     pub fn is_imported(&self) -> bool {
-        self.metadata.label("migration.harvesterhci.io/imported") == Some("true")
+        self.metadata.label(crate::key!("migration.harvesterhci.io/imported")) == Some("true")
             || self
                 .metadata
                 .owner_references

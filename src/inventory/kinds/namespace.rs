@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::meta::Meta;
 
-pub const RANCHER_QUOTA_ANNOTATION: &str = "field.cattle.io/resourceQuota";
+pub const RANCHER_QUOTA_ANNOTATION: crate::meta::Key = crate::meta::Key::new("field.cattle.io/resourceQuota");
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Namespace {

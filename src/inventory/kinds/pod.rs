@@ -11,9 +11,9 @@ use crate::quantity::parse_milli;
 
 /// KubeVirt's labels on a virt-launcher pod (kubevirt `staging/src/kubevirt.io/api/core/v1/types.go`:
 /// `AppLabel`, `CreatedByLabel` = the VMI's uid, `VirtualMachineNameLabel` = the VMI's name).
-pub const APP_LABEL: &str = "kubevirt.io";
-pub const CREATED_BY_LABEL: &str = "kubevirt.io/created-by";
-pub const VM_NAME_LABEL: &str = "vm.kubevirt.io/name";
+pub const APP_LABEL: crate::meta::Key = crate::meta::Key::new("kubevirt.io");
+pub const CREATED_BY_LABEL: crate::meta::Key = crate::meta::Key::new("kubevirt.io/created-by");
+pub const VM_NAME_LABEL: crate::meta::Key = crate::meta::Key::new("vm.kubevirt.io/name");
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Pod {

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use crate::meta::{Meta, nullable};
 use crate::quantity::is_nonzero;
 
-pub const DEFAULT_QUOTA_LABEL: &str = "resourcequota.management.cattle.io/default-resource-quota";
+pub const DEFAULT_QUOTA_LABEL: crate::meta::Key =
+    crate::meta::Key::new("resourcequota.management.cattle.io/default-resource-quota");
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ResourceQuota {

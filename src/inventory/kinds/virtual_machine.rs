@@ -8,10 +8,10 @@ use serde::Deserialize;
 use crate::meta::{Meta, NameRef, Volume, nullable};
 use crate::quantity::is_nonzero;
 
-pub const GUEST_CLUSTER_LABEL: &str = "guestcluster.harvesterhci.io/name";
-pub const CREATOR_LABEL: &str = "harvesterhci.io/creator";
+pub const GUEST_CLUSTER_LABEL: crate::meta::Key = crate::meta::Key::new("guestcluster.harvesterhci.io/name");
+pub const CREATOR_LABEL: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/creator");
 pub const NODE_DRIVER: &str = "docker-machine-driver-harvester";
-pub const VOLUME_CLAIM_TEMPLATES: &str = "harvesterhci.io/volumeClaimTemplates";
+pub const VOLUME_CLAIM_TEMPLATES: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/volumeClaimTemplates");
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VirtualMachine {
@@ -149,8 +149,7 @@ impl VirtualMachine {
 
     /// Made for an RKE2 guest cluster (by label or by Rancher's node driver).
     pub fn is_guest_cluster_vm(&self) -> bool {
-        self.metadata.labels.contains_key(GUEST_CLUSTER_LABEL)
-            || self.metadata.label(CREATOR_LABEL) == Some(NODE_DRIVER)
+        self.metadata.label(GUEST_CLUSTER_LABEL).is_some() || self.metadata.label(CREATOR_LABEL) == Some(NODE_DRIVER)
     }
 
     /// The template has a non-zero cpu or memory limit.
