@@ -11,8 +11,9 @@ use std::time::Instant;
 use clap::Parser;
 use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::live::LiveOptions;
-use harvester_hygiene::publish;
-use harvester_hygiene::scan::{Input, ScanOptions, gather, judge};
+use harvester_hygiene::report::Report;
+use harvester_hygiene::scan::{Gathered, Input, ScanOptions, gather, judge};
+use harvester_hygiene::{publish, remedy};
 use serde_json::json;
 
 const DEFAULT_CONFIG: &str = "/etc/harvester-hygiene/config.yaml";
@@ -103,8 +104,51 @@ fn main() -> ExitCode {
     ExitCode::from(rt.block_on(run(args, config)))
 }
 
+/// One run: scan, then publish with the scan's own client (one client, one identity), then the
+/// opt-in remediation and metrics, then the summary line. 1 when any step that must work did not.
 async fn run(args: Args, config: Config) -> u8 {
     let started = Instant::now();
+    let Some((gathered, report, now)) = scan(&args, config).await else {
+        return 1;
+    };
+    let duration = started.elapsed();
+    for line in publish::log_lines(&report) {
+        println!("{line}");
+    }
+    for gap in &report.incomplete {
+        log(
+            "warning",
+            "incomplete",
+            json!({"kind": gap.kind, "reason": gap.reason, "detail": gap.message, "rules": gap.rules}),
+        );
+    }
+    let Some(client) = gathered.client.clone() else {
+        log("error", "internal: a live scan without a client", json!({}));
+        return 1;
+    };
+    let (published, previous) = publish_report(&client, &args, &report).await;
+    let events = raise_events(&client, &args, &report, &previous).await;
+    let remediated = remediate(&client, &args, &gathered, &report, now).await;
+    if let Some(url) = &args.pushgateway_url {
+        let body = publish::exposition(&report, duration, jiff::Timestamp::now().as_second());
+        if let Err(e) = publish::push_metrics(url, &body).await {
+            log("warning", "cannot push metrics", json!({"error": e}));
+        }
+    }
+    summary(&report, duration, &events);
+    if report.summary.incomplete {
+        log(
+            "error",
+            "the scan could not read every kind it needs: check the job's RBAC",
+            json!({}),
+        );
+    }
+    u8::from(!published || !remediated || report.summary.incomplete)
+}
+
+/// Gather with the pod's service account and judge; `None` (logged) when the cluster cannot be
+/// read at all.
+async fn scan(args: &Args, config: Config) -> Option<(Gathered, Report, jiff::Timestamp)> {
     let opts = ScanOptions {
         input: Input::Live(LiveOptions {
             page_size: args.chunk_size.max(1),
@@ -122,7 +166,7 @@ async fn run(args: Args, config: Config) -> u8 {
         Ok(g) => g,
         Err(e) => {
             log("error", "scan failed", json!({"error": e.to_string()}));
-            return 1;
+            return None;
         }
     };
     let now = jiff::Timestamp::now();
@@ -133,49 +177,40 @@ async fn run(args: Args, config: Config) -> u8 {
         now,
         gathered.source.clone(),
     );
-    let duration = started.elapsed();
-    for line in publish::log_lines(&report) {
-        println!("{line}");
-    }
-    for gap in &report.incomplete {
-        log(
-            "warning",
-            "incomplete",
-            json!({"kind": gap.kind, "reason": gap.reason, "detail": gap.message, "rules": gap.rules}),
-        );
-    }
+    Some((gathered, report, now))
+}
 
-    harvester_hygiene::install_crypto_provider();
-    let client = match kube::Client::try_default().await {
-        Ok(c) => c,
-        Err(e) => {
-            log(
-                "error",
-                "cannot build the client to publish",
-                json!({"error": e.to_string()}),
-            );
-            return 1;
-        }
-    };
-    let mut failed = false;
-    let previous = match publish::write_report(&client, &args.report_namespace, &args.report_configmap, &report).await {
-        Ok(prev) => prev,
+/// Write the report ConfigMap; returns whether it was written and the previous report's
+/// findings by fingerprint (for resolved-finding events).
+async fn publish_report(
+    client: &kube::Client,
+    args: &Args,
+    report: &Report,
+) -> (bool, std::collections::BTreeMap<String, serde_json::Value>) {
+    match publish::write_report(client, &args.report_namespace, &args.report_configmap, report).await {
+        Ok(prev) => (true, prev),
         Err(e) => {
             log(
                 "error",
                 "cannot write the report ConfigMap",
                 json!({"namespace": args.report_namespace, "name": args.report_configmap, "error": e.to_string()}),
             );
-            failed = true;
-            Default::default()
+            (false, Default::default())
         }
-    };
-    let events = if args.no_events {
-        publish::EventSummary::default()
-    } else {
-        let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
-        publish::emit_events(&client, instance, &report, &previous, args.max_events).await
-    };
+    }
+}
+
+async fn raise_events(
+    client: &kube::Client,
+    args: &Args,
+    report: &Report,
+    previous: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> publish::EventSummary {
+    if args.no_events {
+        return publish::EventSummary::default();
+    }
+    let instance = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok();
+    let events = publish::emit_events(client, instance, report, previous, args.max_events).await;
     if events.failed > 0 {
         log(
             "warning",
@@ -183,50 +218,44 @@ async fn run(args: Args, config: Config) -> u8 {
             json!({"failed": events.failed}),
         );
     }
-    if !args.remediate.is_empty() {
-        if report.summary.incomplete {
-            log("warning", "remediation skipped: the scan is incomplete", json!({}));
-        } else {
-            let findings: Vec<_> = report
-                .findings
-                .iter()
-                .filter(|f| args.remediate.contains(&f.rule))
-                .cloned()
-                .collect();
-            let backup = harvester_hygiene::remedy::Backup::to_log();
-            let staged = harvester_hygiene::remedy::staged::run(
-                &client,
-                &gathered.inv,
-                &findings,
-                args.remediation_grace,
-                now,
-                &backup,
-            )
-            .await;
-            for e in &staged.errors {
-                log("warning", "remediation step failed", json!({"error": e}));
-            }
-            let failed_actions = staged
-                .acted
-                .iter()
-                .filter(|a| a.status == harvester_hygiene::remedy::Status::Failed)
-                .count();
-            log(
-                "info",
-                "remediation",
-                json!({"marked": staged.marked, "waiting": staged.waiting, "unmarked": staged.unmarked, "acted": staged.acted}),
-            );
-            if failed_actions > 0 {
-                failed = true;
-            }
-        }
+    events
+}
+
+/// The opt-in staged remediation (`--remediate`); false when an action failed.
+async fn remediate(
+    client: &kube::Client,
+    args: &Args,
+    gathered: &Gathered,
+    report: &Report,
+    now: jiff::Timestamp,
+) -> bool {
+    if args.remediate.is_empty() {
+        return true;
     }
-    if let Some(url) = &args.pushgateway_url {
-        let body = publish::exposition(&report, duration, jiff::Timestamp::now().as_second());
-        if let Err(e) = publish::push_metrics(url, &body).await {
-            log("warning", "cannot push metrics", json!({"error": e}));
-        }
+    if report.summary.incomplete {
+        log("warning", "remediation skipped: the scan is incomplete", json!({}));
+        return true;
     }
+    let findings: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| args.remediate.contains(&f.rule))
+        .cloned()
+        .collect();
+    let backup = remedy::Backup::to_log();
+    let staged = remedy::staged::run(client, &gathered.inv, &findings, args.remediation_grace, now, &backup).await;
+    for e in &staged.errors {
+        log("warning", "remediation step failed", json!({"error": e}));
+    }
+    log(
+        "info",
+        "remediation",
+        json!({"marked": staged.marked, "waiting": staged.waiting, "unmarked": staged.unmarked, "acted": staged.acted}),
+    );
+    !staged.acted.iter().any(|a| a.status == remedy::Status::Failed)
+}
+
+fn summary(report: &Report, duration: std::time::Duration, events: &publish::EventSummary) {
     log(
         "info",
         "scan complete",
@@ -240,13 +269,4 @@ async fn run(args: Args, config: Config) -> u8 {
             "events": {"warning": events.warnings, "resolved": events.resolved, "skipped": events.skipped, "failed": events.failed},
         }),
     );
-    if report.summary.incomplete {
-        log(
-            "error",
-            "the scan could not read every kind it needs: check the job's RBAC",
-            json!({}),
-        );
-        failed = true;
-    }
-    u8::from(failed)
 }
