@@ -77,6 +77,6 @@ current-context: test
 KC
 
 export KUBECONFIG="$dir/kubeconfig"
-for f in "$here"/tests/crds/*.yaml; do kubectl create -f "$f" >/dev/null; done
+for f in "${HH_CRD_DIR:-$here/tests/crds}"/*.yaml; do kubectl create -f "$f" >/dev/null; done
 kubectl wait --for condition=established --timeout=60s crd --all >/dev/null
 echo "$dir/kubeconfig"

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::{Config, IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION};
 use crate::error::{Error, Result};
+use crate::finding::Finding;
 use crate::inventory::kinds::{self, Setting, setting::SERVER_VERSION};
 use crate::inventory::live::{self, LiveOptions};
 use crate::inventory::{Coverage, Gap, Incomplete, Inventory, Kind, KindInfo, KindOps, VersionSource, files};
@@ -225,70 +226,10 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
     let mut exempted = Vec::new();
     let mut runs = Vec::new();
     for rule in selected {
-        if !config.enabled(rule.id()) {
-            runs.push(RuleRun {
-                id: rule.id().to_string(),
-                summary: rule.summary().to_string(),
-                fixable: crate::remedy::fixable(rule.id()),
-                severity: rule.default_severity(),
-                status: RuleStatus::Disabled,
-                notes: vec!["disabled in the config".into()],
-                findings: 0,
-            });
-            continue;
-        }
-        let outcome = rule.check(&ctx);
-        let primary_unknown = rule
-            .needs()
-            .first()
-            .is_some_and(|k| *inv.coverage_of(k) == Coverage::Unknown);
-        let partial = rule.needs().iter().any(|k| !inv.covers_all(k));
-        let status = if primary_unknown {
-            RuleStatus::Skipped
-        } else if partial || !outcome.notes.is_empty() {
-            RuleStatus::Partial
-        } else {
-            RuleStatus::Complete
-        };
-        let severity = config
-            .rule(rule.id())
-            .and_then(|c| c.severity)
-            .unwrap_or(rule.default_severity());
-        let mut kept = 0;
-        for mut f in outcome.findings {
-            if !inv.in_scope(f.object.namespace.as_deref()) || !config.reports_namespace(f.object.namespace.as_deref())
-            {
-                continue;
-            }
-            // A severity override replaces the default; findings the rule escalated or
-            // lowered keep theirs.
-            if f.severity == rule.default_severity() {
-                f.severity = severity;
-            }
-            match f.exemption.clone() {
-                Some(ex) if config.exemptions.annotations && ex.covers(&f.rule) => match ex.reason {
-                    Some(reason) => {
-                        exempted.push(Exempted { finding: f, reason });
-                        continue;
-                    }
-                    None => f.message.push_str(&format!(
-                        " (The object's {IGNORE_ANNOTATION} annotation is not honoured: it needs a {IGNORE_REASON_ANNOTATION} annotation.)"
-                    )),
-                },
-                _ => {}
-            }
-            kept += 1;
-            findings.push(f);
-        }
-        runs.push(RuleRun {
-            id: rule.id().to_string(),
-            summary: rule.summary().to_string(),
-            fixable: crate::remedy::fixable(rule.id()),
-            severity,
-            status,
-            notes: outcome.notes,
-            findings: kept,
-        });
+        let (run, kept, exempt) = run_rule(&ctx, *rule);
+        runs.push(run);
+        findings.extend(kept);
+        exempted.extend(exempt);
     }
     let order: BTreeMap<&str, usize> = selected.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
     findings.sort_by(|a, b| {
@@ -298,29 +239,9 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
             .then_with(|| a.object.namespace.cmp(&b.object.namespace))
             .then_with(|| a.object.name.cmp(&b.object.name))
     });
-
     let active: Vec<&dyn Rule> = selected.iter().copied().filter(|r| config.enabled(r.id())).collect();
     let incomplete = incomplete_entries(inv, &active);
-    let mut summary = Summary {
-        total: findings.len(),
-        objects_scanned: inv.object_count(),
-        input_errors: inv.input_errors.len(),
-        exempted: exempted.len(),
-        ..Summary::default()
-    };
-    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
-        summary.by_severity.insert(sev, 0);
-    }
-    for r in &active {
-        summary.by_rule.insert(r.id().to_string(), 0);
-    }
-    for f in &findings {
-        *summary.by_severity.entry(f.severity).or_default() += 1;
-        *summary.by_rule.entry(f.rule.clone()).or_default() += 1;
-        summary.reclaimable_bytes = summary
-            .reclaimable_bytes
-            .saturating_add(f.reclaimable_bytes.unwrap_or(0));
-    }
+    let summary = summarize(inv, &active, &findings, exempted.len());
     let mut report = Report {
         api_version: API_VERSION,
         kind: "Report",
@@ -341,6 +262,102 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
     let blocking = report.blocking_gaps().next().is_some();
     report.summary.incomplete = blocking;
     report
+}
+
+/// One rule: its run row, the findings it reports (scoped, severity applied) and the ones an
+/// annotation exempts.
+fn run_rule(ctx: &Context<'_>, rule: &dyn Rule) -> (RuleRun, Vec<Finding>, Vec<Exempted>) {
+    let (inv, config) = (ctx.inv, ctx.config);
+    let mut run = RuleRun {
+        id: rule.id().to_string(),
+        summary: rule.summary().to_string(),
+        fixable: crate::remedy::fixable(rule.id()),
+        severity: rule.default_severity(),
+        status: RuleStatus::Disabled,
+        notes: vec!["disabled in the config".into()],
+        findings: 0,
+    };
+    if !config.enabled(rule.id()) {
+        return (run, Vec::new(), Vec::new());
+    }
+    let outcome = rule.check(ctx);
+    let primary_unknown = rule
+        .needs()
+        .first()
+        .is_some_and(|k| *inv.coverage_of(k) == Coverage::Unknown);
+    let partial = rule.needs().iter().any(|k| !inv.covers_all(k));
+    run.status = if primary_unknown {
+        RuleStatus::Skipped
+    } else if partial || !outcome.notes.is_empty() {
+        RuleStatus::Partial
+    } else {
+        RuleStatus::Complete
+    };
+    run.severity = config
+        .rule(rule.id())
+        .and_then(|c| c.severity)
+        .unwrap_or(rule.default_severity());
+    run.notes = outcome.notes;
+    // An optional add-on that is not installed: full coverage (nothing of it exists), said.
+    for k in rule.needs() {
+        if inv.not_installed.contains(k.kind) {
+            run.notes.push(format!(
+                "{} is not installed (optional add-on): nothing of it to check",
+                k.qualified()
+            ));
+        }
+    }
+    let mut kept = Vec::new();
+    let mut exempted = Vec::new();
+    for mut f in outcome.findings {
+        if !inv.in_scope(f.object.namespace.as_deref()) || !config.reports_namespace(f.object.namespace.as_deref()) {
+            continue;
+        }
+        // A severity override replaces the default; findings the rule escalated or lowered
+        // keep theirs.
+        if f.severity == rule.default_severity() {
+            f.severity = run.severity;
+        }
+        match f.exemption.clone() {
+            Some(ex) if config.exemptions.annotations && ex.covers(&f.rule) => match ex.reason {
+                Some(reason) => {
+                    exempted.push(Exempted { finding: f, reason });
+                    continue;
+                }
+                None => f.message.push_str(&format!(
+                    " (The object's {IGNORE_ANNOTATION} annotation is not honoured: it needs a {IGNORE_REASON_ANNOTATION} annotation.)"
+                )),
+            },
+            _ => {}
+        }
+        kept.push(f);
+    }
+    run.findings = kept.len();
+    (run, kept, exempted)
+}
+
+fn summarize(inv: &Inventory, active: &[&dyn Rule], findings: &[Finding], exempted: usize) -> Summary {
+    let mut summary = Summary {
+        total: findings.len(),
+        objects_scanned: inv.object_count(),
+        input_errors: inv.input_errors.len(),
+        exempted,
+        ..Summary::default()
+    };
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
+        summary.by_severity.insert(sev, 0);
+    }
+    for r in active {
+        summary.by_rule.insert(r.id().to_string(), 0);
+    }
+    for f in findings {
+        *summary.by_severity.entry(f.severity).or_default() += 1;
+        *summary.by_rule.entry(f.rule.clone()).or_default() += 1;
+        summary.reclaimable_bytes = summary
+            .reclaimable_bytes
+            .saturating_add(f.reclaimable_bytes.unwrap_or(0));
+    }
+    summary
 }
 
 fn rules_needing(selected: &[&dyn Rule], info: &KindInfo) -> Vec<String> {

@@ -147,7 +147,10 @@ pub async fn gather(client: &Client, inv: &mut Inventory, kinds: &[&'static dyn 
                 };
                 inv.set_coverage(info, coverage);
             }
-            Some((Gap::NotFound, _)) if info.optional => inv.set_coverage(info, Coverage::All),
+            Some((Gap::NotFound, _)) if info.optional => {
+                inv.set_coverage(info, Coverage::All);
+                inv.not_installed.insert(info.kind);
+            }
             // With -n, a forbidden system namespace (or the namespace object itself) is out of
             // scope, not a failed scan.
             Some((Gap::Forbidden, message))

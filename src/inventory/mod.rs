@@ -272,6 +272,8 @@ pub struct Inventory {
     pub from_files: bool,
     /// `--openstack`: the import-controller resources of each OpenstackSource's project.
     pub openstack: Option<openstack::Inventory>,
+    /// Kinds of optional add-ons whose API is not served (404): covered, since none exist.
+    pub not_installed: std::collections::BTreeSet<&'static str>,
 }
 
 /// Store key: kind names are unique across the registry (checked by a unit test).
@@ -292,6 +294,7 @@ impl Inventory {
             namespace,
             from_files,
             openstack: None,
+            not_installed: Default::default(),
         }
     }
 
