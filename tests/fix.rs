@@ -726,3 +726,46 @@ async fn fix_refuses_an_incomplete_scan_and_apply_asks_for_yes_without_a_termina
         "Delete"
     );
 }
+
+/// `--from-report`: act only on what a reviewed report listed (fingerprints), re-judged on a
+/// fresh scan; a file that is not a report is a usage error naming it.
+#[tokio::test]
+async fn from_report_plans_only_what_the_saved_report_listed() {
+    common::ensure_namespace("longhorn-system").await;
+    let ns = namespace("fromrep").await;
+    let (keep, _) = orphan(&ns).await;
+    let (other, _) = orphan(&ns).await;
+    let (code, all, err) = fix(&["-n", &ns]);
+    assert_eq!(code, 0, "{err}");
+    action_for(&all, &keep);
+    action_for(&all, &other);
+
+    // The reviewed report keeps one of the two findings.
+    let out = common::plugin(&["scan", "-n", &ns, "-o", "json", "--harvester-version", "v1.4.1"]);
+    let mut report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array_mut().unwrap();
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    findings.retain(|f| f["object"]["name"] == keep.as_str());
+    assert_eq!(findings.len(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("reviewed.json");
+    std::fs::write(&saved, serde_json::to_vec(&report).unwrap()).unwrap();
+
+    let (code, doc, err) = fix(&["-n", &ns, "--from-report", saved.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let actions = doc["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{doc}");
+    assert_eq!(actions[0]["object"]["name"], keep.as_str());
+
+    // Not a report, and a report of another format version: exit 2, the file named.
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, b"{not json").unwrap();
+    let (code, _, err) = fix(&["-n", &ns, "--from-report", junk.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("junk.json") && err.contains("not a JSON report"), "{err}");
+    report["apiVersion"] = "harvester-hygiene/v0".into();
+    std::fs::write(&saved, serde_json::to_vec(&report).unwrap()).unwrap();
+    let (code, _, err) = fix(&["-n", &ns, "--from-report", saved.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reviewed.json") && err.contains("apiVersion"), "{err}");
+}
