@@ -27,7 +27,7 @@ fn big_report(n: usize) -> harvester_hygiene::report::Report {
             f
         })
         .collect();
-    r.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     r.summary.total = n;
     r.summary.by_severity.insert(Severity::Error, n.div_ceil(3));
     r.summary.by_severity.insert(Severity::Warning, n - n.div_ceil(3));
