@@ -205,11 +205,7 @@ fn random_inventories_never_panic_the_rules() {
 /// Support bundles write `null` and empty values as the string "null": rewrite some values so.
 fn bundle_nulls(rng: &mut Rng, v: &mut Value) {
     match v {
-        Value::Null => {
-            if rng.below(2) == 0 {
-                *v = json!("null")
-            }
-        }
+        Value::Null if rng.below(2) == 0 => *v = json!("null"),
         Value::Array(a) => a.iter_mut().for_each(|x| bundle_nulls(rng, x)),
         Value::Object(m) => {
             for x in m.values_mut() {
