@@ -63,6 +63,16 @@ pub struct Connections {
     clients: BTreeMap<String, openstack::Client>,
 }
 
+/// Counts and notes of one action's resources.
+#[derive(Default)]
+struct Tally {
+    done: usize,
+    gone: usize,
+    skipped: usize,
+    failed: usize,
+    notes: Vec<String>,
+}
+
 pub async fn apply(
     kube: &kube::Client,
     conns: &mut Connections,
@@ -74,16 +84,7 @@ pub async fn apply(
     let ActionKind::DeleteOpenstackResources { source, resources } = &action.action else {
         return Err("internal: not an OpenStack action".into());
     };
-    if !conns.clients.contains_key(source) {
-        let creds = openstack::gather::credentials(kube, source).await?;
-        let c = openstack::Client::connect(&creds, insecure)
-            .await
-            .map_err(|e| e.to_string())?;
-        conns.clients.insert(source.clone(), c);
-    }
-    let Some(os) = conns.clients.get(source) else {
-        return Err("internal: no OpenStack connection".into());
-    };
+    let os = conns.connect(kube, source, insecure).await?;
     let present: BTreeMap<String, Resource> = os
         .list_import_resources()
         .await
@@ -91,31 +92,8 @@ pub async fn apply(
         .into_iter()
         .map(|r| (r.id.clone(), r))
         .collect();
-    let mut notes = Vec::new();
-    let (mut done, mut gone, mut skipped, mut failed) = (0, 0, 0, 0);
     if dry_run {
-        for t in resources {
-            match present.get(&t.id) {
-                None => {
-                    gone += 1;
-                    notes.push(format!("{} {}: already gone", t.kind.as_str(), t.id));
-                }
-                Some(r) if !deletable(r) => {
-                    skipped += 1;
-                    notes.push(format!("{} {}: {}", t.kind.as_str(), t.id, why_not(r)));
-                }
-                Some(_) => done += 1,
-            }
-        }
-        let detail = format!(
-            "OpenStack has no dry-run: authenticated and checked; {done} deletable, {gone} already gone, {skipped} not deletable now{}",
-            if notes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", notes.join("; "))
-            }
-        );
-        return Ok((if skipped > 0 { Status::Skipped } else { Status::DryRunOk }, detail));
+        return Ok(check_only(resources, &present));
     }
     if let Some(b) = backup {
         // The data cannot be backed up; the record of what existed can.
@@ -127,66 +105,128 @@ pub async fn apply(
             &super::backup::digest(&doc),
         )?;
     }
-    // A snapshot may go only when no volume made from it is left.
-    let mut blocked_snapshots: Vec<String> = Vec::new();
-    let mut order: Vec<&Target> = resources.iter().collect();
-    order.sort_by_key(|t| t.kind);
-    for t in order {
-        let what = format!("{} {}", t.kind.as_str(), t.id);
-        let Some(r) = present.get(&t.id) else {
-            gone += 1;
-            notes.push(format!("{what}: already gone"));
-            continue;
-        };
-        if t.kind == ResourceKind::Snapshot && blocked_snapshots.contains(&t.id) {
-            skipped += 1;
-            notes.push(format!("{what}: kept, a volume made from it is still there"));
-            continue;
-        }
-        if !deletable(r) {
-            skipped += 1;
-            notes.push(format!("{what}: {}", why_not(r)));
-            if let Some(s) = &r.snapshot_id {
-                blocked_snapshots.push(s.clone());
-            }
-            continue;
-        }
-        let outcome = match os.delete(t.kind, &t.id).await {
-            Ok(Deleted::AlreadyGone) => Ok("already gone"),
-            Ok(Deleted::Accepted) if t.kind == ResourceKind::Volume => wait_gone(os, &t.id).await.map(|()| "deleted"),
-            Ok(Deleted::Accepted) => Ok("deleted"),
-            Err(e) => Err(e.to_string()),
-        };
-        match outcome {
-            Ok(how) => {
-                if how == "deleted" {
-                    done += 1;
-                } else {
-                    gone += 1;
-                }
-                notes.push(format!("{what}: {how}"));
-            }
-            Err(e) => {
-                failed += 1;
-                notes.push(format!("{what}: {e}"));
-                if let Some(s) = &r.snapshot_id {
-                    blocked_snapshots.push(s.clone());
-                }
-            }
-        }
-    }
-    let detail = notes.join("; ");
-    if failed > 0 {
+    let t = delete_in_order(os, resources, &present).await;
+    let detail = t.notes.join("; ");
+    if t.failed > 0 {
         return Err(detail);
     }
-    let status = if skipped > 0 {
+    let status = if t.skipped > 0 {
         Status::Skipped
-    } else if done == 0 && gone > 0 {
+    } else if t.done == 0 && t.gone > 0 {
         Status::AlreadyDone
     } else {
         Status::Done
     };
     Ok((status, detail))
+}
+
+impl Connections {
+    /// The connection for `source` (`namespace/name`), made from its Secret on first use.
+    async fn connect(
+        &mut self,
+        kube: &kube::Client,
+        source: &str,
+        insecure: bool,
+    ) -> Result<&openstack::Client, String> {
+        if !self.clients.contains_key(source) {
+            let creds = openstack::gather::credentials(kube, source).await?;
+            let c = openstack::Client::connect(&creds, insecure)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.clients.insert(source.to_string(), c);
+        }
+        self.clients
+            .get(source)
+            .ok_or_else(|| "internal: no OpenStack connection".to_string())
+    }
+}
+
+/// OpenStack has no dry-run: say what a delete would find.
+fn check_only(resources: &[Target], present: &BTreeMap<String, Resource>) -> (Status, String) {
+    let mut t = Tally::default();
+    for r in resources {
+        match present.get(&r.id) {
+            None => {
+                t.gone += 1;
+                t.notes.push(format!("{} {}: already gone", r.kind.as_str(), r.id));
+            }
+            Some(x) if !deletable(x) => {
+                t.skipped += 1;
+                t.notes.push(format!("{} {}: {}", r.kind.as_str(), r.id, why_not(x)));
+            }
+            Some(_) => t.done += 1,
+        }
+    }
+    let detail = format!(
+        "OpenStack has no dry-run: authenticated and checked; {} deletable, {} already gone, {} not deletable now{}",
+        t.done,
+        t.gone,
+        t.skipped,
+        if t.notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", t.notes.join("; "))
+        }
+    );
+    (
+        if t.skipped > 0 {
+            Status::Skipped
+        } else {
+            Status::DryRunOk
+        },
+        detail,
+    )
+}
+
+/// Images, then volumes (each waited for), then snapshots; a snapshot stays while a volume
+/// made from it is left.
+async fn delete_in_order(os: &openstack::Client, resources: &[Target], present: &BTreeMap<String, Resource>) -> Tally {
+    let mut t = Tally::default();
+    let mut blocked_snapshots: Vec<String> = Vec::new();
+    let mut order: Vec<&Target> = resources.iter().collect();
+    order.sort_by_key(|r| r.kind);
+    for r in order {
+        let what = format!("{} {}", r.kind.as_str(), r.id);
+        let Some(x) = present.get(&r.id) else {
+            t.gone += 1;
+            t.notes.push(format!("{what}: already gone"));
+            continue;
+        };
+        if r.kind == ResourceKind::Snapshot && blocked_snapshots.contains(&r.id) {
+            t.skipped += 1;
+            t.notes
+                .push(format!("{what}: kept, a volume made from it is still there"));
+            continue;
+        }
+        if !deletable(x) {
+            t.skipped += 1;
+            t.notes.push(format!("{what}: {}", why_not(x)));
+            blocked_snapshots.extend(x.snapshot_id.clone());
+            continue;
+        }
+        let outcome = match os.delete(r.kind, &r.id).await {
+            Ok(Deleted::AlreadyGone) => Ok(false),
+            Ok(Deleted::Accepted) if r.kind == ResourceKind::Volume => wait_gone(os, &r.id).await.map(|()| true),
+            Ok(Deleted::Accepted) => Ok(true),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(true) => {
+                t.done += 1;
+                t.notes.push(format!("{what}: deleted"));
+            }
+            Ok(false) => {
+                t.gone += 1;
+                t.notes.push(format!("{what}: already gone"));
+            }
+            Err(e) => {
+                t.failed += 1;
+                t.notes.push(format!("{what}: {e}"));
+                blocked_snapshots.extend(x.snapshot_id.clone());
+            }
+        }
+    }
+    t
 }
 
 fn deletable(r: &Resource) -> bool {
