@@ -6,6 +6,7 @@ pub mod image_mutable_url;
 pub mod image_name_collision;
 pub mod import_openstack_leak;
 pub mod migration_annotation_stale;
+pub mod migration_stuck;
 pub mod orphaned_guest_pvc;
 pub mod vm_name_breaks_migration;
 
@@ -22,6 +23,7 @@ pub use image_mutable_url::ImageMutableUrl;
 pub use image_name_collision::ImageNameCollision;
 pub use import_openstack_leak::ImportOpenstackLeak;
 pub use migration_annotation_stale::MigrationAnnotationStale;
+pub use migration_stuck::MigrationStuck;
 pub use orphaned_guest_pvc::OrphanedGuestPvc;
 pub use vm_name_breaks_migration::VmNameBreaksMigration;
 
@@ -31,6 +33,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &ImageMutableUrl,
     &VmNameBreaksMigration,
     &MigrationAnnotationStale,
+    &MigrationStuck,
     &OrphanedGuestPvc,
     &ImportOpenstackLeak,
 ];

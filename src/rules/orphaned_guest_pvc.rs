@@ -56,7 +56,7 @@ pub fn is_guest_csi_name(name: &str) -> bool {
             .all(|p| p.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
 }
 
-fn human(d: jiff::SignedDuration) -> String {
+pub(crate) fn human(d: jiff::SignedDuration) -> String {
     let s = d.as_secs().max(0);
     match s {
         s if s >= 2 * 86400 => format!("{}d", s / 86400),
