@@ -127,15 +127,12 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
             }
             let mut inv = Inventory::new(opts.namespace.clone(), true);
             files::load_with(&mut inv, paths, opts.limits)?;
-            let source = new_source(SourceKind::Files, opts);
-            (
-                inv,
-                Source {
-                    paths: paths.iter().map(|p| p.display().to_string()).collect(),
-                    ..source
-                },
-                None,
-            )
+            let source = Source {
+                paths: paths.iter().map(|p| p.display().to_string()).collect(),
+                captured_at: inv.captured_at.map(|t| t.to_string()),
+                ..new_source(SourceKind::Files, opts)
+            };
+            (inv, source, None)
         }
         Input::Live(lo) => {
             let (client, cluster) = live::connect(lo).await?;
@@ -170,8 +167,7 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
 /// Gather, judge and report.
 pub async fn scan(opts: &ScanOptions) -> Result<Report> {
     let g = gather(opts).await?;
-    let now = opts.now.unwrap_or_else(jiff::Timestamp::now);
-    Ok(judge(&g.inv, &g.rules, &opts.config, now, g.source))
+    Ok(judge(&g.inv, &g.rules, &opts.config, clock(opts, &g.inv), g.source))
 }
 
 fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {
@@ -184,6 +180,7 @@ fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {
         namespace: opts.namespace.clone(),
         harvester_version_source: VersionSource::Unknown,
         generated_at: jiff::Timestamp::now().to_string(),
+        captured_at: None,
         tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
     }
 }
@@ -217,6 +214,11 @@ pub fn set_version(inv: &mut Inventory, flag: Option<Version>) {
         };
         inv.harvester_version_raw = Some(raw);
     }
+}
+
+/// The scan's clock: pinned (tests), else when the dump was taken, else now.
+pub fn clock(opts: &ScanOptions, inv: &Inventory) -> jiff::Timestamp {
+    opts.now.or(inv.captured_at).unwrap_or_else(jiff::Timestamp::now)
 }
 
 /// Run `selected` over `inv` and build the report.

@@ -65,6 +65,7 @@ fn source() -> harvester_hygiene::report::Source {
         namespace: None,
         harvester_version_source: harvester_hygiene::inventory::VersionSource::Unknown,
         generated_at: String::new(),
+        captured_at: None,
         tool: String::new(),
     }
 }

@@ -265,7 +265,15 @@ struct Loader {
     /// (index in the registry, namespace) pairs seen.
     coverage: std::collections::BTreeSet<(usize, Option<String>)>,
     errors: Vec<InputError>,
+    /// The newest `capturedAt` of the input's dump manifests.
+    captured_at: Option<jiff::Timestamp>,
 }
+
+/// The document a dump carries to say when it was taken: `apiVersion: harvester-hygiene/v1`,
+/// `kind: DumpManifest`, `capturedAt: <RFC 3339>`. A scan of the dump measures ages and grace
+/// periods at that time, so a dump scanned a week later reports what it would have then.
+pub const MANIFEST_KIND: &str = "DumpManifest";
+pub const MANIFEST_API_VERSION: &str = "harvester-hygiene/v1";
 
 impl Loader {
     fn new() -> Self {
@@ -273,6 +281,7 @@ impl Loader {
             batches: kinds::REGISTRY.iter().map(|_| None).collect(),
             coverage: Default::default(),
             errors: Vec::new(),
+            captured_at: None,
         }
     }
 
@@ -286,6 +295,21 @@ impl Loader {
             inv.add_coverage(kinds::REGISTRY[slot].info(), ns.as_deref());
         }
         inv.input_errors.extend(self.errors);
+        inv.captured_at = inv.captured_at.max(self.captured_at);
+    }
+
+    /// A dump manifest: record when the dump was taken.
+    fn manifest(&mut self, file: &str, doc: Option<usize>, map: &serde_json::Map<String, Value>) {
+        let raw = map.get("capturedAt").and_then(Value::as_str);
+        match raw.and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
+            Some(t) => self.captured_at = self.captured_at.max(Some(t)),
+            None => self.error(
+                file,
+                doc,
+                None,
+                format!("{MANIFEST_KIND}: field capturedAt: expected an RFC 3339 time, got {raw:?}"),
+            ),
+        }
     }
 
     fn load_path(&mut self, path: &Path, budget: &mut Budget) -> Result<()> {
@@ -550,6 +574,10 @@ impl Loader {
             }
             Value::Object(mut map) => {
                 let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+                if kind == MANIFEST_KIND && map.get("apiVersion").and_then(Value::as_str) == Some(MANIFEST_API_VERSION)
+                {
+                    return self.manifest(file, doc, &map);
+                }
                 if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
                     match map.remove("items") {
                         Some(Value::Array(items)) => {

@@ -274,6 +274,8 @@ pub struct Inventory {
     pub openstack: Option<openstack::Inventory>,
     /// Kinds of optional add-ons whose API is not served (404): covered, since none exist.
     pub not_installed: std::collections::BTreeSet<&'static str>,
+    /// Files input: when the dump was taken (its manifest's `capturedAt`), the scan's clock.
+    pub captured_at: Option<jiff::Timestamp>,
 }
 
 /// Store key: kind names are unique across the registry (checked by a unit test).
@@ -295,6 +297,7 @@ impl Inventory {
             from_files,
             openstack: None,
             not_installed: Default::default(),
+            captured_at: None,
         }
     }
 

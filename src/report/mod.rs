@@ -93,6 +93,10 @@ pub struct Source {
     /// Where `harvesterVersion` came from: `flag`, `setting` or `unknown`.
     pub harvester_version_source: crate::inventory::VersionSource,
     pub generated_at: String,
+    /// Files input with a dump manifest: when the dump was taken; ages and grace periods are
+    /// measured at that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<String>,
     pub tool: String,
 }
 

@@ -8,6 +8,7 @@ pub mod import_openstack_leak;
 pub mod migration_annotation_stale;
 pub mod migration_stuck;
 pub mod orphaned_guest_pvc;
+pub mod storageclass_missing;
 pub mod vm_name_breaks_migration;
 
 use serde::Deserialize;
@@ -25,6 +26,7 @@ pub use import_openstack_leak::ImportOpenstackLeak;
 pub use migration_annotation_stale::MigrationAnnotationStale;
 pub use migration_stuck::MigrationStuck;
 pub use orphaned_guest_pvc::OrphanedGuestPvc;
+pub use storageclass_missing::StorageClassMissing;
 pub use vm_name_breaks_migration::VmNameBreaksMigration;
 
 /// Every rule, in the order `rules` lists them.
@@ -36,6 +38,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &MigrationStuck,
     &OrphanedGuestPvc,
     &ImportOpenstackLeak,
+    &StorageClassMissing,
 ];
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {

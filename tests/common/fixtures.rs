@@ -19,6 +19,7 @@ pub fn source() -> Source {
         namespace: None,
         harvester_version_source: VersionSource::Unknown,
         generated_at: String::new(),
+        captured_at: None,
         tool: String::new(),
     }
 }

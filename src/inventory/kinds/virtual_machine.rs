@@ -106,6 +106,15 @@ pub struct AddVolumeOptions {
 struct ClaimTemplate {
     #[serde(default)]
     metadata: NameRef,
+    #[serde(default)]
+    spec: ClaimTemplateSpec,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClaimTemplateSpec {
+    #[serde(default)]
+    storage_class_name: Option<String>,
 }
 
 impl VirtualMachine {
@@ -142,6 +151,20 @@ impl VirtualMachine {
                 v.into_iter()
                     .map(|t| t.metadata.name)
                     .filter(|n| !n.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// (PVC name, StorageClass name) of each `volumeClaimTemplates` entry that names a class.
+    pub fn template_classes(&self) -> Vec<(String, String)> {
+        self.metadata
+            .annotation(VOLUME_CLAIM_TEMPLATES)
+            .and_then(|a| serde_json::from_str::<Vec<ClaimTemplate>>(a).ok())
+            .map(|v| {
+                v.into_iter()
+                    .filter_map(|t| Some((t.metadata.name, t.spec.storage_class_name?)))
+                    .filter(|(n, c)| !n.is_empty() && !c.is_empty())
                     .collect()
             })
             .unwrap_or_default()
