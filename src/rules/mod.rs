@@ -4,6 +4,7 @@
 pub mod guest_clusters;
 pub mod image_mutable_url;
 pub mod image_name_collision;
+pub mod image_stuck;
 pub mod import_openstack_leak;
 pub mod migration_annotation_stale;
 pub mod migration_stuck;
@@ -22,6 +23,7 @@ use crate::inventory::{Inventory, Kind, KindInfo};
 
 pub use image_mutable_url::ImageMutableUrl;
 pub use image_name_collision::ImageNameCollision;
+pub use image_stuck::ImageStuck;
 pub use import_openstack_leak::ImportOpenstackLeak;
 pub use migration_annotation_stale::MigrationAnnotationStale;
 pub use migration_stuck::MigrationStuck;
@@ -33,6 +35,7 @@ pub use vm_name_breaks_migration::VmNameBreaksMigration;
 pub static REGISTRY: &[&dyn Rule] = &[
     &ImageNameCollision,
     &ImageMutableUrl,
+    &ImageStuck,
     &VmNameBreaksMigration,
     &MigrationAnnotationStale,
     &MigrationStuck,

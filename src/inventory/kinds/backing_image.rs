@@ -22,6 +22,9 @@ pub struct BackingImage {
 pub struct BackingImageStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub checksum: String,
+    /// Bytes of the image file (longhorn-manager `k8s/pkg/apis/longhorn/v1beta2/backingimage.go`).
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub size: String,
     #[serde(default, deserialize_with = "nullable")]
     pub disk_file_status_map: BTreeMap<String, DiskFileStatus>,
 }
@@ -36,6 +39,15 @@ pub struct DiskFileStatus {
 }
 
 impl BackingImage {
+    /// `status.size` in bytes, when it parses.
+    pub fn size_bytes(&self) -> Option<u64> {
+        self.status.size.trim().parse().ok().filter(|s| *s > 0)
+    }
+    /// Disks holding a copy, and how many of them are `ready`.
+    pub fn copies(&self) -> (usize, usize) {
+        let m = &self.status.disk_file_status_map;
+        (m.len(), m.values().filter(|d| d.state == "ready").count())
+    }
     /// The VirtualMachineImage (`ns/name`) this BackingImage was created for.
     pub fn image_id(&self) -> Option<&str> {
         self.metadata.annotation(IMAGE_ID)
