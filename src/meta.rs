@@ -311,6 +311,8 @@ pub struct Condition {
     pub last_update_time: Option<String>,
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub message: String,
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub reason: String,
 }
 
 impl Condition {

@@ -1,6 +1,7 @@
 //! Rules: one file each, pure functions of the inventory (no I/O). To add a rule, write its
 //! file and add one line to [`REGISTRY`].
 
+pub mod backup_failed;
 pub mod guest_clusters;
 pub mod image_mutable_url;
 pub mod image_name_collision;
@@ -21,6 +22,7 @@ pub use crate::finding::{
 };
 use crate::inventory::{Inventory, Kind, KindInfo};
 
+pub use backup_failed::BackupFailed;
 pub use image_mutable_url::ImageMutableUrl;
 pub use image_name_collision::ImageNameCollision;
 pub use image_stuck::ImageStuck;
@@ -42,6 +44,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &OrphanedGuestPvc,
     &ImportOpenstackLeak,
     &StorageClassMissing,
+    &BackupFailed,
 ];
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {

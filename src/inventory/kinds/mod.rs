@@ -13,11 +13,13 @@ pub mod pod;
 mod pvc;
 mod resource_quota;
 pub mod role_binding;
+mod schedule_vm_backup;
 pub mod setting;
 mod storage_class;
 mod upgrade;
 pub mod virtual_machine;
 mod virtual_machine_instance;
+mod vm_backup;
 mod vm_import;
 mod volume_snapshot;
 
@@ -33,11 +35,13 @@ pub use pod::Pod;
 pub use pvc::PersistentVolumeClaim;
 pub use resource_quota::ResourceQuota;
 pub use role_binding::RoleBinding;
+pub use schedule_vm_backup::ScheduleVMBackup;
 pub use setting::Setting;
 pub use storage_class::StorageClass;
 pub use upgrade::Upgrade;
 pub use virtual_machine::VirtualMachine;
 pub use virtual_machine_instance::VirtualMachineInstance;
+pub use vm_backup::VirtualMachineBackup;
 pub use vm_import::VirtualMachineImport;
 pub use volume_snapshot::VolumeSnapshot;
 
@@ -58,6 +62,8 @@ pub static REGISTRY: &[&dyn KindOps] = &[
     &Ops::<VirtualMachineInstanceMigration>::NEW,
     &Ops::<VolumeSnapshot>::NEW,
     &Ops::<VirtualMachineImport>::NEW,
+    &Ops::<VirtualMachineBackup>::NEW,
+    &Ops::<ScheduleVMBackup>::NEW,
     &Ops::<OpenstackSource>::NEW,
     &Ops::<Addon>::NEW,
     &Ops::<Upgrade>::NEW,
