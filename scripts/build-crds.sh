@@ -74,7 +74,12 @@ done
 tmp=$(mktemp -d "$cache/testbed/crds-$version.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/out" "$tmp/harvester" "$tmp/longhorn"
-moddir() { (cd "$src" && go list -m -f '{{.Dir}}' "$1"); }
+moddir() {
+  local d
+  d=$(cd "$src" && go mod download "$1" && go list -m -f '{{.Dir}}' "$1")
+  [ -d "$d" ] || { echo "error: no module directory for $1" >&2; exit 1; }
+  echo "$d"
+}
 harvester_dir=$(moddir github.com/harvester/harvester)
 longhorn_dir=$(moddir github.com/longhorn/longhorn-manager)
 
