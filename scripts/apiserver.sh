@@ -4,7 +4,9 @@
 #                                                stops both servers when that process exits
 #   scripts/apiserver.sh stop DIR
 # Binaries: $KUBE_APISERVER_BIN or ~/.cache/harvester-hygiene/bin/kube-apiserver (built by
-# scripts/install-apiserver.sh), $ETCD_BIN or etcd on PATH. CRDs: tests/crds/*.yaml.
+# scripts/install-apiserver.sh), $ETCD_BIN or etcd on PATH. CRDs: $HH_CRD_DIR/*.yaml, else the
+# directory scripts/build-crds.sh generates (upstream CRDs of one Harvester release; its
+# --k8s-1.20 copy for a 1.20 apiserver).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}; dir=${2:-}
@@ -22,6 +24,14 @@ if [ ! -x "$apiserver" ] || [ -z "$etcd" ]; then
   echo "error: the test kube-apiserver or etcd is missing (apiserver: $apiserver, etcd: ${etcd:-not on PATH})." >&2
   echo "Run scripts/install-apiserver.sh (or scripts/test.sh, which does) to install and build them." >&2
   exit 1
+fi
+
+crds=${HH_CRD_DIR:-}
+if [ -z "$crds" ]; then
+  case "$("$apiserver" --version 2>/dev/null)" in
+    *" v1.20."*) crds=$("$here/scripts/build-crds.sh" --k8s-1.20) ;;
+    *) crds=$("$here/scripts/build-crds.sh") ;;
+  esac
 fi
 
 mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -77,6 +87,6 @@ current-context: test
 KC
 
 export KUBECONFIG="$dir/kubeconfig"
-for f in "${HH_CRD_DIR:-$here/tests/crds}"/*.yaml; do kubectl create -f "$f" >/dev/null; done
+for f in "$crds"/*.yaml; do kubectl create -f "$f" >/dev/null; done
 kubectl wait --for condition=established --timeout=60s crd --all >/dev/null
 echo "$dir/kubeconfig"

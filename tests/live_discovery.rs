@@ -20,10 +20,18 @@ use serde_json::Value;
 const OPTIONAL_GROUP: &str = "migration.harvesterhci.io";
 const REQUIRED_CRD: &str = "volumes.longhorn.io";
 
+/// The upstream CRDs the shared apiserver gets: `HH_CRD_DIR`, else what
+/// `scripts/build-crds.sh` generated (and caches).
 fn crd_source() -> PathBuf {
-    std::env::var_os("HH_CRD_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo().join("tests/crds"))
+    if let Some(d) = std::env::var_os("HH_CRD_DIR") {
+        return PathBuf::from(d);
+    }
+    let out = Command::new("bash")
+        .arg(common::repo().join("scripts/build-crds.sh"))
+        .output()
+        .expect("run scripts/build-crds.sh");
+    assert!(out.status.success(), "build-crds.sh: {}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default())
 }
 
 /// Every CRD document of `src` except the left-out ones, one file per document in `dst`.

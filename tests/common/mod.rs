@@ -115,6 +115,16 @@ async fn send(client: &Client, method: &str, url: &str, body: &Value) -> Result<
     client.request::<Value>(req).await
 }
 
+/// GET a path of the test apiserver as admin.
+pub async fn get(url: &str) -> Result<Value, kube::Error> {
+    let req = http::Request::builder()
+        .method("GET")
+        .uri(url)
+        .body(Vec::new())
+        .unwrap();
+    client().await.request::<Value>(req).await
+}
+
 /// Create an object as admin; write its `status` too when the kind has a status subresource.
 pub async fn create(obj: Value) -> Value {
     let client = client().await;
@@ -129,22 +139,99 @@ pub async fn create(obj: Value) -> Value {
     } else {
         format!("{base}/{plural}")
     };
-    let created = send(&client, "POST", &url, &obj)
+    // Strict: a field the kind's schema does not have is an error, not silently dropped
+    // (Kubernetes 1.25+; older servers ignore the parameter and prune, caught below).
+    let created = send(&client, "POST", &format!("{url}?fieldValidation=Strict"), &obj)
         .await
         .unwrap_or_else(|e| panic!("create {kind}: {e}"));
+    // Custom kinds: the object stored must be the object sent (built-in kinds have write-only
+    // fields such as a Secret's stringData).
+    let custom = match api_version.rsplit_once('/') {
+        Some((group, _)) => get(&format!(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.{group}"
+        ))
+        .await
+        .is_ok(),
+        None => false,
+    };
+    if custom {
+        let mut sent = obj.clone();
+        if let Some(m) = sent.as_object_mut() {
+            m.remove("status");
+        }
+        assert_schema_kept(&kind, &sent, &created);
+    }
     if obj.get("status").is_some() {
         // Kinds with a status subresource drop status on create; write it. A 404 means the
         // kind has none and the create kept it.
         let mut with_status = created.clone();
         with_status["status"] = obj["status"].clone();
         let name = created["metadata"]["name"].as_str().unwrap();
-        match send(&client, "PUT", &format!("{url}/{name}/status"), &with_status).await {
-            Ok(v) => return v,
+        match send(
+            &client,
+            "PUT",
+            &format!("{url}/{name}/status?fieldValidation=Strict"),
+            &with_status,
+        )
+        .await
+        {
+            Ok(v) => {
+                if custom {
+                    assert_schema_kept(
+                        &kind,
+                        &json!({"status": obj["status"]}),
+                        &json!({"status": v["status"]}),
+                    );
+                }
+                return v;
+            }
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => panic!("status of {kind}/{name}: {e}"),
         }
     }
     created
+}
+
+/// Fails when the apiserver dropped a field the fixture set: the kind's real schema (the
+/// upstream CRDs scripts/build-crds.sh generates) has no such field, so the fixture is not an
+/// object the real cluster would hold. Zero values are not compared.
+fn assert_schema_kept(kind: &str, sent: &Value, stored: &Value) {
+    fn walk(path: &str, sent: &Value, stored: Option<&Value>, dropped: &mut Vec<String>) {
+        let zero = match sent {
+            Value::Null => true,
+            Value::Bool(b) => !b,
+            Value::Number(n) => n.as_f64() == Some(0.0),
+            Value::String(s) => s.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+        };
+        if zero {
+            return;
+        }
+        let Some(stored) = stored else {
+            dropped.push(path.to_string());
+            return;
+        };
+        match (sent, stored) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in a {
+                    walk(&format!("{path}.{k}"), v, b.get(k), dropped);
+                }
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                for (i, v) in a.iter().enumerate() {
+                    walk(&format!("{path}[{i}]"), v, b.get(i), dropped);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut dropped = Vec::new();
+    walk("", sent, Some(stored), &mut dropped);
+    assert!(
+        dropped.is_empty(),
+        "test fixture {kind}: the apiserver dropped {dropped:?}: the kind's schema has no such field"
+    );
 }
 
 pub async fn namespace(prefix: &str) -> String {
