@@ -1,6 +1,6 @@
-//! Test harness for a REAL etcd + kube-apiserver (scripts/apiserver.sh). One apiserver per
-//! test run: `scripts/test.sh` starts it and passes `HH_TEST_KUBECONFIG`; without it, the
-//! first test in this binary starts one (stopped by a watchdog when the process exits).
+//! Test harness for a REAL etcd + kube-apiserver + kube-controller-manager (scripts/apiserver.sh).
+//! One test bed per test run: `scripts/test.sh` starts it and passes `HH_TEST_KUBECONFIG`;
+//! without it, the first test in this binary starts one (stopped by a watchdog when the process exits).
 //! Missing binaries make the tests fail with instructions, never skip.
 
 #![allow(dead_code)]
@@ -37,7 +37,7 @@ pub fn kubeconfig() -> &'static Path {
             .expect("run scripts/apiserver.sh");
         assert!(
             out.status.success(),
-            "could not start the test kube-apiserver. Run scripts/install-apiserver.sh first (or use scripts/test.sh, \
+            "could not start the test kube-apiserver. Run scripts/install-testbed.sh first (or use scripts/test.sh, \
              which does).\nstdout: {}\nstderr: {}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
