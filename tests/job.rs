@@ -391,10 +391,7 @@ async fn job_remediation_marks_then_acts_after_the_grace_period() {
     let pv =
         serde_json::from_slice::<Value>(&kubectl(&["get", "pv", &labelled_pv, "-o", "json"], None).stdout).unwrap();
     assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
-    let gone =
-        serde_json::from_slice::<Value>(&kubectl(&["get", "pvc", &labelled, "-n", &ns, "-o", "json"], None).stdout)
-            .unwrap();
-    assert!(!gone["metadata"]["deletionTimestamp"].is_null());
+    common::wait_gone("v1", "PersistentVolumeClaim", Some(&ns), &labelled).await;
     let kept =
         serde_json::from_slice::<Value>(&kubectl(&["get", "pvc", &inferred, "-n", &ns, "-o", "json"], None).stdout)
             .unwrap();

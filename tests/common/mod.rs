@@ -147,6 +147,51 @@ pub async fn create(obj: Value) -> Value {
     created
 }
 
+/// GET an object as admin; `None` when it does not exist.
+pub async fn get(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    let (base, plural, namespaced) = api_of(api_version, kind);
+    let url = match (namespaced, namespace) {
+        (true, Some(ns)) => format!("{base}/namespaces/{ns}/{plural}/{name}"),
+        (false, None) => format!("{base}/{plural}/{name}"),
+        _ => panic!("test harness: {kind} namespaced={namespaced}, namespace {namespace:?}"),
+    };
+    let req = http::Request::get(url).body(Vec::new()).unwrap();
+    match client().await.request::<Value>(req).await {
+        Ok(v) => Some(v),
+        Err(kube::Error::Api(s)) if s.code == 404 => None,
+        Err(e) => panic!("get {kind} {namespace:?}/{name}: {e}"),
+    }
+}
+
+/// Assert the object exists and is not being deleted.
+pub async fn assert_live(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) {
+    let obj = get(api_version, kind, namespace, name)
+        .await
+        .unwrap_or_else(|| panic!("{kind} {namespace:?}/{name} is gone"));
+    assert!(
+        obj["metadata"]["deletionTimestamp"].is_null(),
+        "{kind} {namespace:?}/{name} is being deleted: {obj}"
+    );
+}
+
+/// Wait (up to 60 s) until a deleted object is gone: the test bed's controllers (PVC and PV
+/// protection, garbage collector, namespace) release its finalizers as a cluster's would.
+pub async fn wait_gone(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) {
+    let mut last = None;
+    for _ in 0..120 {
+        last = get(api_version, kind, namespace, name).await;
+        match &last {
+            None => return,
+            Some(o) => assert!(
+                !o["metadata"]["deletionTimestamp"].is_null(),
+                "{kind} {namespace:?}/{name} was not deleted: {o}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("{kind} {namespace:?}/{name} still there after 60 s: {last:?}");
+}
+
 pub async fn namespace(prefix: &str) -> String {
     let ns = unique(prefix);
     create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await;
