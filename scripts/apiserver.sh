@@ -16,7 +16,18 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [OWNER_PID]" >&2; exit 2; }
 
-stop() { [ -f "$1/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done < "$1/pids"; rm -f "$1/pids"; }
+# Stops in reverse start order (controller manager, apiserver, etcd): an apiserver whose etcd is
+# gone retries its shutdown writes for a minute or more. Whatever has not exited after 5 s is killed.
+stop() {
+  [ -f "$1/pids" ] || return 0
+  local p
+  for p in $(tac "$1/pids"); do
+    kill "$p" 2>/dev/null || continue
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  rm -f "$1/pids"
+}
 
 if [ "$cmd" = stop ]; then stop "$dir"; exit 0; fi
 [ "$cmd" = start ] || { echo "unknown command $cmd" >&2; exit 2; }
@@ -80,7 +91,9 @@ echo $! > "$dir/pids"
 echo $! >> "$dir/pids"
 
 if [ -n "$owner" ]; then
-  ( trap '' HUP; while kill -0 "$owner" 2>/dev/null; do sleep 1; done; stop "$dir" ) >/dev/null 2>&1 </dev/null &
+  # (It ends too once `stop` has run.)
+  ( trap '' HUP; while kill -0 "$owner" 2>/dev/null && [ -f "$dir/pids" ]; do sleep 1; done; stop "$dir" ) \
+    >/dev/null 2>&1 </dev/null &
   disown || true
 fi
 
@@ -121,18 +134,6 @@ KC
 }
 kubeconfig system:kube-controller-manager kcmtoken "certificate-authority: $pki/ca.crt" > "$dir/kcm.kubeconfig"
 
-# Controller names as `kube-controller-manager --help` lists them in 1.34.
-controllers=garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller
-controllers+=,persistentvolume-protection-controller,persistentvolumeclaim-protection-controller
-controllers+=,persistentvolume-binder-controller,job-controller,cronjob-controller,namespace-controller
-mkdir -p "$dir/kcm-certs"
-"$kcm" --kubeconfig="$dir/kcm.kubeconfig" --authentication-kubeconfig="$dir/kcm.kubeconfig" \
-  --authorization-kubeconfig="$dir/kcm.kubeconfig" --bind-address=127.0.0.1 --secure-port="$kp" \
-  --cert-dir="$dir/kcm-certs" --leader-elect=false --controllers="$controllers" \
-  --use-service-account-credentials --service-account-private-key-file="$pki/sa.key" \
-  --root-ca-file="$pki/ca.crt" >"$dir/kube-controller-manager.log" 2>&1 &
-echo $! >> "$dir/pids"
-
 # The admin kubeconfig the tests use (they do not verify the serving certificate).
 kubeconfig admin admintoken "insecure-skip-tls-verify: true" > "$dir/kubeconfig"
 export KUBECONFIG="$dir/kubeconfig"
@@ -145,6 +146,20 @@ for f in "${crds[@]}"; do
 done
 "$kubectl" wait --for condition=established --timeout=60s crd --all >/dev/null || fail "CRDs not established"
 
+# The controller manager starts once the CRDs are served, so its garbage collector watches the
+# custom kinds from its first discovery on (it rediscovers only every 30 s).
+# Controller names as `kube-controller-manager --help` lists them in 1.34.
+controllers=garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller
+controllers+=,persistentvolume-protection-controller,persistentvolumeclaim-protection-controller
+controllers+=,persistentvolume-binder-controller,job-controller,cronjob-controller,namespace-controller
+mkdir -p "$dir/kcm-certs"
+"$kcm" --kubeconfig="$dir/kcm.kubeconfig" --authentication-kubeconfig="$dir/kcm.kubeconfig" \
+  --authorization-kubeconfig="$dir/kcm.kubeconfig" --bind-address=127.0.0.1 --secure-port="$kp" \
+  --cert-dir="$dir/kcm-certs" --leader-elect=false --controllers="$controllers" \
+  --use-service-account-credentials --service-account-private-key-file="$pki/sa.key" \
+  --root-ca-file="$pki/ca.crt" >"$dir/kube-controller-manager.log" 2>&1 &
+echo $! >> "$dir/pids"
+
 for _ in $(seq 1 240); do
   if [ "$(curl -sk "https://127.0.0.1:$kp/healthz" 2>/dev/null)" = ok ]; then kcm_ready=1; break; fi
   sleep 0.5
@@ -156,4 +171,10 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 [ -n "${sa_ready:-}" ] || fail "the serviceaccount controller did not create default/default"
+# The garbage collector acts only once its informers (every kind, the CRDs' too) have synced.
+for _ in $(seq 1 120); do
+  grep -q '"Caches are synced" controller="garbage collector"' "$dir/kube-controller-manager.log" && { gc_ready=1; break; }
+  sleep 0.5
+done
+[ -n "${gc_ready:-}" ] || fail "the garbage collector did not sync"
 echo "$dir/kubeconfig"
