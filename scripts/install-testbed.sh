@@ -58,9 +58,10 @@ k8s_tags=selinux,notest,grpcnotrace
 build() {
   local name=$1 out=$2 mod=$3 pkg=$4 ldx=$5 tags=$6
   local stamp_want stamp_file="$out/.$name.stamp"
-  # The build date is not part of the stamp (it changes every run); everything else that shapes the binary is.
-  stamp_want=$(find "$mod" -maxdepth 1 -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 \
-    | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
+  # The build date is not part of the stamp (it changes every run), nor go.mod's comment lines;
+  # everything else that shapes the binary is.
+  stamp_want=$({ grep -v '^[[:space:]]*//' "$mod/go.mod"; cat "$mod/go.sum";
+    find "$mod" -maxdepth 1 -type f -name '*.go' -print0 | sort -z | xargs -0 -r cat; } | sha256sum | cut -d' ' -f1)
   stamp_want="$stamp_want $go_version $pkg tags=$tags ${ldx//$build_date/}"
   if [ -x "$out/$name" ] && [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp_want" ]; then
     echo "== $name: cached $out/$name" >&2

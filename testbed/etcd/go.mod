@@ -1,7 +1,8 @@
 // Wrapper module: builds etcd's server (go.etcd.io/etcd/server/v3/etcdmain) for the test bed.
 // Only module names and pinned versions live here; the code comes from the module cache.
-// etcd's root go.mod (go.etcd.io/etcd/v3) only replaces its own modules by local paths (./api,
-// ./server, ...); a consumer instead pins each of them at the same release, as below.
+// etcd's root go.mod (etcd-io/etcd go.mod; the module proxy does not serve go.etcd.io/etcd/v3)
+// replaces only etcd's own modules, by local paths (./api, ./server, ...): a consumer has no
+// replace lines and gets each of them at the same release through server/v3's requirements.
 module harvester-hygiene/testbed/etcd
 
 go 1.26.0
