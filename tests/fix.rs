@@ -201,7 +201,7 @@ async fn fix_plans_orphans_only_on_evidence_of_a_dead_cluster() {
             .contains("living guest-cluster VM (alive-pool-1)"),
         "{a}"
     );
-    assert!(kubectl(&["get", "pvc", &labelled, "-n", &shared])["metadata"]["deletionTimestamp"].is_null());
+    common::assert_live("v1", "PersistentVolumeClaim", Some(&shared), &labelled).await;
 
     // Applying the history-only orphan retains its volume and deletes the PVC.
     let (code, doc, err) = fix(&[
@@ -343,7 +343,7 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(action_for(&doc, &pvc)["status"], "dry-run-ok", "{doc}");
     assert_eq!(action_for(&doc, "default-q")["status"], "dry-run-ok", "{doc}");
-    assert!(kubectl(&["get", "pvc", &pvc, "-n", &ns])["metadata"]["deletionTimestamp"].is_null());
+    common::assert_live("v1", "PersistentVolumeClaim", Some(&ns), &pvc).await;
     assert_eq!(
         kubectl(&["get", "pv", &pv])["spec"]["persistentVolumeReclaimPolicy"],
         "Delete"
@@ -390,10 +390,8 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
         pv_now["metadata"]["annotations"]["harvester-hygiene.io/retained-from"],
         format!("{ns}/{pvc}")
     );
-    assert!(
-        !kubectl(&["get", "pvc", &pvc, "-n", &ns])["metadata"]["deletionTimestamp"].is_null(),
-        "PVC deleted (Terminating)"
-    );
+    // Deleted: no pod uses it, so the pvc-protection controller lets it go.
+    common::wait_gone("v1", "PersistentVolumeClaim", Some(&ns), &pvc).await;
     let q = kubectl(&["get", "resourcequota", "default-q", "-n", &ns]);
     assert!(q["metadata"]["annotations"].get(quota_ann).is_none());
     assert_eq!(q["spec"]["hard"]["limits.cpu"], "20");
@@ -439,24 +437,8 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
     assert_eq!(code, 0, "{err}");
     assert!(doc["actions"].as_array().unwrap().is_empty(), "{doc}");
 
-    // 6. The backup restores: finish the deletion (what the controller would do), free the
-    // PV as the README says, and create the PVC from its backup.
-    let out = Command::new("kubectl")
-        .args([
-            "patch",
-            "pvc",
-            &pvc,
-            "-n",
-            &ns,
-            "--type",
-            "merge",
-            "-p",
-            r#"{"metadata":{"finalizers":null}}"#,
-        ])
-        .env("KUBECONFIG", common::kubeconfig())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 6. The backup restores: free the PV as the README says (the binder marked it Released
+    // when its PVC went), and create the PVC from its backup.
     let out = Command::new("kubectl")
         .args([
             "patch",
@@ -486,6 +468,16 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
         kubectl(&["get", "pvc", &pvc, "-n", &ns])["spec"]["volumeName"],
         pv.as_str()
     );
+    // The PV binder binds the restored PVC to its volume again.
+    let mut phase = Value::Null;
+    for _ in 0..120 {
+        phase = kubectl(&["get", "pvc", &pvc, "-n", &ns])["status"]["phase"].clone();
+        if phase == "Bound" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(phase, "Bound", "the restored PVC binds to {pv}");
 }
 
 async fn live_opts(ns: &str) -> ScanOptions {
@@ -575,10 +567,7 @@ async fn changed_or_newly_used_pvcs_are_not_touched() {
         by_name[raced.as_str()]
     );
     for name in [&changed, &used, &raced] {
-        assert!(
-            kubectl(&["get", "pvc", name, "-n", &ns])["metadata"]["deletionTimestamp"].is_null(),
-            "{name} must survive"
-        );
+        common::assert_live("v1", "PersistentVolumeClaim", Some(&ns), name).await;
     }
     // The raced PVC's PV was not retained either: its PVC check failed before.
     assert_eq!(
@@ -720,7 +709,7 @@ async fn fix_refuses_an_incomplete_scan_and_apply_asks_for_yes_without_a_termina
     let (code, _, err) = fix(&["-n", &ns, "--apply"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--yes"), "{err}");
-    assert!(kubectl(&["get", "pvc", &pvc, "-n", &ns])["metadata"]["deletionTimestamp"].is_null());
+    common::assert_live("v1", "PersistentVolumeClaim", Some(&ns), &pvc).await;
     assert_eq!(
         kubectl(&["get", "pv", &pv])["spec"]["persistentVolumeReclaimPolicy"],
         "Delete"

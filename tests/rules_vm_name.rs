@@ -446,8 +446,11 @@ async fn headroom_on_a_real_apiserver() {
     for used in ["12Gi", "8Gi"] {
         let ns = common::namespace("vmname").await;
         // Pods first: no quota is there yet to charge them (no quota controller runs here).
-        let [q, vm, vmi, mut pod]: [Value; 4] = running(&ns, &long, used).try_into().unwrap();
-        common::create(vm).await;
+        let [q, vm, mut vmi, mut pod]: [Value; 4] = running(&ns, &long, used).try_into().unwrap();
+        // The apiserver assigns uids: the VMI's owner reference must name the real VM, or the
+        // garbage collector deletes the VMI.
+        let vm = common::create(vm).await;
+        vmi["metadata"]["ownerReferences"][0]["uid"] = vm["metadata"]["uid"].clone();
         let vmi = common::create(vmi).await;
         pod["metadata"]["labels"]["kubevirt.io/created-by"] = vmi["metadata"]["uid"].clone();
         common::create(pod).await;

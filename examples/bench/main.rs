@@ -154,7 +154,7 @@ impl ApiServer {
             .map_err(|e| format!("scripts/apiserver.sh: {e}"))?;
         if !out.status.success() {
             return Err(format!(
-                "scripts/apiserver.sh start failed (run scripts/install-apiserver.sh first):\n{}",
+                "scripts/apiserver.sh start failed (run scripts/install-testbed.sh first):\n{}",
                 String::from_utf8_lossy(&out.stderr)
             ));
         }

@@ -1,6 +1,6 @@
-//! Test harness for a REAL etcd + kube-apiserver (scripts/apiserver.sh). One apiserver per
-//! test run: `scripts/test.sh` starts it and passes `HH_TEST_KUBECONFIG`; without it, the
-//! first test in this binary starts one (stopped by a watchdog when the process exits).
+//! Test harness for a REAL etcd + kube-apiserver + kube-controller-manager (scripts/apiserver.sh).
+//! One test bed per test run: `scripts/test.sh` starts it and passes `HH_TEST_KUBECONFIG`;
+//! without it, the first test in this binary starts one (stopped by a watchdog when the process exits).
 //! Missing binaries make the tests fail with instructions, never skip.
 
 #![allow(dead_code)]
@@ -37,7 +37,7 @@ pub fn kubeconfig() -> &'static Path {
             .expect("run scripts/apiserver.sh");
         assert!(
             out.status.success(),
-            "could not start the test kube-apiserver. Run scripts/install-apiserver.sh first (or use scripts/test.sh, \
+            "could not start the test kube-apiserver. Run scripts/install-testbed.sh first (or use scripts/test.sh, \
              which does).\nstdout: {}\nstderr: {}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
@@ -232,6 +232,51 @@ fn assert_schema_kept(kind: &str, sent: &Value, stored: &Value) {
         dropped.is_empty(),
         "test fixture {kind}: the apiserver dropped {dropped:?}: the kind's schema has no such field"
     );
+}
+
+/// GET an object as admin; `None` when it does not exist.
+pub async fn get(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    let (base, plural, namespaced) = api_of(api_version, kind);
+    let url = match (namespaced, namespace) {
+        (true, Some(ns)) => format!("{base}/namespaces/{ns}/{plural}/{name}"),
+        (false, None) => format!("{base}/{plural}/{name}"),
+        _ => panic!("test harness: {kind} namespaced={namespaced}, namespace {namespace:?}"),
+    };
+    let req = http::Request::get(url).body(Vec::new()).unwrap();
+    match client().await.request::<Value>(req).await {
+        Ok(v) => Some(v),
+        Err(kube::Error::Api(s)) if s.code == 404 => None,
+        Err(e) => panic!("get {kind} {namespace:?}/{name}: {e}"),
+    }
+}
+
+/// Assert the object exists and is not being deleted.
+pub async fn assert_live(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) {
+    let obj = get(api_version, kind, namespace, name)
+        .await
+        .unwrap_or_else(|| panic!("{kind} {namespace:?}/{name} is gone"));
+    assert!(
+        obj["metadata"]["deletionTimestamp"].is_null(),
+        "{kind} {namespace:?}/{name} is being deleted: {obj}"
+    );
+}
+
+/// Wait (up to 60 s) until a deleted object is gone: the test bed's controllers (PVC and PV
+/// protection, garbage collector, namespace) release its finalizers as a cluster's would.
+pub async fn wait_gone(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) {
+    let mut last = None;
+    for _ in 0..120 {
+        last = get(api_version, kind, namespace, name).await;
+        match &last {
+            None => return,
+            Some(o) => assert!(
+                !o["metadata"]["deletionTimestamp"].is_null(),
+                "{kind} {namespace:?}/{name} was not deleted: {o}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("{kind} {namespace:?}/{name} still there after 60 s: {last:?}");
 }
 
 pub async fn namespace(prefix: &str) -> String {
