@@ -237,7 +237,7 @@ async fn every_custom_kind_the_scanner_reads_has_its_upstream_schema() {
             continue;
         }
         let name = format!("{}.{}", info.plural, info.group);
-        match common::get(&format!(
+        match common::get_path(&format!(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
         ))
         .await
@@ -250,7 +250,7 @@ async fn every_custom_kind_the_scanner_reads_has_its_upstream_schema() {
             Err(e) => problems.push(format!("{name}: no CRD served ({e})")),
         }
         // Served: the group/version lists the resource.
-        match common::get(&format!("/apis/{}/{}", info.group, info.version)).await {
+        match common::get_path(&format!("/apis/{}/{}", info.group, info.version)).await {
             Ok(list) => {
                 let served = list["resources"]
                     .as_array()

@@ -116,7 +116,7 @@ async fn send(client: &Client, method: &str, url: &str, body: &Value) -> Result<
 }
 
 /// GET a path of the test apiserver as admin.
-pub async fn get(url: &str) -> Result<Value, kube::Error> {
+pub async fn get_path(url: &str) -> Result<Value, kube::Error> {
     let req = http::Request::builder()
         .method("GET")
         .uri(url)
@@ -147,7 +147,7 @@ pub async fn create(obj: Value) -> Value {
     // Custom kinds: the object stored must be the object sent (built-in kinds have write-only
     // fields such as a Secret's stringData).
     let custom = match api_version.rsplit_once('/') {
-        Some((group, _)) => get(&format!(
+        Some((group, _)) => get_path(&format!(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.{group}"
         ))
         .await
