@@ -35,6 +35,11 @@ out=$cache/testbed/crds-$version
 # The inputs: a change to any of them makes a new generation.
 inputs=$(cd "$here" && cat scripts/build-crds.sh testbed/crds/go.mod testbed/crds/go.sum testbed/crds/*.go \
   testbed/crds/controller-gen/*/go.mod testbed/crds/controller-gen/*/go.sum tests/crds/*.yaml | sha256sum | cut -d' ' -f1)
+# One generation at a time (test binaries may start apiservers side by side).
+mkdir -p "$cache/testbed"
+exec 9> "$cache/testbed/.crds.lock"
+flock 9
+
 # make_compat: the Kubernetes 1.20 copy of $out, when asked for.
 make_compat() {
   [ -n "$compat" ] || { echo "$out"; return; }
@@ -59,7 +64,7 @@ fi
 command -v go >/dev/null || { echo "error: Go is needed to generate the CRDs (testbed/crds)" >&2; exit 1; }
 export GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build GOFLAGS=-modcacherw GOTOOLCHAIN=local
 tools=$cache/testbed/crds-tools
-mkdir -p "$tools" "$cache/testbed"
+mkdir -p "$tools"
 
 # controller-gen at the versions upstream generates with, each on its own dependencies.
 for dir in "$src"/controller-gen/*/; do
