@@ -30,8 +30,18 @@ fn crd_source() -> PathBuf {
         .arg(common::repo().join("scripts/build-crds.sh"))
         .output()
         .expect("run scripts/build-crds.sh");
-    assert!(out.status.success(), "build-crds.sh: {}", String::from_utf8_lossy(&out.stderr));
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default())
+    assert!(
+        out.status.success(),
+        "build-crds.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or_default(),
+    )
 }
 
 /// Every CRD document of `src` except the left-out ones, one file per document in `dst`.

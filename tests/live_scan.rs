@@ -262,7 +262,15 @@ async fn forbidden_kind_is_reported_incomplete_and_exits_3() {
         .find(|i| i.kind == "BackingImage")
         .expect("BackingImage gap");
     assert_eq!(gap.reason, Gap::Forbidden);
-    assert_eq!(gap.rules, vec!["image-name-collision", "image-mutable-url"]);
+    assert_eq!(
+        gap.rules,
+        vec![
+            "image-name-collision",
+            "image-mutable-url",
+            "image-stuck",
+            "storageclass-missing"
+        ]
+    );
     assert!(report.summary.incomplete);
     assert_eq!(
         harvester_hygiene::report::exit_code(&report, harvester_hygiene::report::FailOn::Never),

@@ -13,7 +13,14 @@ use serde_json::Value;
 /// API groups the kube-apiserver serves itself: no CRD to check.
 const BUILT_IN_GROUPS: &[&str] = &["", "rbac.authorization.k8s.io", "storage.k8s.io"];
 
-const CONDITION: &[&str] = &["type", "status", "lastTransitionTime", "lastUpdateTime", "message"];
+const CONDITION: &[&str] = &[
+    "type",
+    "status",
+    "lastTransitionTime",
+    "lastUpdateTime",
+    "message",
+    "reason",
+];
 const VOLUME: &[&str] = &[
     "name",
     "persistentVolumeClaim.claimName",
@@ -113,6 +120,26 @@ fn fields_read(kind: &str) -> Option<Vec<String>> {
         "Addon" => owned(&["spec.version", "spec.enabled"]),
         "Upgrade" => [
             owned(&["spec.version", "status.previousVersion"]),
+            list("status.conditions[].", CONDITION),
+        ]
+        .concat(),
+        "VirtualMachineBackup" => owned(&[
+            "spec.source.name",
+            "spec.type",
+            "status.readyToUse",
+            "status.creationTime",
+            "status.error.message",
+            "status.error.time",
+            "status.progress",
+        ]),
+        "ScheduleVMBackup" => [
+            owned(&[
+                "spec.cron",
+                "spec.maxFailure",
+                "spec.suspend",
+                "status.failure",
+                "status.suspended",
+            ]),
             list("status.conditions[].", CONDITION),
         ]
         .concat(),
