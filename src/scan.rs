@@ -234,6 +234,7 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
                 status: RuleStatus::Disabled,
                 notes: vec!["disabled in the config".into()],
                 findings: 0,
+                objects_checked: 0,
             });
             continue;
         }
@@ -288,6 +289,7 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
             status,
             notes: outcome.notes,
             findings: kept,
+            objects_checked: rule.needs().first().map_or(0, |k| inv.count_of(k)),
         });
     }
     let order: BTreeMap<&str, usize> = selected.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();

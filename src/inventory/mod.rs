@@ -369,6 +369,14 @@ impl Inventory {
         }
     }
 
+    /// Number of objects of one kind.
+    pub fn count_of(&self, info: &KindInfo) -> usize {
+        kinds::REGISTRY
+            .iter()
+            .find(|ops| ops.info().kind == info.kind)
+            .map_or(0, |ops| self.store.get(key(ops.info())).map_or(0, |b| ops.len(b)))
+    }
+
     /// Number of objects of every kind.
     pub fn object_count(&self) -> usize {
         kinds::REGISTRY

@@ -349,6 +349,7 @@ mod tests {
             evidence: vec![],
             reclaimable_bytes: None,
             object: object.clone(),
+            title: String::new(),
             message: String::new(),
             remediation: String::new(),
             related: vec![],

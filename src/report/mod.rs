@@ -3,6 +3,9 @@
 //! ever added, never renamed.
 
 mod table;
+pub mod term;
+
+pub use term::{ColorChoice, Printer, Terminal, write_atomic};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -134,6 +137,8 @@ pub struct RuleRun {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub findings: usize,
+    /// Objects of the rule's primary kind (the first it reads) that it checked.
+    pub objects_checked: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -223,9 +228,21 @@ impl std::str::FromStr for Format {
 
 pub use crate::quantity::human_bytes;
 
-/// Write `report` in `format`. `color`: ANSI colours in tables. A reader that stops early
-/// (`| head`) is not an error, as with kubectl.
-pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write) -> Result<()> {
+/// How to render: the terminal (width, colour) for tables.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    pub term: Terminal,
+}
+
+impl RenderOptions {
+    pub fn new(term: Terminal) -> Self {
+        RenderOptions { term }
+    }
+}
+
+/// Write `report` in `format`. Tables take the width and colour of `opts.term`. A reader
+/// that stops early (`| head`) is not an error, as with kubectl.
+pub fn render(report: &Report, format: Format, opts: &RenderOptions, out: &mut dyn Write) -> Result<()> {
     let result = match format {
         Format::Json => serde_json::to_writer_pretty(&mut *out, report)
             .map_err(std::io::Error::from)
@@ -233,7 +250,7 @@ pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write)
         Format::Yaml => serde_saphyr::to_string(report)
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|text| out.write_all(text.as_bytes())),
-        Format::Table | Format::Wide => table::render(report, format == Format::Wide, color, out),
+        Format::Table | Format::Wide => table::render(report, format == Format::Wide, opts.term, out),
     };
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

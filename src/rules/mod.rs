@@ -173,6 +173,7 @@ impl Finding {
             evidence: Vec::new(),
             reclaimable_bytes: None,
             object: obj.object_ref(),
+            title: String::new(),
             message,
             remediation,
             related: Vec::new(),

@@ -2,7 +2,6 @@
 
 mod fix;
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::inventory::live::LiveOptions;
-use harvester_hygiene::report::{self, FailOn, Format, exit};
+use harvester_hygiene::report::{self, ColorChoice, FailOn, Format, Printer, exit};
 use harvester_hygiene::rules::import_openstack_leak;
 use harvester_hygiene::scan::{Input, ScanOptions, scan};
 use harvester_hygiene::{Error, rules};
@@ -47,11 +46,21 @@ enum Command {
     Version,
 }
 
+/// How the output looks.
+#[derive(Args)]
+struct ViewArgs {
+    /// Colours: auto (a terminal without NO_COLOR; CLICOLOR_FORCE forces them), always or never
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = clap::value_parser!(ColorChoice))]
+    color: ColorChoice,
+}
+
 #[derive(Args)]
 struct ScanArgs {
     /// Output format: table, wide, json or yaml
     #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
     output: Format,
+    #[command(flatten)]
+    view: ViewArgs,
     /// Read objects from files instead of a cluster: YAML/JSON manifests, `kubectl get -o yaml`
     /// dumps, directories (recursive) or Harvester support bundle .zip files. Repeatable.
     #[arg(long = "from", value_name = "PATH")]
@@ -70,6 +79,8 @@ struct FixCmd {
     /// Output format: table, wide, json or yaml
     #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
     output: Format,
+    #[command(flatten)]
+    view: ViewArgs,
     #[command(flatten)]
     fix: fix::FixArgs,
     #[command(flatten)]
@@ -270,10 +281,10 @@ fn error_code(e: &Error) -> i32 {
 }
 
 /// Scan options from the shared flags (`from`: files input).
-fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits) -> Result<ScanOptions, i32> {
+fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut Printer) -> Result<ScanOptions, i32> {
     let mut config = match &common.config {
-        Some(p) => harvester_hygiene::scan::load_config(p).map_err(|e| {
-            eprintln!("error: {e}");
+        Some(path) => harvester_hygiene::scan::load_config(path).map_err(|e| {
+            p.error(&e.to_string());
             exit::USAGE
         })?,
         None => Config::default(),
@@ -319,30 +330,29 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits) -> Resul
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+fn runtime(p: &mut Printer) -> Result<tokio::runtime::Runtime, i32> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
+            p.error(&format!("cannot start the async runtime: {e}"));
             exit::USAGE
         })
 }
 
-fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 fn run_fix(args: FixCmd) -> i32 {
-    let opts = match scan_options(args.common, Vec::new(), Limits::default()) {
+    let mut p = Printer::stdio(args.view.color);
+    let opts = match scan_options(args.common, Vec::new(), Limits::default(), &mut p) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let rt = match runtime() {
+    let rt = match runtime(&mut p) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    rt.block_on(fix::run(opts, args.fix, args.output, stdout_color()))
+    let code = rt.block_on(fix::run(opts, args.fix, args.output, &mut p));
+    p.flush();
+    code
 }
 
 fn run_scan(args: ScanArgs) -> i32 {
@@ -351,36 +361,34 @@ fn run_scan(args: ScanArgs) -> i32 {
         max_total_bytes: args.limits.max_total_bytes,
         max_zip_ratio: args.limits.max_zip_ratio,
     };
-    let opts = match scan_options(args.common, args.from, limits) {
+    let mut p = Printer::stdio(args.view.color);
+    let opts = match scan_options(args.common, args.from, limits, &mut p) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let rt = match runtime() {
+    let rt = match runtime(&mut p) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     let report = match rt.block_on(scan(&opts)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            p.error(&e.to_string());
             return error_code(&e);
         }
     };
-    let color = stdout_color();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if let Err(e) = report::render(&report, args.output, color, &mut out) {
-        eprintln!("error: {e}");
+    if let Err(e) = p.report(&report, args.output) {
+        p.error(&e.to_string());
         return exit::USAGE;
     }
-    let _ = out.flush();
     if matches!(args.output, Format::Json | Format::Yaml) {
         for gap in &report.incomplete {
-            eprintln!("warning: incomplete: {}: {}", gap.kind, gap.message);
+            p.warn(&format!("incomplete: {}: {}", gap.kind, gap.message));
         }
         for e in &report.input_errors {
-            eprintln!("warning: skipped {}: {}", e.source, e.reason);
+            p.warn(&format!("skipped {}: {}", e.source, e.reason));
         }
     }
+    p.flush();
     report::exit_code(&report, args.fail_on)
 }
