@@ -109,6 +109,9 @@ pub struct Finding {
     /// What to do about it.
     pub remediation: String,
     pub related: Vec<ObjectRef>,
+    /// Files input: where the object was read (SARIF's physical location, `describe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::meta::Origin>,
     /// Machine-readable facts for tools (`annotation`, `persistentVolume`, `attribution`...).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub details: std::collections::BTreeMap<String, String>,

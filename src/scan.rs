@@ -279,6 +279,9 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
                 _ => {}
             }
             kept += 1;
+            if f.origin.is_none() {
+                f.origin = inv.origin_of(&f.object).cloned();
+            }
             findings.push(f);
         }
         runs.push(RuleRun {

@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use super::{Batch, InputError, Inventory, kinds, yaml_list};
 use crate::error::{Error, Result};
+use crate::meta::Origin;
 
 /// Items per core below which a List is decoded on one thread (spawning would cost more).
 const JSON_ITEMS_PER_CORE: usize = 2_000;
@@ -265,6 +266,8 @@ struct Loader {
     /// (index in the registry, namespace) pairs seen.
     coverage: std::collections::BTreeSet<(usize, Option<String>)>,
     errors: Vec<InputError>,
+    /// Where each object was read: (kind, namespace, name) and its origin.
+    origins: Vec<(super::ObjectKey, Origin)>,
 }
 
 impl Loader {
@@ -273,7 +276,27 @@ impl Loader {
             batches: kinds::REGISTRY.iter().map(|_| None).collect(),
             coverage: Default::default(),
             errors: Vec::new(),
+            origins: Vec::new(),
         }
+    }
+
+    fn origin(
+        &mut self,
+        kind: &str,
+        ns: Option<String>,
+        name: &str,
+        file: &str,
+        document: Option<usize>,
+        item: Option<usize>,
+    ) {
+        self.origins.push((
+            (kind.to_string(), ns, name.to_string()),
+            Origin {
+                file: file.to_string(),
+                document,
+                item,
+            },
+        ));
     }
 
     fn finish(self, inv: &mut Inventory) {
@@ -286,6 +309,7 @@ impl Loader {
             inv.add_coverage(kinds::REGISTRY[slot].info(), ns.as_deref());
         }
         inv.input_errors.extend(self.errors);
+        inv.origins.extend(self.origins);
     }
 
     fn load_path(&mut self, path: &Path, budget: &mut Budget) -> Result<()> {
@@ -491,6 +515,7 @@ impl Loader {
         }
         self.coverage.extend(other.coverage);
         self.errors.extend(other.errors);
+        self.origins.extend(other.origins);
     }
 
     fn load_raw(&mut self, file: &str, item: Option<usize>, raw: &str) {
@@ -526,7 +551,9 @@ impl Loader {
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_json(batch, raw) {
             Ok(()) => {
-                self.coverage.insert((slot, if info.namespaced { ns } else { None }));
+                let ns = if info.namespaced { ns } else { None };
+                self.origin(info.kind, ns.clone(), &head.metadata.name, file, None, item);
+                self.coverage.insert((slot, ns));
             }
             Err(e) => {
                 let label = format!(
@@ -641,6 +668,7 @@ impl Loader {
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {
+                self.origin(info.kind, namespace.clone(), &name, file, doc, item);
                 self.coverage.insert((slot, namespace));
             }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),

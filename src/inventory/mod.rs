@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::meta::{Meta, ObjectRef};
+use crate::meta::{Meta, ObjectRef, Origin};
 use crate::version::Version;
 
 /// How the API serves a kind.
@@ -272,7 +272,12 @@ pub struct Inventory {
     pub from_files: bool,
     /// `--openstack`: the import-controller resources of each OpenstackSource's project.
     pub openstack: Option<openstack::Inventory>,
+    /// Files input: where each object was read.
+    pub origins: HashMap<ObjectKey, Origin>,
 }
+
+/// An object's identity in one inventory: (kind, namespace, name).
+pub type ObjectKey = (String, Option<String>, String);
 
 /// Store key: kind names are unique across the registry (checked by a unit test).
 fn key(info: &KindInfo) -> &'static str {
@@ -292,6 +297,7 @@ impl Inventory {
             namespace,
             from_files,
             openstack: None,
+            origins: HashMap::new(),
         }
     }
 
@@ -367,6 +373,12 @@ impl Inventory {
             (Some(want), Some(ns)) => want == ns,
             (Some(_), None) => false,
         }
+    }
+
+    /// Where files input read `obj` (none for live objects).
+    pub fn origin_of(&self, obj: &ObjectRef) -> Option<&Origin> {
+        self.origins
+            .get(&(obj.kind.clone(), obj.namespace.clone(), obj.name.clone()))
     }
 
     /// Number of objects of one kind.

@@ -353,6 +353,7 @@ mod tests {
             message: String::new(),
             remediation: String::new(),
             related: vec![],
+            origin: None,
             details: Default::default(),
             exemption: None,
         };

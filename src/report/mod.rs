@@ -2,6 +2,7 @@
 //! Contract (`apiVersion: harvester-hygiene/v1`): other tools parse it, so fields are only
 //! ever added, never renamed.
 
+pub mod describe;
 mod table;
 pub mod term;
 

@@ -703,6 +703,7 @@ impl<'a> Leftovers<'a> {
                             message: msg,
                             remediation: rule.explain().remediation.to_string(),
                             related: Vec::new(),
+                            origin: None,
                             details: BTreeMap::new(),
                             exemption: None,
                         };

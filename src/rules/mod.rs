@@ -177,6 +177,7 @@ impl Finding {
             message,
             remediation,
             related: Vec::new(),
+            origin: None,
             details: Default::default(),
             exemption,
         }

@@ -1,5 +1,6 @@
 //! `kubectl harvester-hygiene`: the kubectl plugin. A thin layer over the library.
 
+mod describe;
 mod fix;
 
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ enum Command {
     Scan(Box<ScanArgs>),
     /// Fix what is safe to fix: print the plan (default), --dry-run=server, or --apply
     Fix(Box<FixCmd>),
+    /// Explain one finding: message, evidence, related objects, remediation with the exact
+    /// commands, and whether `fix` can do it (`describe RULE NAMESPACE/NAME` or `describe FINGERPRINT`)
+    Describe(Box<DescribeArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Explain one rule: why it matters, affected versions, upstream issues, remediation
@@ -70,6 +74,28 @@ struct ScanArgs {
     /// Exit with 1 when a finding has at least this severity: error, warning, info or never
     #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
     fail_on: FailOn,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct DescribeArgs {
+    /// A rule id (see `rules`), or a finding's fingerprint (16 hex digits, from -o wide or -o json)
+    #[arg(value_name = "RULE|FINGERPRINT")]
+    target: String,
+    /// The object: NAMESPACE/NAME, or NAME for a cluster-scoped one (with a rule id)
+    #[arg(value_name = "NAMESPACE/NAME")]
+    object: Option<String>,
+    /// Output format: table (as kubectl describe), json or yaml
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
+    output: Format,
+    #[command(flatten)]
+    view: ViewArgs,
+    /// Read objects from files instead of a cluster (as for `scan`)
+    #[arg(long = "from", value_name = "PATH")]
+    from: Vec<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -217,6 +243,7 @@ fn main() -> ExitCode {
         Command::Explain { rule } => explain(&rule),
         Command::Scan(args) => run_scan(*args),
         Command::Fix(args) => run_fix(*args),
+        Command::Describe(args) => describe::run(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
