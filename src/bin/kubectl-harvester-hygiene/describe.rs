@@ -164,11 +164,11 @@ pub fn run(args: DescribeArgs) -> i32 {
         }
     };
     p.flush();
-    if let Err(e) = result {
-        if !e.contains("Broken pipe") {
-            p.error(&e);
-            return exit::USAGE;
-        }
+    if let Err(e) = result
+        && !e.contains("Broken pipe")
+    {
+        p.error(&e);
+        return exit::USAGE;
     }
     exit::OK
 }
