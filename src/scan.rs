@@ -82,6 +82,23 @@ pub fn select_rules(ids: &[String]) -> Result<Vec<&'static dyn Rule>> {
         .collect()
 }
 
+/// Every rule's help text for renderers that carry it (`-o sarif`).
+pub fn rule_help() -> Vec<crate::report::RuleHelp> {
+    rules::REGISTRY
+        .iter()
+        .map(|r| {
+            let e = r.explain();
+            crate::report::RuleHelp {
+                id: r.id().to_string(),
+                summary: r.summary().to_string(),
+                why: e.why.split_whitespace().collect::<Vec<_>>().join(" "),
+                remediation: e.remediation.split_whitespace().collect::<Vec<_>>().join(" "),
+                upstream: e.upstream.iter().map(|u| u.to_string()).collect(),
+            }
+        })
+        .collect()
+}
+
 /// The registered kinds the rules read, plus the Setting for the version: exactly what a
 /// live scan lists (and what the shipped read-only ClusterRole must grant).
 pub fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {

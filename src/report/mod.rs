@@ -3,6 +3,8 @@
 //! ever added, never renamed.
 
 pub mod describe;
+pub mod junit;
+pub mod sarif;
 mod table;
 pub mod term;
 
@@ -210,6 +212,10 @@ pub enum Format {
     Wide,
     Json,
     Yaml,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// JUnit XML (CI test reports).
+    Junit,
 }
 
 impl std::str::FromStr for Format {
@@ -220,8 +226,10 @@ impl std::str::FromStr for Format {
             "wide" => Ok(Format::Wide),
             "json" => Ok(Format::Json),
             "yaml" => Ok(Format::Yaml),
+            "sarif" => Ok(Format::Sarif),
+            "junit" => Ok(Format::Junit),
             o => Err(format!(
-                "unknown output format {o:?} (expected table, wide, json or yaml)"
+                "unknown output format {o:?} (expected table, wide, json, yaml, sarif or junit)"
             )),
         }
     }
@@ -229,15 +237,40 @@ impl std::str::FromStr for Format {
 
 pub use crate::quantity::human_bytes;
 
-/// How to render: the terminal (width, colour) for tables.
-#[derive(Debug, Clone, Default)]
+/// What a rule is, for formats that carry help text (SARIF): plain data filled from the rules
+/// by the caller (`scan::rule_help`), so the report does not depend on them.
+#[derive(Debug, Clone)]
+pub struct RuleHelp {
+    pub id: String,
+    pub summary: String,
+    pub why: String,
+    pub remediation: String,
+    /// Upstream references as the rules write them (`harvester/harvester#5165`, `owner/repo path`).
+    pub upstream: Vec<String>,
+}
+
+/// How to render: the terminal (width, colour) for tables, `--fail-on` for JUnit failures, and
+/// the rules' help for SARIF.
+#[derive(Debug, Clone)]
 pub struct RenderOptions {
     pub term: Terminal,
+    pub fail_on: FailOn,
+    pub rules: Vec<RuleHelp>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions::new(Terminal::default())
+    }
 }
 
 impl RenderOptions {
     pub fn new(term: Terminal) -> Self {
-        RenderOptions { term }
+        RenderOptions {
+            term,
+            fail_on: FailOn::At(Severity::Error),
+            rules: Vec::new(),
+        }
     }
 }
 
@@ -252,6 +285,10 @@ pub fn render(report: &Report, format: Format, opts: &RenderOptions, out: &mut d
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|text| out.write_all(text.as_bytes())),
         Format::Table | Format::Wide => table::render(report, format == Format::Wide, opts.term, out),
+        Format::Sarif => serde_json::to_writer_pretty(&mut *out, &sarif::document(report, opts))
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Junit => out.write_all(junit::document(report, opts.fail_on).as_bytes()),
     };
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

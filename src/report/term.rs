@@ -184,7 +184,17 @@ impl Printer {
 
     /// Render `report` on stdout for this printer's terminal.
     pub fn report(&mut self, report: &super::Report, format: super::Format) -> crate::error::Result<()> {
-        let opts = super::RenderOptions::new(self.term);
+        self.report_with(report, format, super::RenderOptions::new(self.term))
+    }
+
+    /// [`Printer::report`] with `--fail-on` and rule help (the terminal is this printer's).
+    pub fn report_with(
+        &mut self,
+        report: &super::Report,
+        format: super::Format,
+        mut opts: super::RenderOptions,
+    ) -> crate::error::Result<()> {
+        opts.term = self.term;
         let r = super::render(report, format, &opts, &mut *self.out);
         let _ = self.out.flush();
         r

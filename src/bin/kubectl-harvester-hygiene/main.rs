@@ -60,11 +60,15 @@ struct ViewArgs {
 
 #[derive(Args)]
 struct ScanArgs {
-    /// Output format: table, wide, json or yaml
+    /// Output format: table, wide, json, yaml, sarif (SARIF 2.1.0) or junit (JUnit XML)
     #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
     output: Format,
     #[command(flatten)]
     view: ViewArgs,
+    /// Write the output to this file instead of stdout (atomically: a temporary file renamed
+    /// over it; no colour)
+    #[arg(long, value_name = "PATH")]
+    output_file: Option<PathBuf>,
     /// Read objects from files instead of a cluster: YAML/JSON manifests, `kubectl get -o yaml`
     /// dumps, directories (recursive) or Harvester support bundle .zip files. Repeatable.
     #[arg(long = "from", value_name = "PATH")]
@@ -167,6 +171,13 @@ struct CommonArgs {
     /// Run only these rules (comma-separated ids; see `rules`)
     #[arg(long, value_delimiter = ',')]
     rules: Vec<String>,
+    /// Do not run these rules (comma-separated ids); with --rules, removed from that list
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    exclude_rules: Vec<String>,
+    /// Do not report findings in these namespaces: names or globs, comma-separated
+    /// (`kube-*,cattle-*`); added to the policy file's namespaces.exclude
+    #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
+    exclude_namespaces: Vec<String>,
     /// Policy file: enable/disable rules, severities, namespaces, grace periods, exemptions
     #[arg(long, value_name = "PATH", env = "HARVESTER_HYGIENE_CONFIG")]
     config: Option<PathBuf>,
@@ -316,6 +327,32 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
         })?,
         None => Config::default(),
     };
+    for glob in &common.exclude_namespaces {
+        let glob = glob.trim();
+        if !glob.is_empty() {
+            config.namespaces.exclude.insert(glob.to_string());
+        }
+    }
+    let mut selected = common.rules.clone();
+    if !common.exclude_rules.is_empty() {
+        for id in &common.exclude_rules {
+            if rules::find(id).is_none() {
+                p.error(&format!(
+                    "--exclude-rules: unknown rule {id:?}; known rules: {}",
+                    rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+                ));
+                return Err(exit::USAGE);
+            }
+        }
+        if selected.is_empty() {
+            selected = rules::REGISTRY.iter().map(|r| r.id().to_string()).collect();
+        }
+        selected.retain(|id| !common.exclude_rules.contains(id));
+        if selected.is_empty() {
+            p.error("--exclude-rules leaves no rule to run");
+            return Err(exit::USAGE);
+        }
+    }
     let os = &common.openstack;
     if os.openstack_without_import {
         config
@@ -349,7 +386,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
         input,
         namespace: common.namespace,
         harvester_version: common.harvester_version,
-        rules: common.rules,
+        rules: selected,
         config,
         now: None,
         openstack,
@@ -404,11 +441,31 @@ fn run_scan(args: ScanArgs) -> i32 {
             return error_code(&e);
         }
     };
-    if let Err(e) = p.report(&report, args.output) {
-        p.error(&e.to_string());
-        return exit::USAGE;
+    let mut render = report::RenderOptions::new(p.term);
+    render.fail_on = args.fail_on;
+    render.rules = harvester_hygiene::scan::rule_help();
+    match &args.output_file {
+        Some(path) => {
+            // A file gets no colour, and the width COLUMNS gives (else 80).
+            render.term = report::Terminal::decide(ColorChoice::Never, false, None, |k| std::env::var(k).ok());
+            let mut buf = Vec::new();
+            if let Err(e) = report::render(&report, args.output, &render, &mut buf) {
+                p.error(&e.to_string());
+                return exit::USAGE;
+            }
+            if let Err(e) = report::write_atomic(path, &buf) {
+                p.error(&format!("--output-file {}: {e}", path.display()));
+                return exit::USAGE;
+            }
+        }
+        None => {
+            if let Err(e) = p.report_with(&report, args.output, render) {
+                p.error(&e.to_string());
+                return exit::USAGE;
+            }
+        }
     }
-    if matches!(args.output, Format::Json | Format::Yaml) {
+    if !matches!(args.output, Format::Table | Format::Wide) || args.output_file.is_some() {
         for gap in &report.incomplete {
             p.warn(&format!("incomplete: {}: {}", gap.kind, gap.message));
         }
