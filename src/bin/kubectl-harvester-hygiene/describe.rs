@@ -2,7 +2,6 @@
 //! would do about it.
 
 use harvester_hygiene::finding::{Confidence, Finding, fingerprint};
-use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::remedy::{self, ActionKind};
 use harvester_hygiene::report::describe::{self as view, Description, FixVerdict};
 use harvester_hygiene::report::{Format, Printer, exit};
@@ -73,11 +72,7 @@ pub fn run(args: DescribeArgs) -> i32 {
         // Only the rule asked about: less to read, less RBAC needed.
         common.rules = vec![r.clone()];
     }
-    let limits = Limits {
-        max_file_bytes: args.limits.max_file_bytes,
-        max_total_bytes: args.limits.max_total_bytes,
-        max_zip_ratio: args.limits.max_zip_ratio,
-    };
+    let limits = args.limits.limits();
     let opts = match super::scan_options(common, args.from, limits, &mut p) {
         Ok(o) => o,
         Err(code) => return code,

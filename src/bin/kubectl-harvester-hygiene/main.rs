@@ -39,6 +39,9 @@ enum Command {
     /// Explain one finding: message, evidence, related objects, remediation with the exact
     /// commands, and whether `fix` can do it (`describe RULE NAMESPACE/NAME` or `describe FINGERPRINT`)
     Describe(Box<DescribeArgs>),
+    /// Write what a scan reads (only the fields the rules read, never Secrets) and a manifest of
+    /// what was listed completely, for offline scans with `scan --from` and full coverage
+    Dump(Box<DumpArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Explain one rule: why it matters, affected versions, upstream issues, remediation
@@ -80,6 +83,24 @@ struct ScanArgs {
     fail_on: FailOn,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Args)]
+struct DumpArgs {
+    /// Where to write: a new or empty directory, or a FILE.tar.gz
+    #[arg(short = 'o', long = "output", value_name = "DIR|FILE.tar.gz")]
+    output: PathBuf,
+    /// Only list this namespace (the manifest says so; cluster-scoped kinds are still listed)
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// All namespaces (the default; accepted for kubectl habit)
+    #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
+    all_namespaces: bool,
+    /// Only list what these rules read (comma-separated ids)
+    #[arg(long, value_delimiter = ',')]
+    rules: Vec<String>,
+    #[command(flatten)]
+    kube: KubeArgs,
 }
 
 #[derive(Args)]
@@ -129,6 +150,21 @@ struct LimitArgs {
     /// Most bytes a zip member may inflate to per compressed byte (N or N:1); members up to 1Mi are exempt
     #[arg(long, value_name = "RATIO", default_value = "100", value_parser = parse_ratio)]
     max_zip_ratio: u64,
+    /// The --from files hold every object of each kind they contain (e.g. `kubectl get KIND -A -o
+    /// yaml` dumps): a kind seen in some namespaces counts as known in all
+    #[arg(long)]
+    assume_complete: bool,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_file_bytes: self.max_file_bytes,
+            max_total_bytes: self.max_total_bytes,
+            max_zip_ratio: self.max_zip_ratio,
+            assume_complete: self.assume_complete,
+        }
+    }
 }
 
 /// A byte count as a Kubernetes quantity (`512Mi`, `4Gi`, `100M`, `1000`), at least one byte.
@@ -255,6 +291,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => run_scan(*args),
         Command::Fix(args) => run_fix(*args),
         Command::Describe(args) => describe::run(*args),
+        Command::Dump(args) => run_dump(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
@@ -371,14 +408,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
         .without_import,
     });
     let input = if from.is_empty() {
-        Input::Live(LiveOptions {
-            kubeconfig: common.kube.kubeconfig,
-            context: common.kube.context,
-            impersonate: common.kube.as_user,
-            impersonate_groups: common.kube.as_group,
-            request_timeout: common.kube.request_timeout.filter(|d| !d.is_zero()),
-            page_size: common.kube.chunk_size.max(1),
-        })
+        Input::Live(live_options(common.kube))
     } else {
         Input::Files(from)
     };
@@ -404,6 +434,70 @@ fn runtime(p: &mut Printer) -> Result<tokio::runtime::Runtime, i32> {
         })
 }
 
+fn live_options(kube: KubeArgs) -> LiveOptions {
+    LiveOptions {
+        kubeconfig: kube.kubeconfig,
+        context: kube.context,
+        impersonate: kube.as_user,
+        impersonate_groups: kube.as_group,
+        request_timeout: kube.request_timeout.filter(|d| !d.is_zero()),
+        page_size: kube.chunk_size.max(1),
+    }
+}
+
+fn run_dump(args: DumpArgs) -> i32 {
+    use harvester_hygiene::dump::{DumpOptions, dump};
+    let mut p = Printer::stdio(ColorChoice::Auto);
+    let opts = DumpOptions {
+        live: live_options(args.kube),
+        namespace: args.namespace,
+        rules: args.rules,
+        output: args.output,
+    };
+    let rt = match runtime(&mut p) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let summary = match rt.block_on(dump(&opts)) {
+        Ok(s) => s,
+        Err(e) => {
+            p.error(&e.to_string());
+            return error_code(&e);
+        }
+    };
+    let m = &summary.manifest;
+    p.line(&format!(
+        "wrote {}: {} objects of {} kinds from {} (Harvester {}{})",
+        summary.path.display(),
+        summary.objects(),
+        m.kinds.len(),
+        m.cluster.server,
+        m.harvester_version.as_deref().unwrap_or("unknown"),
+        m.namespace
+            .as_ref()
+            .map(|n| format!(", namespace {n} only"))
+            .unwrap_or_default()
+    ));
+    let incomplete = summary.incomplete();
+    for k in &incomplete {
+        p.warn(&format!(
+            "not listed completely: {}: {}",
+            k.kind,
+            k.message.as_deref().unwrap_or("unknown reason")
+        ));
+    }
+    p.line(&format!(
+        "scan it with: kubectl harvester-hygiene scan --from {}",
+        summary.path.display()
+    ));
+    p.flush();
+    if incomplete.is_empty() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    }
+}
+
 fn run_fix(args: FixCmd) -> i32 {
     let mut p = Printer::stdio(args.view.color);
     let opts = match scan_options(args.common, Vec::new(), Limits::default(), &mut p) {
@@ -420,11 +514,7 @@ fn run_fix(args: FixCmd) -> i32 {
 }
 
 fn run_scan(args: ScanArgs) -> i32 {
-    let limits = Limits {
-        max_file_bytes: args.limits.max_file_bytes,
-        max_total_bytes: args.limits.max_total_bytes,
-        max_zip_ratio: args.limits.max_zip_ratio,
-    };
+    let limits = args.limits.limits();
     let mut p = Printer::stdio(args.view.color);
     let opts = match scan_options(args.common, args.from, limits, &mut p) {
         Ok(o) => o,
