@@ -162,21 +162,69 @@ impl Config {
         self.rule(id).and_then(|r| r.enabled).unwrap_or(true)
     }
 
-    /// Is a namespace reported under the include/exclude filter?
+    /// Is a namespace reported under the include/exclude filter? Entries are names or globs
+    /// (`*` any run of characters, `?` one character: `kube-*`, `cattle-*-system`).
     pub fn reports_namespace(&self, ns: Option<&str>) -> bool {
         match ns {
             None => true,
             Some(ns) => {
-                !self.namespaces.exclude.contains(ns)
-                    && (self.namespaces.include.is_empty() || self.namespaces.include.contains(ns))
+                let hit = |set: &BTreeSet<String>| set.iter().any(|p| glob_match(p, ns));
+                !hit(&self.namespaces.exclude) && (self.namespaces.include.is_empty() || hit(&self.namespaces.include))
             }
         }
     }
 }
 
+/// Shell-style glob: `*` matches any run of characters (also none), `?` exactly one; anything
+/// else matches itself. Iterative with one backtrack point, so it is linear in practice.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_globs() {
+        assert!(glob_match("kube-*", "kube-system"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("cattle-*-system", "cattle-fleet-system"));
+        assert!(!glob_match("cattle-*-system", "cattle-fleet"));
+        assert!(glob_match("team-?", "team-a"));
+        assert!(!glob_match("team-?", "team-ab"));
+        assert!(glob_match("scratch", "scratch"));
+        assert!(!glob_match("scratch", "scratch2"));
+        let mut c = Config::default();
+        c.namespaces.exclude.insert("team-*".into());
+        assert!(!c.reports_namespace(Some("team-a")));
+        assert!(c.reports_namespace(Some("sandbox")));
+        assert!(c.reports_namespace(None));
+    }
 
     #[test]
     fn parses_and_rejects() {

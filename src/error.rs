@@ -13,6 +13,10 @@ pub enum Error {
     },
     #[error("{path}: not a support bundle or readable zip archive: {reason}")]
     Zip { path: PathBuf, reason: String },
+    #[error("{path}: not a readable .tar.gz archive: {reason}")]
+    Archive { path: PathBuf, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
     #[error("invalid value for {what}: {reason}")]
     Usage { what: String, reason: String },
     #[error("cannot load the Kubernetes client configuration: {0}")]

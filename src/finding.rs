@@ -99,11 +99,19 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclaimable_bytes: Option<u64>,
     pub object: ObjectRef,
+    /// One line, at most [`TITLE_MAX`] characters: what is wrong, for tables and CI annotations
+    /// (the `message` tells the whole story). Added in report v1 (additive): older reports have
+    /// none, and [`Finding::headline`] then falls back to the message's first sentence.
+    #[serde(default)]
+    pub title: String,
     /// What is wrong and why it matters.
     pub message: String,
     /// What to do about it.
     pub remediation: String,
     pub related: Vec<ObjectRef>,
+    /// Files input: where the object was read (SARIF's physical location, `describe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::meta::Origin>,
     /// Machine-readable facts for tools (`annotation`, `persistentVolume`, `attribution`...).
     /// For people and other tools only: fixes read [`Finding::fix_input`].
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -172,7 +180,46 @@ impl Exemption {
     }
 }
 
+/// Longest title, in characters.
+pub const TITLE_MAX: usize = 80;
+
+/// `text` cut to `max` characters at a word boundary where one is near, ending in `…`.
+pub fn shorten_end(text: &str, max: usize) -> String {
+    let text = text.trim_end();
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let keep: String = text.chars().take(max.saturating_sub(1)).collect();
+    // Prefer a word boundary in the last fifth of the cut.
+    let min_keep = keep.len().saturating_sub(keep.len() / 5);
+    let cut = match keep.rfind(' ') {
+        Some(i) if i >= min_keep => keep[..i].trim_end_matches([',', ';', ':', ' ']).to_string(),
+        _ => keep,
+    };
+    format!("{cut}…")
+}
+
 impl Finding {
+    /// Set the one-line title (builder style); longer than [`TITLE_MAX`] characters is cut.
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        let title: String = title.into();
+        let folded = title.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.title = shorten_end(&folded, TITLE_MAX);
+        self
+    }
+    /// The title, or for findings without one (reports from before titles) the message's
+    /// first sentence, at most [`TITLE_MAX`] characters.
+    pub fn headline(&self) -> String {
+        if !self.title.trim().is_empty() {
+            return self.title.clone();
+        }
+        let folded = self.message.split_whitespace().collect::<Vec<_>>().join(" ");
+        let first = match folded.find(". ") {
+            Some(i) => &folded[..i],
+            None => folded.trim_end_matches('.'),
+        };
+        shorten_end(first, TITLE_MAX)
+    }
     /// Set the confidence (builder style).
     pub fn with_confidence(mut self, confidence: Confidence) -> Self {
         self.confidence = confidence;

@@ -5,9 +5,11 @@
 //! [`report`] (render) → [`remedy`] (fix) and [`publish`] (the job's outputs). The leaves
 //! [`meta`], [`finding`], [`version`], [`quantity`] and [`error`] depend on nothing above them.
 //! `tests/architecture.rs` checks the graph. The `kubectl-harvester-hygiene` binary and the
-//! in-cluster job are thin layers over [`scan`]. CONTRIBUTING.md has the recipes.
+//! in-cluster job are thin layers over [`scan`]; [`dump`] writes what a scan reads, for offline
+//! scans with the same coverage. CONTRIBUTING.md has the recipes.
 
 pub mod config;
+pub mod dump;
 pub mod error;
 pub mod finding;
 pub mod inventory;

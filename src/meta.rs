@@ -290,6 +290,30 @@ impl ObjectRef {
     }
 }
 
+/// Where files input read an object: the file (a support bundle member as `bundle.zip!path`),
+/// the document of a multi-document file and the item of a `List`, each 0-based.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Origin {
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.file)?;
+        match (self.document, self.item) {
+            (Some(d), Some(i)) => write!(f, " (document {d}, item {i})"),
+            (Some(d), None) => write!(f, " (document {d})"),
+            (None, Some(i)) => write!(f, " (item {i})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
 /// Just enough of an object to name it in an error.
 #[derive(Debug, Default, Deserialize)]
 pub struct ObjectName {

@@ -83,6 +83,23 @@ pub fn select_rules(ids: &[String]) -> Result<Vec<&'static dyn Rule>> {
         .collect()
 }
 
+/// Every rule's help text for renderers that carry it (`-o sarif`).
+pub fn rule_help() -> Vec<crate::report::RuleHelp> {
+    rules::REGISTRY
+        .iter()
+        .map(|r| {
+            let e = r.explain();
+            crate::report::RuleHelp {
+                id: r.id().to_string(),
+                summary: r.summary().to_string(),
+                why: e.why.split_whitespace().collect::<Vec<_>>().join(" "),
+                remediation: e.remediation.split_whitespace().collect::<Vec<_>>().join(" "),
+                upstream: e.upstream.iter().map(|u| u.to_string()).collect(),
+            }
+        })
+        .collect()
+}
+
 /// The registered kinds the rules read, plus the Setting for the version: exactly what a
 /// live scan lists (and what the shipped read-only ClusterRole must grant).
 pub fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {
@@ -278,6 +295,7 @@ fn run_rule(ctx: &Context<'_>, rule: &dyn Rule) -> (RuleRun, Vec<Finding>, Vec<E
         status: RuleStatus::Disabled,
         notes: vec!["disabled in the config".into()],
         findings: 0,
+        objects_checked: 0,
     };
     if !config.enabled(rule.id()) {
         return (run, Vec::new(), Vec::new());
@@ -300,6 +318,7 @@ fn run_rule(ctx: &Context<'_>, rule: &dyn Rule) -> (RuleRun, Vec<Finding>, Vec<E
         .and_then(|c| c.severity)
         .unwrap_or(rule.default_severity());
     run.notes = outcome.notes;
+    run.objects_checked = rule.needs().first().map_or(0, |k| inv.count_of(k));
     // An optional add-on that is not installed: full coverage (nothing of it exists), said.
     for k in rule.needs() {
         if inv.not_installed.contains(k.kind) {
@@ -331,6 +350,9 @@ fn run_rule(ctx: &Context<'_>, rule: &dyn Rule) -> (RuleRun, Vec<Finding>, Vec<E
                 )),
             },
             _ => {}
+        }
+        if f.origin.is_none() {
+            f.origin = inv.origin_of(&f.object).cloned();
         }
         kept.push(f);
     }

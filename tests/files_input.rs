@@ -352,10 +352,17 @@ fn a_yaml_list_with_a_broken_entry_is_one_invalid_document_as_before() {
 fn a_dump_manifest_sets_the_clock() {
     use harvester_hygiene::inventory::{Inventory, files};
     let vmim = "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstanceMigration\nmetadata:\n  name: m\n  namespace: a\n  creationTimestamp: \"2026-11-22T11:00:00Z\"\nspec:\n  vmiName: db\nstatus:\n  phase: Running\n  phaseTransitionTimestamps:\n  - phase: Running\n    phaseTransitionTimestamp: \"2026-11-22T11:00:00Z\"\n";
-    let manifest =
-        |t: &str| format!("apiVersion: harvester-hygiene/v1\nkind: DumpManifest\ncapturedAt: \"{t}\"\n---\n{vmim}");
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("dump.yaml");
+    let p = dir.path().join("dump");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("objects.yaml"), vmim).unwrap();
+    let manifest = |t: &str| {
+        std::fs::write(
+            p.join("harvester-hygiene-dump.json"),
+            format!("{{\"apiVersion\": \"harvester-hygiene/v1\", \"kind\": \"Dump\", \"createdAt\": \"{t}\"}}"),
+        )
+        .unwrap();
+    };
     let scan = |p: &std::path::Path| -> serde_json::Value {
         let out = bin()
             .args(["scan", "-o", "json", "--rules", "migration-stuck", "--from"])
@@ -365,22 +372,27 @@ fn a_dump_manifest_sets_the_clock() {
         serde_json::from_slice(&out.stdout).unwrap()
     };
     // Taken an hour into the migration: not stuck, whenever it is scanned.
-    std::fs::write(&p, manifest("2026-11-22T12:00:00Z")).unwrap();
+    manifest("2026-11-22T12:00:00Z");
     let doc = scan(&p);
     assert_eq!(doc["source"]["capturedAt"], "2026-11-22T12:00:00Z", "{}", doc["source"]);
     assert_eq!(doc["findings"].as_array().unwrap().len(), 0, "{}", doc["findings"]);
     // Without a manifest the clock is now, days later: stuck.
-    std::fs::write(&p, vmim).unwrap();
+    std::fs::remove_file(p.join("harvester-hygiene-dump.json")).unwrap();
     let doc = scan(&p);
     assert!(doc["source"].get("capturedAt").is_none());
     assert_eq!(doc["findings"].as_array().unwrap().len(), 1, "{}", doc["findings"]);
-    // A bad capturedAt: an input error naming the file and the field.
+    // A bad createdAt: an input error naming the file and the field.
+    manifest("yesterday");
     let mut inv = Inventory::new(None, true);
-    files::load_text(&mut inv, "dump.yaml", &manifest("yesterday"));
+    files::load(&mut inv, std::slice::from_ref(&p)).unwrap();
     assert_eq!(inv.input_errors.len(), 1, "{:?}", inv.input_errors);
-    assert_eq!(inv.input_errors[0].source, "dump.yaml");
     assert!(
-        inv.input_errors[0].reason.contains("capturedAt"),
+        inv.input_errors[0].source.ends_with("harvester-hygiene-dump.json"),
+        "{:?}",
+        inv.input_errors
+    );
+    assert!(
+        inv.input_errors[0].reason.contains("createdAt"),
         "{:?}",
         inv.input_errors
     );

@@ -719,10 +719,17 @@ async fn unchecked_project_is_reported_incomplete_and_fix_plans_nothing() {
     let (code, table, _) = run_table(&["scan", "--openstack", "-n", &ns]);
     assert_eq!(code, 3);
     assert!(
-        table.contains(&format!(
-            "incomplete: OpenstackSource in {ns}: OpenStack project of OpenstackSource {ns}/devstack not checked"
-        )),
+        table.contains("incomplete: 1 kind failed") && table.contains("exit code 3"),
         "{table}"
+    );
+    // -o wide lists the entry whole.
+    let (code, wide, _) = run_table(&["scan", "--openstack", "-n", &ns, "-o", "wide"]);
+    assert_eq!(code, 3);
+    assert!(
+        wide.contains(&format!(
+            "incomplete: OpenstackSource devstack in {ns}: OpenStack project of OpenstackSource {ns}/devstack not checked"
+        )),
+        "{wide}"
     );
 
     let (code, doc, err) = run(&["fix", "--openstack", "-n", &ns]);

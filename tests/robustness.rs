@@ -406,6 +406,8 @@ fn planners_survive_random_findings() {
                     related: vec![],
                     details: Default::default(),
                     fix_input,
+                    title: String::new(),
+                    origin: None,
                     exemption: None,
                 }
             })

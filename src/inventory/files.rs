@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Batch, InputError, Inventory, kinds, yaml_list};
+use super::{Batch, InputError, Inventory, kinds, manifest, yaml_list};
 use crate::error::{Error, Result};
+use crate::meta::Origin;
 
 /// Items per core below which a List is decoded on one thread (spawning would cost more).
 const JSON_ITEMS_PER_CORE: usize = 2_000;
@@ -102,6 +103,9 @@ pub struct Limits {
     /// Inflated bytes per compressed byte a zip member may reach (`N` for `N:1`). Members that
     /// inflate to at most [`RATIO_FLOOR`] bytes are not held to it.
     pub max_zip_ratio: u64,
+    /// Not a bound: `--assume-complete`, the user's word that the files hold every object of
+    /// each kind they contain, so a kind seen in some namespaces counts as known in all.
+    pub assume_complete: bool,
 }
 
 /// 512 MiB per file or member (a 71k-object JSON dump is about 130 MB).
@@ -119,6 +123,7 @@ impl Default for Limits {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
             max_zip_ratio: DEFAULT_MAX_ZIP_RATIO,
+            assume_complete: false,
         }
     }
 }
@@ -137,8 +142,94 @@ pub fn load_with(inv: &mut Inventory, paths: &[PathBuf], limits: Limits) -> Resu
     for path in paths {
         loader.load_path(path, &mut budget)?;
     }
+    let manifests = std::mem::take(&mut loader.manifests);
+    let counts: Vec<usize> = kinds::REGISTRY
+        .iter()
+        .zip(&loader.batches)
+        .map(|(ops, b)| b.as_ref().map_or(0, |b| ops.len(b)))
+        .collect();
     loader.finish(inv);
+    for (source, m) in manifests {
+        apply_manifest(inv, &source, &m, &counts);
+    }
+    if limits.assume_complete {
+        for ops in kinds::REGISTRY {
+            if matches!(inv.coverage_of(ops.info()), super::Coverage::Namespaces(_)) {
+                inv.set_coverage(ops.info(), super::Coverage::All);
+            }
+        }
+    }
     Ok(())
+}
+
+/// A `dump` manifest: each kind it says was listed completely is known where it was listed
+/// (all namespaces, or the ones named), even with no object; a kind it could not list is a gap
+/// with the reason it had then. A manifest that claims more objects of a kind than the input
+/// holds (a file of the dump missing or cut) is not trusted for that kind, and says so.
+fn apply_manifest(inv: &mut Inventory, source: &str, m: &manifest::Manifest, counts: &[usize]) {
+    // When the dump was made is the scan's clock: ages and grace periods are measured then.
+    match m.created_at.parse::<jiff::Timestamp>() {
+        Ok(t) => inv.captured_at = inv.captured_at.max(Some(t)),
+        Err(_) => inv.input_errors.push(InputError {
+            source: source.to_string(),
+            document: None,
+            object: None,
+            reason: format!(
+                "dump manifest: field createdAt: expected an RFC 3339 time, got {:?}",
+                m.created_at
+            ),
+        }),
+    }
+    for k in &m.kinds {
+        let Some(ops) = kinds::by_api_version_kind(&k.api_version, &k.kind) else {
+            continue;
+        };
+        let info = ops.info();
+        let slot = kinds::REGISTRY
+            .iter()
+            .position(|o| o.info().kind == info.kind)
+            .unwrap_or(0);
+        let held = counts.get(slot).copied().unwrap_or(0);
+        for s in &k.skipped {
+            inv.input_errors.push(InputError {
+                source: format!("{source} ({} skipped when the dump was made)", info.kind),
+                document: None,
+                object: None,
+                reason: s.clone(),
+            });
+        }
+        if k.complete {
+            if held < k.objects {
+                inv.input_errors.push(InputError {
+                    source: source.to_string(),
+                    document: None,
+                    object: Some(info.kind.to_string()),
+                    reason: format!(
+                        "the dump manifest lists {} {} objects but the input holds {held}: its coverage is not trusted",
+                        k.objects, info.kind
+                    ),
+                });
+                continue;
+            }
+            let coverage = match &k.namespaces {
+                None => super::Coverage::All,
+                Some(list) => super::Coverage::Namespaces(list.iter().cloned().collect()),
+            };
+            inv.set_coverage(info, coverage);
+        } else if let Some(reason) = k.reason {
+            inv.set_coverage(info, super::Coverage::Unknown);
+            inv.gaps.push(super::KindGap {
+                kind: info,
+                namespace: k.gap_namespace.clone(),
+                reason,
+                message: format!(
+                    "{} (when the dump was made, {})",
+                    k.message.as_deref().unwrap_or("not listed"),
+                    m.created_at
+                ),
+            });
+        }
+    }
 }
 
 /// The limits and the bytes read so far across the input.
@@ -261,28 +352,44 @@ pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
 }
 
 struct Loader {
+    /// `dump` manifests read, with the file they came from.
+    manifests: Vec<(String, manifest::Manifest)>,
     batches: Vec<Option<Batch>>,
     /// (index in the registry, namespace) pairs seen.
     coverage: std::collections::BTreeSet<(usize, Option<String>)>,
     errors: Vec<InputError>,
-    /// The newest `capturedAt` of the input's dump manifests.
-    captured_at: Option<jiff::Timestamp>,
+    /// Where each object was read: (kind, namespace, name) and its origin.
+    origins: Vec<(super::ObjectKey, Origin)>,
 }
-
-/// The document a dump carries to say when it was taken: `apiVersion: harvester-hygiene/v1`,
-/// `kind: DumpManifest`, `capturedAt: <RFC 3339>`. A scan of the dump measures ages and grace
-/// periods at that time, so a dump scanned a week later reports what it would have then.
-pub const MANIFEST_KIND: &str = "DumpManifest";
-pub const MANIFEST_API_VERSION: &str = "harvester-hygiene/v1";
 
 impl Loader {
     fn new() -> Self {
         Loader {
+            manifests: Vec::new(),
             batches: kinds::REGISTRY.iter().map(|_| None).collect(),
             coverage: Default::default(),
             errors: Vec::new(),
-            captured_at: None,
+            origins: Vec::new(),
         }
+    }
+
+    fn origin(
+        &mut self,
+        kind: &str,
+        ns: Option<String>,
+        name: &str,
+        file: &str,
+        document: Option<usize>,
+        item: Option<usize>,
+    ) {
+        self.origins.push((
+            (kind.to_string(), ns, name.to_string()),
+            Origin {
+                file: file.to_string(),
+                document,
+                item,
+            },
+        ));
     }
 
     fn finish(self, inv: &mut Inventory) {
@@ -295,21 +402,7 @@ impl Loader {
             inv.add_coverage(kinds::REGISTRY[slot].info(), ns.as_deref());
         }
         inv.input_errors.extend(self.errors);
-        inv.captured_at = inv.captured_at.max(self.captured_at);
-    }
-
-    /// A dump manifest: record when the dump was taken.
-    fn manifest(&mut self, file: &str, doc: Option<usize>, map: &serde_json::Map<String, Value>) {
-        let raw = map.get("capturedAt").and_then(Value::as_str);
-        match raw.and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
-            Some(t) => self.captured_at = self.captured_at.max(Some(t)),
-            None => self.error(
-                file,
-                doc,
-                None,
-                format!("{MANIFEST_KIND}: field capturedAt: expected an RFC 3339 time, got {raw:?}"),
-            ),
-        }
+        inv.origins.extend(self.origins);
     }
 
     fn load_path(&mut self, path: &Path, budget: &mut Budget) -> Result<()> {
@@ -325,13 +418,15 @@ impl Loader {
                 if name.starts_with('.') {
                     continue;
                 }
-                if entry.is_dir() || is_manifest(&entry) || is_zip(&entry) {
+                if entry.is_dir() || is_manifest(&entry) || is_zip(&entry) || is_tar_gz(&entry) {
                     self.load_path(&entry, budget)?;
                 }
             }
             Ok(())
         } else if is_zip(path) {
             self.load_zip(path, meta.len(), budget)
+        } else if is_tar_gz(path) {
+            self.load_tar_gz(path, meta.len(), budget)
         } else {
             let name = path.display().to_string();
             let file = fs::File::open(path).map_err(|e| read_err(path, e))?;
@@ -384,6 +479,43 @@ impl Loader {
         Ok(())
     }
 
+    /// A `.tar.gz` (as `dump` writes): every YAML/JSON member, bounded like a zip member with
+    /// the whole archive's compressed size as the ratio's base.
+    fn load_tar_gz(&mut self, path: &Path, archive_len: u64, budget: &mut Budget) -> Result<()> {
+        let bad = |reason: String| Error::Archive {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = fs::File::open(path).map_err(|e| read_err(path, e))?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
+        let entries = archive.entries().map_err(|e| bad(e.to_string()))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let name = entry
+                .path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !is_manifest(Path::new(&name)) {
+                continue;
+            }
+            let display = format!("{}!{name}", path.display());
+            let declared = entry.size();
+            let text = match budget.read(&mut entry, declared, Some(archive_len)) {
+                Ok(bytes) => String::from_utf8(bytes).map_err(|_| ReadError::Io(not_utf8())),
+                Err(e) => Err(e),
+            };
+            match text {
+                Ok(text) => self.load_text(&display, &text),
+                Err(ReadError::Io(e)) => return Err(bad(format!("{name}: {e}"))),
+                Err(over) => self.error(&display, None, None, over.to_string()),
+            }
+        }
+        Ok(())
+    }
+
     /// Parse one file's text; `name` is what errors and coverage refer to.
     fn load_text(&mut self, name: &str, text: &str) {
         let place = bundle_place(name);
@@ -394,6 +526,19 @@ impl Loader {
         }
         let bundle = place.is_some();
         let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+        // A dump manifest (small; a large List is not read twice for this).
+        if trimmed.starts_with('{')
+            && trimmed.len() < (16 << 20)
+            && let Ok(head) = serde_json::from_str::<Head>(trimmed)
+            && head.api_version == manifest::API_VERSION
+            && head.kind == manifest::KIND
+        {
+            match serde_json::from_str::<manifest::Manifest>(trimmed) {
+                Ok(m) => self.manifests.push((name.to_string(), m)),
+                Err(e) => self.error(name, None, None, format!("invalid dump manifest: {e}")),
+            }
+            return;
+        }
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
             if !bundle && self.load_json_fast(name, trimmed) {
                 return;
@@ -515,6 +660,8 @@ impl Loader {
         }
         self.coverage.extend(other.coverage);
         self.errors.extend(other.errors);
+        self.manifests.extend(other.manifests);
+        self.origins.extend(other.origins);
     }
 
     fn load_raw(&mut self, file: &str, item: Option<usize>, raw: &str) {
@@ -550,7 +697,9 @@ impl Loader {
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_json(batch, raw) {
             Ok(()) => {
-                self.coverage.insert((slot, if info.namespaced { ns } else { None }));
+                let ns = if info.namespaced { ns } else { None };
+                self.origin(info.kind, ns.clone(), &head.metadata.name, file, None, item);
+                self.coverage.insert((slot, ns));
             }
             Err(e) => {
                 let label = format!(
@@ -574,10 +723,6 @@ impl Loader {
             }
             Value::Object(mut map) => {
                 let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
-                if kind == MANIFEST_KIND && map.get("apiVersion").and_then(Value::as_str) == Some(MANIFEST_API_VERSION)
-                {
-                    return self.manifest(file, doc, &map);
-                }
                 if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
                     match map.remove("items") {
                         Some(Value::Array(items)) => {
@@ -669,6 +814,7 @@ impl Loader {
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {
+                self.origin(info.kind, namespace.clone(), &name, file, doc, item);
                 self.coverage.insert((slot, namespace));
             }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),
@@ -738,6 +884,15 @@ fn is_manifest(p: &Path) -> bool {
             .as_deref(),
         Some("yaml" | "yml" | "json")
     )
+}
+
+fn is_tar_gz(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
 fn is_zip(p: &Path) -> bool {
@@ -828,6 +983,7 @@ mod tests {
                 max_file_bytes,
                 max_total_bytes,
                 max_zip_ratio,
+                assume_complete: false,
             },
             read: 0,
         }

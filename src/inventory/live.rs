@@ -135,63 +135,106 @@ pub async fn gather(client: &Client, inv: &mut Inventory, kinds: &[&'static dyn 
     let mut results = join_all(first.into_iter().map(|ops| list_kind(client, ops, ns, page_size))).await;
     results.extend(join_all(last.into_iter().map(|ops| list_kind(client, ops, ns, page_size))).await);
     for r in results {
-        let info = r.ops.info();
         inv.input_errors.extend(r.errors);
-        match r.gap {
-            None => {
-                inv.merge_batch(r.ops, r.batch);
-                let coverage = match (&namespace, info.namespaced, info.home_namespace) {
-                    (Some(_), true, Some(home)) => Coverage::Namespaces([home.to_string()].into()),
-                    (Some(ns), true, None) => Coverage::Namespaces([ns.clone()].into()),
-                    _ => Coverage::All,
-                };
-                inv.set_coverage(info, coverage);
-            }
-            Some((Gap::NotFound, _)) if info.optional => {
-                inv.set_coverage(info, Coverage::All);
-                inv.not_installed.insert(info.kind);
-            }
-            // With -n, a forbidden system namespace (or the namespace object itself) is out of
-            // scope, not a failed scan.
-            Some((Gap::Forbidden, message))
-                if namespace.is_some() && (info.home_namespace.is_some() || info.by_scope_name) =>
-            {
-                inv.set_coverage(info, Coverage::Unknown);
-                inv.gaps.push(KindGap {
-                    kind: info,
-                    namespace: info.home_namespace.map(str::to_string),
-                    reason: Gap::OutOfScope,
-                    message: format!(
-                        "{message} (outside -n {}; rules that need it are partial)",
-                        namespace.as_deref().unwrap_or("")
-                    ),
-                });
-            }
-            Some((reason, message)) => {
-                inv.set_coverage(info, Coverage::Unknown);
-                inv.gaps.push(KindGap {
-                    kind: info,
-                    namespace: namespace.clone().filter(|_| info.namespaced),
-                    reason,
-                    message,
-                });
-            }
+        if r.gap.is_none() {
+            inv.merge_batch(r.ops, r.batch);
+        }
+        record(inv, r.ops.info(), r.gap);
+    }
+}
+
+/// What listing one kind tells about it: its coverage, or the gap (with `-n`, a forbidden
+/// system namespace is out of scope, not a failed scan). `dump` records the same, so a scan of
+/// the dump knows what a live scan knows.
+pub fn record(inv: &mut Inventory, info: &'static KindInfo, gap: Option<(Gap, String)>) {
+    let namespace = inv.namespace.clone();
+    match gap {
+        None => {
+            let coverage = match (&namespace, info.namespaced, info.home_namespace) {
+                (Some(_), true, Some(home)) => Coverage::Namespaces([home.to_string()].into()),
+                (Some(ns), true, None) => Coverage::Namespaces([ns.clone()].into()),
+                _ => Coverage::All,
+            };
+            inv.set_coverage(info, coverage);
+        }
+        Some((Gap::NotFound, _)) if info.optional => {
+            inv.set_coverage(info, Coverage::All);
+            inv.not_installed.insert(info.kind);
+        }
+        // With -n, a forbidden system namespace (or the namespace object itself) is out of
+        // scope, not a failed scan.
+        Some((Gap::Forbidden, message))
+            if namespace.is_some() && (info.home_namespace.is_some() || info.by_scope_name) =>
+        {
+            inv.set_coverage(info, Coverage::Unknown);
+            inv.gaps.push(KindGap {
+                kind: info,
+                namespace: info.home_namespace.map(str::to_string),
+                reason: Gap::OutOfScope,
+                message: format!(
+                    "{message} (outside -n {}; rules that need it are partial)",
+                    namespace.as_deref().unwrap_or("")
+                ),
+            });
+        }
+        Some((reason, message)) => {
+            inv.set_coverage(info, Coverage::Unknown);
+            inv.gaps.push(KindGap {
+                kind: info,
+                namespace: namespace.clone().filter(|_| info.namespaced),
+                reason,
+                message,
+            });
         }
     }
 }
 
 async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option<&str>, page_size: u32) -> KindResult {
-    let info = ops.info();
-    // With -n, a kind that lives in one system namespace (Longhorn's) is read there.
-    let namespace = match (namespace, info.home_namespace) {
-        (Some(_), Some(home)) => Some(home),
-        (ns, _) => ns,
-    };
     let mut result = KindResult {
         ops,
         batch: ops.new_batch(),
         errors: Vec::new(),
         gap: None,
+    };
+    let mut batch = ops.new_batch();
+    let mut errors = Vec::new();
+    let gap = list_each(client, ops.info(), namespace, page_size, &mut |json| {
+        push_item(ops, &mut batch, &mut errors, json)
+    })
+    .await;
+    result.batch = batch;
+    result.errors = errors;
+    result.gap = gap;
+    result
+}
+
+/// One kind's objects as the API server sends them (raw JSON text, page by page), or the gap.
+pub async fn list_raw(
+    client: &Client,
+    info: &'static KindInfo,
+    namespace: Option<&str>,
+    page_size: u32,
+) -> (Vec<String>, Option<(Gap, String)>) {
+    let mut items = Vec::new();
+    let gap = list_each(client, info, namespace, page_size, &mut |json| {
+        items.push(json.to_string())
+    })
+    .await;
+    (items, gap)
+}
+
+/// List (or GET, for `only_names` kinds) one kind, calling `each` with every object's JSON.
+async fn list_each(
+    client: &Client,
+    info: &'static KindInfo,
+    namespace: Option<&str>,
+    page_size: u32,
+    each: &mut (dyn FnMut(&str) + Send),
+) -> Option<(Gap, String)> {
+    // With -n, a kind that lives in one system namespace (Longhorn's) is read there.
+    let namespace = match (namespace, info.home_namespace) {
+        (Some(_), Some(home)) => Some(home),
+        (ns, _) => ns,
     };
     let path = list_path(info, namespace);
     let scope_name = [namespace.unwrap_or("")];
@@ -202,17 +245,14 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
     if !only_names.is_empty() {
         for name in only_names {
             match get_text(client, &format!("{path}/{name}")).await {
-                Ok(text) => push_item(&mut result, &text),
+                Ok(text) => each(&text),
                 // A missing object names itself in the details; a missing API does not.
                 Err(kube::Error::Api(s)) if s.code == 404 && s.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {
                 }
-                Err(e) => {
-                    result.gap = Some(classify(&e, info));
-                    return result;
-                }
+                Err(e) => return Some(classify(&e, info)),
             }
         }
-        return result;
+        return None;
     }
     let page_url = |token: Option<&str>| {
         let mut url = format!("{path}?limit={page_size}");
@@ -224,18 +264,12 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
     };
     let mut text = match get_text(client, &page_url(None)).await {
         Ok(t) => t,
-        Err(e) => {
-            result.gap = Some(classify(&e, info));
-            return result;
-        }
+        Err(e) => return Some(classify(&e, info)),
     };
     loop {
         let page: Page = match serde_json::from_str(&text) {
             Ok(p) => p,
-            Err(e) => {
-                result.gap = Some((Gap::Failed, format!("cannot decode the list of {}: {e}", info.plural)));
-                return result;
-            }
+            Err(e) => return Some((Gap::Failed, format!("cannot decode the list of {}: {e}", info.plural))),
         };
         let next = page
             .metadata
@@ -253,30 +287,27 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
         };
         let decode = async {
             for item in &page.items {
-                push_item(&mut result, item.get());
+                each(item.get());
             }
         };
         let (fetched, ()) = tokio::join!(fetch, decode);
         drop(page);
         match fetched {
-            None => return result,
+            None => return None,
             Some(Ok(t)) => text = t,
-            Some(Err(e)) => {
-                result.gap = Some(classify(&e, info));
-                return result;
-            }
+            Some(Err(e)) => return Some(classify(&e, info)),
         }
     }
 }
 
-fn push_item(result: &mut KindResult, json: &str) {
-    if let Err(reason) = result.ops.push_json(&mut result.batch, json) {
-        let info = result.ops.info();
+fn push_item(ops: &'static dyn KindOps, batch: &mut Batch, errors: &mut Vec<InputError>, json: &str) {
+    if let Err(reason) = ops.push_json(batch, json) {
+        let info = ops.info();
         // Name the object if its metadata at least is readable.
         let name = serde_json::from_str::<crate::meta::ObjectName>(json)
             .ok()
             .map(|o| o.metadata.key());
-        result.errors.push(InputError {
+        errors.push(InputError {
             source: format!("{} (live)", info.qualified()),
             document: None,
             object: name,

@@ -5,6 +5,7 @@
 pub mod files;
 pub mod kinds;
 pub mod live;
+pub mod manifest;
 pub mod openstack;
 mod yaml_list;
 
@@ -15,7 +16,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::meta::{Meta, ObjectRef};
+use crate::meta::{Meta, ObjectRef, Origin};
 use crate::version::Version;
 
 /// How the API serves a kind.
@@ -123,6 +124,65 @@ pub trait KindOps: Sync {
     fn len(&self, batch: &Batch) -> usize;
     /// Move the objects of `from` into `into` (both batches of this kind).
     fn merge(&self, into: &mut Batch, from: Batch);
+    /// Cut `value` down to the fields this kind's view reads (what `dump` writes): every field
+    /// the view ignores is removed, so the object decodes to the same view and carries nothing
+    /// else (no cloud-init user data, no last-applied configuration). Errors if it does not decode.
+    fn project(&self, value: &mut serde_json::Value) -> Result<(), String>;
+}
+
+/// One step of a path into a JSON value.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn steps(path: &serde_ignored::Path<'_>, out: &mut Vec<Step>) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            steps(parent, out);
+            out.push(Step::Index(*index));
+        }
+        Path::Map { parent, key } => {
+            steps(parent, out);
+            out.push(Step::Key(key.clone()));
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => steps(parent, out),
+    }
+}
+
+/// Remove the value at `path` (a no-op when it is not there).
+fn remove_at(value: &mut serde_json::Value, path: &[Step]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut v = value;
+    for s in parents {
+        v = match (s, v) {
+            (Step::Key(k), serde_json::Value::Object(m)) => match m.get_mut(k) {
+                Some(x) => x,
+                None => return,
+            },
+            (Step::Index(i), serde_json::Value::Array(a)) => match a.get_mut(*i) {
+                Some(x) => x,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match (last, v) {
+        (Step::Key(k), serde_json::Value::Object(m)) => {
+            m.remove(k);
+        }
+        // Sequence items are never ignored whole by a view (a Vec reads every item); mark it.
+        (Step::Index(i), serde_json::Value::Array(a)) => {
+            if let Some(x) = a.get_mut(*i) {
+                *x = serde_json::Value::Null;
+            }
+        }
+        _ => {}
+    }
 }
 
 pub struct Ops<K>(PhantomData<fn() -> K>);
@@ -153,6 +213,20 @@ impl<K: Kind> KindOps for Ops<K> {
         if let (Some(into), Ok(from)) = (into.downcast_mut::<Vec<K>>(), from.downcast::<Vec<K>>()) {
             into.extend(*from);
         }
+    }
+    fn project(&self, value: &mut serde_json::Value) -> Result<(), String> {
+        let mut ignored: Vec<Vec<Step>> = Vec::new();
+        serde_ignored::deserialize::<_, _, K>(&*value, |path| {
+            let mut s = Vec::new();
+            steps(&path, &mut s);
+            ignored.push(s);
+        })
+        .map_err(|e| e.to_string())?;
+        // Only map keys are removed, so one removal never moves another's path.
+        for p in ignored.iter().filter(|p| !p.is_empty()) {
+            remove_at(value, p);
+        }
+        Ok(())
     }
 }
 
@@ -191,7 +265,7 @@ impl Coverage {
 }
 
 /// Why part of the inventory is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Gap {
     /// 403 from the API server.
@@ -276,7 +350,12 @@ pub struct Inventory {
     pub not_installed: std::collections::BTreeSet<&'static str>,
     /// Files input: when the dump was taken (its manifest's `capturedAt`), the scan's clock.
     pub captured_at: Option<jiff::Timestamp>,
+    /// Files input: where each object was read.
+    pub origins: HashMap<ObjectKey, Origin>,
 }
+
+/// An object's identity in one inventory: (kind, namespace, name).
+pub type ObjectKey = (String, Option<String>, String);
 
 /// Store key: kind names are unique across the registry (checked by a unit test).
 fn key(info: &KindInfo) -> &'static str {
@@ -298,6 +377,7 @@ impl Inventory {
             openstack: None,
             not_installed: Default::default(),
             captured_at: None,
+            origins: HashMap::new(),
         }
     }
 
@@ -373,6 +453,20 @@ impl Inventory {
             (Some(want), Some(ns)) => want == ns,
             (Some(_), None) => false,
         }
+    }
+
+    /// Where files input read `obj` (none for live objects).
+    pub fn origin_of(&self, obj: &ObjectRef) -> Option<&Origin> {
+        self.origins
+            .get(&(obj.kind.clone(), obj.namespace.clone(), obj.name.clone()))
+    }
+
+    /// Number of objects of one kind.
+    pub fn count_of(&self, info: &KindInfo) -> usize {
+        kinds::REGISTRY
+            .iter()
+            .find(|ops| ops.info().kind == info.kind)
+            .map_or(0, |ops| self.store.get(key(ops.info())).map_or(0, |b| ops.len(b)))
     }
 
     /// Number of objects of every kind.

@@ -2,7 +2,13 @@
 //! Contract (`apiVersion: harvester-hygiene/v1`): other tools parse it, so fields are only
 //! ever added, never renamed.
 
+pub mod describe;
+pub mod junit;
+pub mod sarif;
 mod table;
+pub mod term;
+
+pub use term::{ColorChoice, Printer, Terminal, write_atomic};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -138,6 +144,8 @@ pub struct RuleRun {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub findings: usize,
+    /// Objects of the rule's primary kind (the first it reads) that it checked.
+    pub objects_checked: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -208,6 +216,10 @@ pub enum Format {
     Wide,
     Json,
     Yaml,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// JUnit XML (CI test reports).
+    Junit,
 }
 
 impl std::str::FromStr for Format {
@@ -218,8 +230,10 @@ impl std::str::FromStr for Format {
             "wide" => Ok(Format::Wide),
             "json" => Ok(Format::Json),
             "yaml" => Ok(Format::Yaml),
+            "sarif" => Ok(Format::Sarif),
+            "junit" => Ok(Format::Junit),
             o => Err(format!(
-                "unknown output format {o:?} (expected table, wide, json or yaml)"
+                "unknown output format {o:?} (expected table, wide, json, yaml, sarif or junit)"
             )),
         }
     }
@@ -227,9 +241,46 @@ impl std::str::FromStr for Format {
 
 pub use crate::quantity::human_bytes;
 
-/// Write `report` in `format`. `color`: ANSI colours in tables. A reader that stops early
-/// (`| head`) is not an error, as with kubectl.
-pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write) -> Result<()> {
+/// What a rule is, for formats that carry help text (SARIF): plain data filled from the rules
+/// by the caller (`scan::rule_help`), so the report does not depend on them.
+#[derive(Debug, Clone)]
+pub struct RuleHelp {
+    pub id: String,
+    pub summary: String,
+    pub why: String,
+    pub remediation: String,
+    /// Upstream references as the rules write them (`harvester/harvester#5165`, `owner/repo path`).
+    pub upstream: Vec<String>,
+}
+
+/// How to render: the terminal (width, colour) for tables, `--fail-on` for JUnit failures, and
+/// the rules' help for SARIF.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    pub term: Terminal,
+    pub fail_on: FailOn,
+    pub rules: Vec<RuleHelp>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions::new(Terminal::default())
+    }
+}
+
+impl RenderOptions {
+    pub fn new(term: Terminal) -> Self {
+        RenderOptions {
+            term,
+            fail_on: FailOn::At(Severity::Error),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// Write `report` in `format`. Tables take the width and colour of `opts.term`. A reader
+/// that stops early (`| head`) is not an error, as with kubectl.
+pub fn render(report: &Report, format: Format, opts: &RenderOptions, out: &mut dyn Write) -> Result<()> {
     let result = match format {
         Format::Json => serde_json::to_writer_pretty(&mut *out, report)
             .map_err(std::io::Error::from)
@@ -237,7 +288,11 @@ pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write)
         Format::Yaml => serde_saphyr::to_string(report)
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|text| out.write_all(text.as_bytes())),
-        Format::Table | Format::Wide => table::render(report, format == Format::Wide, color, out),
+        Format::Table | Format::Wide => table::render(report, format == Format::Wide, opts.term, out),
+        Format::Sarif => serde_json::to_writer_pretty(&mut *out, &sarif::document(report, opts))
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Junit => out.write_all(junit::document(report, opts.fail_on).as_bytes()),
     };
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -1,43 +1,24 @@
-//! Human tables: findings grouped by rule, one row each, the message wrapped in its column;
-//! `wide` adds the uid, related objects and each finding's remediation. Colour only when
-//! the caller says so (a terminal without NO_COLOR).
+//! Human tables (`-o table`, `-o wide`).
+//!
+//! `table`: one line per finding (level, namespace, kind/name, title), grouped under one header
+//! line per rule; columns fit the terminal's width, long names are shortened in the middle and
+//! long titles at the end, nothing wraps. Then a scoreboard of every rule, the totals, the
+//! coverage gaps in one or two lines, and what to do next. `wide` keeps every detail under each
+//! finding (message, confidence, evidence, related objects, remediation) and lists every gap and
+//! input error. Colour only when the [`Terminal`] allows it.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use owo_colors::OwoColorize;
+use super::term::Terminal;
+use super::{Gap, Report, RuleRun, RuleStatus, SourceKind};
+use crate::finding::{Confidence, Finding, Severity, shorten_end};
 
-use super::{Report, RuleStatus, SourceKind};
-use crate::finding::{Finding, Severity};
+/// The plugin's name as users type it, for the hints.
+const CMD: &str = "kubectl harvester-hygiene";
 
-fn width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|w| *w >= 60)
-        .unwrap_or(140)
-}
-
-fn paint(text: &str, sev: Severity, color: bool) -> String {
-    if !color {
-        return text.to_string();
-    }
-    match sev {
-        Severity::Error => text.red().bold().to_string(),
-        Severity::Warning => text.yellow().to_string(),
-        Severity::Info => text.cyan().to_string(),
-    }
-}
-
-fn bold(text: &str, color: bool) -> String {
-    if color {
-        text.bold().to_string()
-    } else {
-        text.to_string()
-    }
-}
-
-/// Greedy word wrap.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// Greedy word wrap (for `-o wide` paragraphs).
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(20);
     let mut lines = Vec::new();
     let mut line = String::new();
@@ -56,183 +37,631 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn object_cell(f: &Finding) -> String {
-    format!("{}/{}", f.object.kind, f.object.name)
+fn chars(s: &str) -> usize {
+    s.chars().count()
 }
 
-pub fn render(report: &Report, wide: bool, color: bool, out: &mut dyn Write) -> io::Result<()> {
-    let total_width = width();
-    let version = match &report.harvester_version {
-        Some(v) => v.clone(),
-        None => "unknown".to_string(),
+/// `text` at most `max` characters, cut in the middle (`ci-runner-ubu…rack07-slot14a`): both
+/// ends of a generated name tell it apart.
+pub(crate) fn shorten_middle(text: &str, max: usize) -> String {
+    let n = chars(text);
+    if n <= max {
+        return text.to_string();
+    }
+    if max <= 1 {
+        return "…".chars().take(max).collect();
+    }
+    let keep = max - 1;
+    let tail = keep / 2;
+    let head = keep - tail;
+    let h: String = text.chars().take(head).collect();
+    let t: String = text.chars().skip(n - tail).collect();
+    format!("{h}…{t}")
+}
+
+/// Left-align `text` in `w` columns (by characters, not bytes).
+fn pad(text: &str, w: usize) -> String {
+    let n = chars(text);
+    if n >= w {
+        text.to_string()
+    } else {
+        format!("{text}{}", " ".repeat(w - n))
+    }
+}
+
+fn pad_left(text: &str, w: usize) -> String {
+    let n = chars(text);
+    if n >= w {
+        text.to_string()
+    } else {
+        format!("{}{text}", " ".repeat(w - n))
+    }
+}
+
+/// The level as the table prints it (`warn` keeps the column narrow).
+fn level(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Error => "error",
+        Severity::Warning => "warn",
+        Severity::Info => "info",
+    }
+}
+
+const LEVEL_W: usize = 5;
+const GAP: usize = 2;
+
+/// kubectl's short name of a kind (what `kubectl get` accepts), else the kind in lower case.
+pub(crate) fn short_kind(kind: &str) -> String {
+    match kind {
+        "VirtualMachineImage" => "vmimage".into(),
+        "VirtualMachine" => "vm".into(),
+        "VirtualMachineInstance" => "vmi".into(),
+        "VirtualMachineInstanceMigration" => "vmim".into(),
+        "PersistentVolumeClaim" => "pvc".into(),
+        "PersistentVolume" => "pv".into(),
+        "ResourceQuota" => "quota".into(),
+        "StorageClass" => "sc".into(),
+        "Namespace" => "ns".into(),
+        "Pod" => "pod".into(),
+        "BackingImage" => "lhbi".into(),
+        "Volume" => "lhv".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+fn object_cell(f: &Finding, wide: bool, with_ns: bool) -> String {
+    let kind = if wide {
+        f.object.kind.clone()
+    } else {
+        short_kind(&f.object.kind)
     };
+    match (&f.object.namespace, with_ns) {
+        (Some(ns), true) => format!("{ns}/{kind}/{}", f.object.name),
+        _ => format!("{kind}/{}", f.object.name),
+    }
+}
+
+/// Below this width the namespace goes into the object column (`ns/kind/name`): one padded
+/// column fewer leaves the title room.
+const SPLIT_NAMESPACE_FROM: usize = 100;
+
+/// Column widths of the findings table; `ns: None` when the object column carries it.
+struct Columns {
+    ns: Option<usize>,
+    obj: usize,
+    title: usize,
+}
+
+/// Fit namespace, object and title into `width`: natural sizes when they fit, else shrink in
+/// turn (object, title, namespace, again...) down to floors that keep each readable.
+fn fit(findings: &[&Finding], width: usize, wide: bool) -> Columns {
+    if !wide && width < SPLIT_NAMESPACE_FROM {
+        let obj = findings
+            .iter()
+            .map(|f| chars(&object_cell(f, false, true)))
+            .max()
+            .unwrap_or(0)
+            .max("OBJECT".len());
+        let title = findings.iter().map(|f| chars(&f.headline())).max().unwrap_or(0);
+        let avail = width.saturating_sub(LEVEL_W + 2 * GAP);
+        let mut c = Columns {
+            ns: None,
+            obj,
+            title: title.max("TITLE".len()),
+        };
+        let mut excess = (c.obj + c.title).saturating_sub(avail);
+        for (w, floor) in [(0, 32), (1, 40), (0, 24), (1, 16), (0, 12)] {
+            let w = if w == 0 { &mut c.obj } else { &mut c.title };
+            let cut = w.saturating_sub(floor).min(excess);
+            *w -= cut;
+            excess -= cut;
+        }
+        return c;
+    }
+    let ns = findings
+        .iter()
+        .map(|f| chars(f.object.namespace.as_deref().unwrap_or("-")))
+        .max()
+        .unwrap_or(0)
+        .max("NAMESPACE".len());
+    let obj = findings
+        .iter()
+        .map(|f| chars(&object_cell(f, wide, false)))
+        .max()
+        .unwrap_or(0)
+        .max("OBJECT".len());
+    let title = findings
+        .iter()
+        .map(|f| chars(&f.headline()))
+        .max()
+        .unwrap_or(0)
+        .max("TITLE".len());
+    struct Natural {
+        ns: usize,
+        obj: usize,
+        title: usize,
+    }
+    let mut c = Natural { ns, obj, title };
+    if wide {
+        return Columns {
+            ns: Some(c.ns),
+            obj: c.obj,
+            title: c.title,
+        };
+    }
+    let avail = width.saturating_sub(LEVEL_W + 3 * GAP);
+    let mut excess = (c.ns + c.obj + c.title).saturating_sub(avail);
+    #[derive(Clone, Copy)]
+    enum Col {
+        Ns,
+        Obj,
+        Title,
+    }
+    for (col, floor) in [
+        (Col::Obj, 40),
+        (Col::Title, 50),
+        (Col::Ns, 12),
+        (Col::Obj, 24),
+        (Col::Title, 30),
+        (Col::Ns, 9),
+        (Col::Obj, 16),
+        (Col::Title, 12),
+    ] {
+        if excess == 0 {
+            break;
+        }
+        let w = match col {
+            Col::Ns => &mut c.ns,
+            Col::Obj => &mut c.obj,
+            Col::Title => &mut c.title,
+        };
+        let cut = w.saturating_sub(floor).min(excess);
+        *w -= cut;
+        excess -= cut;
+    }
+    Columns {
+        ns: Some(c.ns),
+        obj: c.obj,
+        title: c.title,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn status_word(s: RuleStatus) -> &'static str {
+    match s {
+        RuleStatus::Complete => "complete",
+        RuleStatus::Partial => "partial",
+        RuleStatus::Skipped => "skipped",
+        RuleStatus::Disabled => "disabled",
+    }
+}
+
+pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    let width = term.width;
+    let version = report.harvester_version.clone().unwrap_or_else(|| "unknown".into());
     let source = match report.source.kind {
         SourceKind::Live => format!("cluster {}", report.source.server.as_deref().unwrap_or("?")),
         SourceKind::Files => format!("files {}", report.source.paths.join(", ")),
     };
-    writeln!(
-        out,
-        "{} Harvester {version} · {source}{} · {} objects",
-        bold("harvester-hygiene", color),
-        report
-            .source
-            .namespace
-            .as_ref()
-            .map(|n| format!(" · namespace {n}"))
-            .unwrap_or_default(),
+    let ns = report
+        .source
+        .namespace
+        .as_ref()
+        .map(|n| format!(" · namespace {n}"))
+        .unwrap_or_default();
+    let banner = format!(
+        "harvester-hygiene · Harvester {version} · {source}{ns} · {} objects",
         report.summary.objects_scanned
-    )?;
+    );
+    let banner = if wide { banner } else { shorten_end(&banner, width) };
+    // Bold the tool's name only.
+    let banner = match banner.strip_prefix("harvester-hygiene") {
+        Some(rest) => format!("{}{rest}", term.bold("harvester-hygiene")),
+        None => banner,
+    };
+    writeln!(out, "{banner}")?;
 
-    let ns_w = report
-        .findings
-        .iter()
-        .map(|f| f.object.namespace.as_deref().unwrap_or("").len())
-        .max()
-        .unwrap_or(0)
-        .max("NAMESPACE".len());
-    let obj_w = report
-        .findings
-        .iter()
-        .map(|f| object_cell(f).len())
-        .max()
-        .unwrap_or(0)
-        .max("OBJECT".len());
-    let uid_w = if wide { 36 } else { 0 };
-    let sev_w = "SEVERITY".len();
-    let fixed = sev_w + 2 + ns_w + 2 + obj_w + 2 + if wide { uid_w + 2 } else { 0 };
-    let msg_w = total_width.saturating_sub(fixed).max(40);
-
-    for run in &report.rules {
-        let findings: Vec<&Finding> = report.findings.iter().filter(|f| f.rule == run.id).collect();
-        if findings.is_empty() && matches!(run.status, RuleStatus::Complete | RuleStatus::Disabled) {
-            continue;
-        }
+    let all: Vec<&Finding> = report.findings.iter().collect();
+    if !all.is_empty() {
+        let cols = fit(&all, width, wide);
         writeln!(out)?;
-        let status = match run.status {
-            RuleStatus::Complete => String::new(),
-            RuleStatus::Partial => " (partial: some inputs were missing)".to_string(),
-            RuleStatus::Skipped => " (skipped)".to_string(),
-            RuleStatus::Disabled => " (disabled)".to_string(),
-        };
-        writeln!(out, "{} · {}{status}", bold(&run.id, color), run.summary)?;
-        for note in &run.notes {
-            writeln!(out, "  note: {note}")?;
-        }
-        if findings.is_empty() {
-            continue;
-        }
-        let mut header = format!("{:<sev_w$}  {:<ns_w$}  {:<obj_w$}  ", "SEVERITY", "NAMESPACE", "OBJECT");
-        if wide {
-            header.push_str(&format!("{:<uid_w$}  ", "UID"));
-        }
-        header.push_str("MESSAGE");
-        writeln!(out, "{header}")?;
-        let indent = " ".repeat(fixed);
-        for f in &findings {
-            let lines = wrap(&f.message, msg_w);
-            let sev = paint(&format!("{:<sev_w$}", f.severity.as_str()), f.severity, color);
-            let mut row = format!(
-                "{sev}  {:<ns_w$}  {:<obj_w$}  ",
-                f.object.namespace.as_deref().unwrap_or("-"),
-                object_cell(f)
-            );
-            if wide {
-                row.push_str(&format!("{:<uid_w$}  ", f.object.uid.as_deref().unwrap_or("-")));
+        let ns_head = cols
+            .ns
+            .map(|w| format!("{}  ", pad("NAMESPACE", w)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}",
+            term.dim(&format!(
+                "{}  {ns_head}{}  TITLE",
+                pad("LEVEL", LEVEL_W),
+                pad("OBJECT", cols.obj)
+            ))
+        )?;
+        for run in &report.rules {
+            let findings: Vec<&Finding> = all.iter().copied().filter(|f| f.rule == run.id).collect();
+            if findings.is_empty() {
+                continue;
             }
-            row.push_str(lines.first().map_or("", String::as_str));
-            writeln!(out, "{row}")?;
-            for l in &lines[1..] {
-                writeln!(out, "{indent}{l}")?;
-            }
-            if wide {
-                // Related objects and the remediation use the full width under the row.
-                let extra_w = total_width.saturating_sub(4);
-                let mut facts = format!("confidence: {}", f.confidence);
-                if !f.evidence.is_empty() {
-                    facts.push_str(&format!("; evidence: {}", f.evidence.join(", ")));
-                }
-                if let Some(b) = f.reclaimable_bytes {
-                    facts.push_str(&format!("; frees {}", crate::report::human_bytes(b)));
-                }
-                for l in wrap(&facts, extra_w) {
-                    writeln!(out, "    {l}")?;
-                }
-                if !f.related.is_empty() {
-                    let rel: Vec<String> = f.related.iter().map(|r| format!("{}/{}", r.kind, r.key())).collect();
-                    for l in wrap(&format!("related: {}", rel.join(", ")), extra_w) {
-                        writeln!(out, "    {l}")?;
-                    }
-                }
-                for l in wrap(&format!("fix: {}", f.remediation), extra_w) {
-                    writeln!(out, "    {l}")?;
+            rule_header(run, findings.len(), term, wide, out)?;
+            for f in &findings {
+                row(f, &cols, term, wide, out)?;
+                if wide {
+                    details(f, width, out)?;
                 }
             }
         }
-        if !wide {
-            let mut fixes: Vec<&str> = findings.iter().map(|f| f.remediation.as_str()).collect();
-            fixes.dedup();
-            if fixes.len() == 1 {
-                for (i, l) in wrap(fixes[0], total_width.saturating_sub(7)).iter().enumerate() {
-                    writeln!(out, "{}{l}", if i == 0 { "  fix: " } else { "       " })?;
-                }
-            } else {
-                writeln!(out, "  fix: differs per object; see -o wide")?;
-            }
+        // Findings of rules the report does not list (a hand-edited or merged report).
+        let orphans: Vec<&Finding> = all
+            .iter()
+            .copied()
+            .filter(|f| !report.rules.iter().any(|r| r.id == f.rule))
+            .collect();
+        for f in orphans {
+            row(f, &cols, term, wide, out)?;
         }
     }
 
     writeln!(out)?;
-    let s = &report.summary;
-    if s.total == 0 {
-        writeln!(out, "No problems found.")?;
-    } else {
-        let mut parts = Vec::new();
-        for sev in [Severity::Error, Severity::Warning, Severity::Info] {
-            let n = s.by_severity.get(&sev).copied().unwrap_or(0);
-            if n > 0 {
-                let word = match (sev, n) {
-                    (Severity::Error, 1) => "error",
-                    (Severity::Error, _) => "errors",
-                    (Severity::Warning, 1) => "warning",
-                    (Severity::Warning, _) => "warnings",
-                    (Severity::Info, _) => "info",
-                };
-                parts.push(paint(&format!("{n} {word}"), sev, color));
+    scoreboard(report, term, out)?;
+    writeln!(out)?;
+    totals(report, term, out)?;
+    if let Some(actions) = &report.actions {
+        render_actions(actions, report, width, term, out)?;
+    }
+    coverage(report, width, wide, term, out)?;
+    next_steps(report, width, term, out)?;
+    Ok(())
+}
+
+fn rule_header(run: &RuleRun, n: usize, term: Terminal, wide: bool, out: &mut dyn Write) -> io::Result<()> {
+    let status = match run.status {
+        RuleStatus::Complete => String::new(),
+        other => format!(" · {}", status_word(other)),
+    };
+    let head = format!(
+        "{} · {} · {}{status} — {}",
+        run.id,
+        run.severity,
+        plural(n, "finding", "findings"),
+        run.summary
+    );
+    let head = if wide { head } else { shorten_end(&head, term.width) };
+    // Colour the parts: the id bold, the severity in its colour.
+    let painted = match head.strip_prefix(run.id.as_str()) {
+        Some(rest) => {
+            let sev = format!(" · {} ·", run.severity);
+            match rest.strip_prefix(&sev) {
+                Some(rest2) => format!(
+                    "{} · {} ·{rest2}",
+                    term.bold(&run.id),
+                    term.severity(run.severity.as_str(), run.severity)
+                ),
+                None => format!("{}{rest}", term.bold(&run.id)),
             }
         }
-        let frees = if s.reclaimable_bytes > 0 {
-            format!(
-                " · fixing would free {}",
-                crate::report::human_bytes(s.reclaimable_bytes)
-            )
+        None => head,
+    };
+    writeln!(out, "{painted}")
+}
+
+fn row(f: &Finding, cols: &Columns, term: Terminal, wide: bool, out: &mut dyn Write) -> io::Result<()> {
+    let ns = f.object.namespace.as_deref().unwrap_or("-");
+    let obj = object_cell(f, wide, cols.ns.is_none());
+    let title = f.headline();
+    let ns_cell = match cols.ns {
+        Some(w) if wide => format!("{}  ", pad(ns, w)),
+        Some(w) => format!("{}  ", pad(&shorten_middle(ns, w), w)),
+        None => String::new(),
+    };
+    let (obj, title) = if wide {
+        (obj, title)
+    } else {
+        (shorten_middle(&obj, cols.obj), shorten_end(&title, cols.title))
+    };
+    writeln!(
+        out,
+        "{}  {ns_cell}{}  {title}",
+        term.severity(&pad(level(f.severity), LEVEL_W), f.severity),
+        pad(&obj, cols.obj)
+    )
+}
+
+/// `-o wide`: everything about one finding, under its row.
+fn details(f: &Finding, width: usize, out: &mut dyn Write) -> io::Result<()> {
+    let w = width.saturating_sub(4);
+    let mut facts = format!("confidence: {}", f.confidence);
+    if !f.evidence.is_empty() {
+        facts.push_str(&format!("; evidence: {}", f.evidence.join(", ")));
+    }
+    if let Some(b) = f.reclaimable_bytes {
+        facts.push_str(&format!("; frees {}", crate::report::human_bytes(b)));
+    }
+    let id = format!(
+        "fingerprint {}; uid {}",
+        crate::finding::fingerprint(f),
+        f.object.uid.as_deref().unwrap_or("-")
+    );
+    let mut paragraphs = vec![f.message.clone(), facts, id];
+    if !f.related.is_empty() {
+        let rel: Vec<String> = f.related.iter().map(|r| format!("{}/{}", r.kind, r.key())).collect();
+        paragraphs.push(format!("related: {}", rel.join(", ")));
+    }
+    paragraphs.push(format!("fix: {}", f.remediation));
+    for p in paragraphs {
+        for l in wrap(&p, w) {
+            writeln!(out, "    {l}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Every rule that ran: objects checked, findings, status, the space fixing would free.
+fn scoreboard(report: &Report, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    if report.rules.is_empty() {
+        return Ok(());
+    }
+    let mut frees: BTreeMap<&str, u64> = BTreeMap::new();
+    for f in &report.findings {
+        let e = frees.entry(f.rule.as_str()).or_default();
+        *e = e.saturating_add(f.reclaimable_bytes.unwrap_or(0));
+    }
+    let id_w = report.rules.iter().map(|r| chars(&r.id)).max().unwrap_or(4).max(4);
+    // Narrow terminals lose the CHECKED column first; then lines are cut.
+    let checked_col = id_w + 2 + 7 + 2 + 8 + 2 + 8 + 2 + 8 <= term.width;
+    let fit = |line: String| shorten_end(&line, term.width);
+    writeln!(
+        out,
+        "{}",
+        term.dim(&fit(format!(
+            "{}  {}FINDINGS  {}  FREES",
+            pad("RULE", id_w),
+            if checked_col { "CHECKED  " } else { "" },
+            pad("STATUS", 8)
+        )))
+    )?;
+    for r in &report.rules {
+        let free = match frees.get(r.id.as_str()).copied().unwrap_or(0) {
+            0 => "-".to_string(),
+            b => crate::report::human_bytes(b),
+        };
+        let findings = pad_left(&r.findings.to_string(), 8);
+        let checked = match r.status {
+            RuleStatus::Disabled | RuleStatus::Skipped => "-".to_string(),
+            _ => r.objects_checked.to_string(),
+        };
+        let checked = if checked_col {
+            format!("{}  ", pad_left(&checked, 7))
         } else {
             String::new()
         };
+        let line = |findings: &str| {
+            format!(
+                "{}  {checked}{findings}  {}  {free}",
+                pad(&r.id, id_w),
+                pad(status_word(r.status), 8)
+            )
+        };
+        let plain = line(&findings);
+        if chars(&plain) > term.width {
+            writeln!(out, "{}", fit(plain))?;
+        } else if r.findings > 0 {
+            writeln!(out, "{}", line(&term.severity(&findings, r.severity)))?;
+        } else {
+            writeln!(out, "{plain}")?;
+        }
+    }
+    Ok(())
+}
+
+fn totals(report: &Report, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    let s = &report.summary;
+    if s.total == 0 {
+        return writeln!(out, "No problems found.");
+    }
+    let mut parts = Vec::new();
+    let mut plain = Vec::new();
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
+        let n = s.by_severity.get(&sev).copied().unwrap_or(0);
+        if n > 0 {
+            let word = match (sev, n) {
+                (Severity::Error, 1) => "error",
+                (Severity::Error, _) => "errors",
+                (Severity::Warning, 1) => "warning",
+                (Severity::Warning, _) => "warnings",
+                (Severity::Info, _) => "info",
+            };
+            parts.push(term.severity(&format!("{n} {word}"), sev));
+            plain.push(format!("{n} {word}"));
+        }
+    }
+    let frees = if s.reclaimable_bytes > 0 {
+        format!(
+            " · fixing would free {}",
+            crate::report::human_bytes(s.reclaimable_bytes)
+        )
+    } else {
+        String::new()
+    };
+    let exempted = if s.exempted > 0 {
+        format!(" · {} exempted by annotation", s.exempted)
+    } else {
+        String::new()
+    };
+    let total = plural(s.total, "finding", "findings");
+    let line = format!("{total}: {}{frees}{exempted}", plain.join(", "));
+    if chars(&line) > term.width {
+        // Counts on one line, the rest on the next: nothing is cut from the totals.
         writeln!(
             out,
-            "{} {}: {}{frees}",
-            s.total,
-            if s.total == 1 { "finding" } else { "findings" },
-            parts.join(", ")
+            "{}",
+            shorten_end(&format!("{total}: {}", parts.join(", ")), usize::MAX)
         )?;
+        let rest = format!("{frees}{exempted}");
+        return writeln!(out, "{}", shorten_end(rest.trim_start_matches(" · "), term.width));
     }
-    if let Some(actions) = &report.actions {
-        render_actions(actions, report, total_width, color, out)?;
+    writeln!(out, "{total}: {}{frees}{exempted}", parts.join(", "))
+}
+
+fn gap_phrase(g: Gap) -> &'static str {
+    match g {
+        Gap::Forbidden => "forbidden",
+        Gap::NotFound => "not served",
+        Gap::Failed => "failed",
+        Gap::NotInInput => "not fully in the input",
+        Gap::OutOfScope => "outside -n",
     }
-    for gap in &report.incomplete {
-        let ns = gap.namespace.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
-        let rules = if gap.rules.is_empty() {
-            String::new()
+}
+
+/// Incomplete coverage in one or two lines (`-o wide`: every entry), and unreadable input.
+fn coverage(report: &Report, width: usize, wide: bool, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    if !report.incomplete.is_empty() {
+        if wide {
+            for gap in &report.incomplete {
+                let ns = gap.namespace.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
+                let name = gap.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+                let rules = if gap.rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (limits {})", gap.rules.join(", "))
+                };
+                writeln!(out, "incomplete: {}{name}{ns}: {}{rules}", gap.kind, gap.message)?;
+            }
         } else {
-            format!(" (limits {})", gap.rules.join(", "))
+            let mut by_reason: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+            let mut rules: Vec<&str> = Vec::new();
+            for gap in &report.incomplete {
+                let what = match (&gap.name, &gap.namespace) {
+                    (Some(n), Some(ns)) => format!("{} {ns}/{n}", gap.kind),
+                    (Some(n), None) => format!("{} {n}", gap.kind),
+                    _ => gap.kind.clone(),
+                };
+                let list = by_reason.entry(gap_phrase(gap.reason)).or_default();
+                if !list.contains(&what) {
+                    list.push(what);
+                }
+                for r in &gap.rules {
+                    if !rules.contains(&r.as_str()) {
+                        rules.push(r);
+                    }
+                }
+            }
+            let parts: Vec<String> = by_reason
+                .iter()
+                .map(|(why, kinds)| format!("{} {why}", plural(kinds.len(), "kind", "kinds")))
+                .collect();
+            let names: Vec<&str> = by_reason.values().flatten().map(String::as_str).collect();
+            let more = if names.len() > 3 {
+                format!(", +{}", names.len() - 3)
+            } else {
+                String::new()
+            };
+            let names = format!(": {}{more}", names[..names.len().min(3)].join(", "));
+            let active = report.rules.iter().filter(|r| r.status != RuleStatus::Disabled).count();
+            let limits = if rules.is_empty() {
+                String::new()
+            } else if rules.len() == active && active > 1 {
+                format!("; limits all {active} rules")
+            } else {
+                format!("; limits {}", rules.join(", "))
+            };
+            let first = format!("incomplete: {}{limits}{names}", parts.join(", "));
+            writeln!(out, "{}", term.severity(&shorten_end(&first, width), Severity::Warning))?;
+            let mut hint = String::from("  -o wide lists each gap");
+            if report.source.kind == SourceKind::Files {
+                hint.push_str(&format!(
+                    "; scan a `{CMD} dump` (or pass --assume-complete) for full coverage"
+                ));
+            } else if report.summary.incomplete {
+                hint.push_str("; exit code 3: the scan is not complete");
+            }
+            writeln!(out, "{}", term.dim(&shorten_end(&hint, width)))?;
+        }
+    }
+    if !report.input_errors.is_empty() {
+        if wide {
+            for e in &report.input_errors {
+                let doc = e.document.map(|d| format!(" document {d}")).unwrap_or_default();
+                let obj = e.object.as_ref().map(|o| format!(" {o}")).unwrap_or_default();
+                writeln!(out, "skipped: {}{doc}{obj}: {}", e.source, e.reason)?;
+            }
+        } else {
+            let first = &report.input_errors[0];
+            let line = format!(
+                "skipped: {} that could not be read (first: {}: {}); -o wide lists them",
+                plural(report.input_errors.len(), "document or object", "documents or objects"),
+                first.source,
+                first.reason
+            );
+            writeln!(out, "{}", term.severity(&shorten_end(&line, width), Severity::Warning))?;
+        }
+    }
+    Ok(())
+}
+
+/// The last line(s): what to do next, with counts.
+fn next_steps(report: &Report, width: usize, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    if report.findings.is_empty() {
+        return Ok(());
+    }
+    let mut segments = Vec::new();
+    let lead = "next: ";
+    if let Some(f) = report.findings.first() {
+        // A real example when it fits on the line, else the placeholders.
+        let example = format!("`{CMD} describe {} {}` explains a finding", f.rule, f.object.key());
+        segments.push(if chars(lead) + chars(&example) <= width {
+            example
+        } else {
+            format!("`{CMD} describe RULE NS/NAME` explains a finding")
+        });
+    }
+    if report.actions.is_none() {
+        let fixable: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.confidence != Confidence::Possible)
+            .filter(|f| report.rules.iter().any(|r| r.id == f.rule && r.fixable))
+            .collect();
+        if !fixable.is_empty() {
+            let live = if report.source.kind == SourceKind::Files {
+                " (on the live cluster)"
+            } else {
+                ""
+            };
+            segments.push(format!(
+                "`{CMD} fix`{live} can fix {}",
+                plural(fixable.len(), "finding", "findings")
+            ));
+        }
+    }
+    segments.push("-o wide for every detail".into());
+    // Pack whole segments into lines; a segment never breaks.
+    let indent = " ".repeat(chars(lead));
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for seg in segments {
+        let sep = if line.is_empty() { "" } else { " · " };
+        if !line.is_empty() && chars(&line) + chars(sep) + chars(&seg) > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        let sep = if line.is_empty() {
+            if lines.is_empty() { lead } else { indent.as_str() }
+        } else {
+            " · "
         };
-        writeln!(out, "incomplete: {}{ns}: {}{rules}", gap.kind, gap.message)?;
+        line.push_str(sep);
+        line.push_str(&seg);
     }
-    for e in &report.input_errors {
-        let doc = e.document.map(|d| format!(" document {d}")).unwrap_or_default();
-        let obj = e.object.as_ref().map(|o| format!(" {o}")).unwrap_or_default();
-        writeln!(out, "skipped: {}{doc}{obj}: {}", e.source, e.reason)?;
+    if !line.is_empty() {
+        lines.push(line);
     }
+    for l in lines {
+        writeln!(out, "{}", shorten_end(&l, width))?;
+    }
+    let _ = term;
     Ok(())
 }
 
@@ -240,12 +669,12 @@ fn render_actions(
     actions: &[crate::report::ActionRow],
     report: &Report,
     total_width: usize,
-    color: bool,
+    term: Terminal,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     use crate::report::ActionStatus as Status;
     writeln!(out)?;
-    writeln!(out, "{}", bold("Actions", color))?;
+    writeln!(out, "{}", term.bold("Actions"))?;
     if actions.is_empty() {
         writeln!(out, "Nothing to fix automatically.")?;
     } else {
@@ -271,7 +700,7 @@ fn render_actions(
                 out,
                 "{:<3}  {}  {}",
                 a.id,
-                paint(&format!("{status:<st_w$}"), sev, color),
+                term.severity(&format!("{status:<st_w$}"), sev),
                 lines[0]
             )?;
             let indent = " ".repeat(st_w + 7);
@@ -291,7 +720,10 @@ fn render_actions(
         .filter(|f| !report.rules.iter().any(|r| r.id == f.rule && r.fixable))
         .count();
     if manual > 0 {
-        writeln!(out, "{manual} finding(s) need a manual fix: see the fix: lines above.")?;
+        writeln!(
+            out,
+            "{manual} finding(s) need a manual fix: `{CMD} describe RULE NAMESPACE/NAME` says how."
+        )?;
     }
     if actions.iter().all(|a| a.status == Status::Planned) && !actions.is_empty() {
         writeln!(
@@ -304,7 +736,7 @@ fn render_actions(
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::*;
 
     #[test]
     fn wraps_on_words() {
@@ -313,5 +745,18 @@ mod tests {
         assert!(w.iter().all(|l| l.len() <= 20));
         assert_eq!(w.join(" "), "word ".repeat(30).trim());
         assert_eq!(wrap("", 20), vec![""]);
+    }
+
+    #[test]
+    fn names_are_shortened_in_the_middle() {
+        let name = "vm/ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a";
+        let s = shorten_middle(name, 24);
+        assert_eq!(chars(&s), 24);
+        assert!(
+            s.starts_with("vm/ci-runner") && s.ends_with("slot14a") && s.contains('…'),
+            "{s}"
+        );
+        assert_eq!(shorten_middle("short", 24), "short");
+        assert_eq!(shorten_middle("abcdef", 1), "…");
     }
 }

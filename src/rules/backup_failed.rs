@@ -114,6 +114,7 @@ impl Rule for BackupFailed {
             out.findings.push(
                 Finding::about(self, Severity::Error, s, msg, self.explain().remediation.to_string())
                     .with_confidence(Confidence::Proven)
+                    .with_title(format!("schedule suspended by Harvester: {}", c.reason))
                     .evidence(format!("suspended:{}", c.reason))
                     .evidence(format!("failures:{}", s.status.failure.unwrap_or(0))),
             );
@@ -131,7 +132,7 @@ fn judge_backup(
     let key = b.metadata.key();
     let vm = &b.spec.source.name;
     let age_of = |t: Option<&str>| parse_time(t).map(|t| (t, ctx.now.duration_since(t)));
-    let (msg, evidence) = if let Some((since, age)) = age_of(b.metadata.deletion_timestamp.as_deref()) {
+    let (msg, evidence, title) = if let Some((since, age)) = age_of(b.metadata.deletion_timestamp.as_deref()) {
         if age < grace {
             return None;
         }
@@ -141,6 +142,7 @@ fn judge_backup(
                 human(age)
             ),
             format!("deleting-since:{since}"),
+            format!("backup of {vm} stuck deleting for {}", human(age)),
         )
     } else if b.status.ready_to_use == Some(true) {
         return None;
@@ -148,6 +150,7 @@ fn judge_backup(
         (
             format!("Backup {key} of VM {vm} failed: {m}. It cannot be restored."),
             "backup-error".to_string(),
+            format!("backup of {vm} failed: {m}"),
         )
     } else {
         let (since, age) = age_of(
@@ -166,11 +169,13 @@ fn judge_backup(
                 b.status.progress.unwrap_or(0)
             ),
             format!("not-ready-since:{since}"),
+            format!("backup of {vm} not ready after {}", human(age)),
         )
     };
     Some(
         Finding::about(rule, Severity::Warning, b, msg, rule.explain().remediation.to_string())
             .with_confidence(Confidence::Proven)
+            .with_title(title)
             .evidence(evidence),
     )
 }

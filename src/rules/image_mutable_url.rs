@@ -453,7 +453,13 @@ impl Rule for ImageMutableUrl {
                  (evict disks before removing them).",
                 pinned_hint(url)
             );
-            let mut f = Finding::about(self, severity, img, msg, remediation).with_confidence(confidence);
+            let mut f = Finding::about(self, severity, img, msg, remediation)
+                .with_title(if severity == Severity::Error {
+                    format!("moving URL ({}): a BackingImage copy already failed", marker.what)
+                } else {
+                    format!("moving URL ({}): lost for good if every copy fails", marker.what)
+                })
+                .with_confidence(confidence);
             for e in evidence {
                 f = f.evidence(e);
             }

@@ -264,6 +264,12 @@ impl Rule for ImageNameCollision {
                     Confidence::Possible
                 };
                 let mut f = Finding::about(self, Severity::Error, img, msg, REMEDIATION.to_string())
+                    .with_title(format!(
+                        "StorageClass {class} shared with {} ({}{} PVCs use it)",
+                        other_names.join(", "),
+                        pvc_count.0,
+                        if pvc_count.1 { "" } else { "+" }
+                    ))
                     .with_confidence(confidence)
                     .evidence(format!("shared-class:{class}"));
                 for &j in group {
@@ -325,6 +331,7 @@ impl Rule for ImageNameCollision {
                     img.image_id()
                 );
                 let f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix())
+                    .with_title(format!("its StorageClass {class} is gone: no new volumes from it"))
                     .evidence(format!("class-missing:{class}"))
                     .evidence(version_fact.clone());
                 out.findings.push(f);
@@ -341,6 +348,7 @@ impl Rule for ImageNameCollision {
                         img.image_id()
                     );
                     let mut f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix())
+                        .with_title(format!("its StorageClass {class} now serves {served}'s data"))
                         .evidence(format!("class-serves:{served}"))
                         .evidence(format!("backing-image:{bi_name}"));
                     f.related.push(sc.object_ref());
@@ -424,6 +432,7 @@ impl ImageNameCollision {
                 ),
                 LOST_FIX.to_string(),
             )
+            .with_title(format!("lost StorageClass {legacy}: a same-named image deleted it"))
             .evidence(format!("class-missing:{legacy}")),
             Served::Image { id: served, .. } if served != id => Finding::about(
                 self,
@@ -436,6 +445,7 @@ impl ImageNameCollision {
                 ),
                 LOST_FIX.to_string(),
             )
+            .with_title(format!("lost StorageClass {legacy} to {served}"))
             .evidence(format!("class-serves:{served}")),
             Served::Image { .. } => return None,
             Served::Unknown(bi) if own_backing_image(img, &bi) => return None,
@@ -462,6 +472,9 @@ impl ImageNameCollision {
                 ),
                 LOST_FIX.to_string(),
             )
+            .with_title(format!(
+                "legacy StorageClass {legacy} at risk: a same-named image has its own"
+            ))
             .with_confidence(Confidence::Likely),
         };
         for (n, c) in newer {
@@ -482,6 +495,7 @@ fn unknown(rule: &ImageNameCollision, img: &VirtualMachineImage, kind: &str, msg
         format!("{msg} (unknown kind: {kind})"),
         format!("Re-run with {kind} objects in the input (or with permission to list them)."),
     )
+    .with_title(format!("StorageClass not checked: {kind} objects were not read"))
     .with_confidence(Confidence::Possible)
     .evidence(format!("unknown-kind:{kind}"))
 }

@@ -169,6 +169,7 @@ fn deleting(
         rule.explain().remediation.to_string(),
     )
     .with_confidence(Confidence::Proven)
+    .with_title(format!("stuck removing for {}", human(age)))
     .evidence(format!("deleting-since:{since}"));
     for u in users.into_iter().flatten() {
         f = f.evidence(format!("in-use-by:{u}"));
@@ -199,6 +200,7 @@ fn failed_for_good(rule: &ImageStuck, img: &VirtualMachineImage) -> Option<Findi
             rule.explain().remediation.to_string(),
         )
         .with_confidence(Confidence::Proven)
+        .with_title("import failed for good (RetryLimitExceeded)")
         .evidence("retry-limit-exceeded"),
     )
 }
@@ -241,6 +243,11 @@ fn backing_missing(
     );
     let mut f = Finding::about(rule, severity, img, msg, rule.explain().remediation.to_string())
         .with_confidence(confidence)
+        .with_title(if bi.is_some() {
+            "stale BackingImageMissing condition (its BackingImage exists)"
+        } else {
+            "its BackingImage is missing: no new disks from it"
+        })
         .evidence("backing-image-missing");
     if bi.is_some() {
         f = f.evidence("condition-stale");
@@ -274,6 +281,7 @@ fn backing_images(rule: &ImageStuck, ctx: &Context<'_>, out: &mut Outcome) {
             );
             let mut f = Finding::about(rule, Severity::Warning, b, msg, rule.explain().remediation.to_string())
                 .with_confidence(Confidence::Likely)
+                .with_title(format!("left behind: its image {id} no longer exists"))
                 .evidence(format!("image-missing:{id}"));
             f.reclaimable_bytes = b.size_bytes().and_then(|s| s.checked_mul(u64::try_from(copies).ok()?));
             out.findings.push(f);
@@ -293,6 +301,7 @@ fn backing_images(rule: &ImageStuck, ctx: &Context<'_>, out: &mut Outcome) {
             out.findings.push(
                 Finding::about(rule, Severity::Warning, b, msg, rule.explain().remediation.to_string())
                     .with_confidence(Confidence::Proven)
+                    .with_title(format!("all {copies} copies failed: no new volumes from it"))
                     .evidence(format!("all-copies-failed:{copies}")),
             );
         }

@@ -252,6 +252,9 @@ impl Rule for ImportOpenstackLeak {
                     source.key()
                 );
                 let mut f = Finding::about(self, Severity::Info, imp, msg, self.explain().remediation.to_string())
+                    .with_title(format!(
+                        "export of {vm:?} stuck since {t}: may have leaked in OpenStack"
+                    ))
                     .with_confidence(Confidence::Possible)
                     .evidence("export-stuck")
                     .evidence(format!("powered-off:{t}"))
@@ -358,6 +361,7 @@ impl ImportOpenstackLeak {
             leaked_set(&name),
         );
         let mut f = Finding::about(self, severity, imp, msg, self.explain().remediation.to_string())
+            .with_title(format!("OpenStack leftovers of a failed export: {name}"))
             .with_confidence(confidence);
         f.evidence = evidence;
         f.details.insert("leakedIndex".into(), index.to_string());
@@ -684,9 +688,17 @@ impl<'a> Leftovers<'a> {
                             evidence: vec![evidence.into()],
                             reclaimable_bytes: None,
                             object: source_ref.clone(),
+                            title: crate::finding::shorten_end(
+                                &format!(
+                                    "{} of VM {vm:?} in OpenStack, no import of it seen",
+                                    plural(found.len(), "leftover")
+                                ),
+                                crate::finding::TITLE_MAX,
+                            ),
                             message: msg,
                             remediation: rule.explain().remediation.to_string(),
                             related: Vec::new(),
+                            origin: None,
                             details: BTreeMap::new(),
                             fix_input: None,
                             exemption: None,
@@ -764,7 +776,12 @@ fn concrete(
         imp,
         msg,
         rule.explain().remediation.to_string(),
-    );
+    )
+    .with_title(format!(
+        "{} of the failed export of {:?} still in OpenStack",
+        plural(found.len(), "resource"),
+        imp.spec.virtual_machine_name
+    ));
     f.related.push(source.clone());
     attach(&mut f, &source.key(), &imp.spec.virtual_machine_name, found);
     f

@@ -402,6 +402,14 @@ impl MigrationAnnotationStale {
             (Severity::Info, Confidence::Possible)
         };
         let mut f = Finding::about(self, severity, quota, msg, fix).with_confidence(confidence);
+        f = f.with_title(if missing.is_empty() {
+            format!("stale migration entry for {who} blocks quota changes")
+        } else {
+            format!(
+                "migration entry for {who}: {} not read, stale or not unknown",
+                missing.join(", ")
+            )
+        });
         f.evidence = evidence;
         f.details.insert(DETAIL_ANNOTATION.into(), key.to_string());
         f.fix_input = Some(FixInput::QuotaAnnotation {

@@ -260,6 +260,15 @@ fn finding(rule: &MigrationStuck, m: &VirtualMachineInstanceMigration, f: Facts)
     );
     let mut finding = Finding::about(rule, Severity::Warning, m, msg, rule.explain().remediation.to_string())
         .with_confidence(confidence)
+        .with_title(format!(
+            "migration of {vmi} {} for {}",
+            if f.what == "deleting" {
+                "stuck deleting".to_string()
+            } else {
+                format!("stuck in {}", f.what)
+            },
+            human(f.age)
+        ))
         .evidence(format!("phase:{}", f.what))
         .evidence(format!("phase-since:{}", f.since));
     if f.vmi_gone {

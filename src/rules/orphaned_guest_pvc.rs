@@ -521,6 +521,16 @@ impl Judge<'_> {
             Severity::Warning
         };
         let mut f = Finding::about(rule, severity, pvc, msg, fix).with_confidence(v.confidence);
+        f = f.with_title(format!(
+            "guest-cluster volume outlived its cluster ({}{}{})",
+            pvc.size().unwrap_or("size unknown"),
+            v.unused_for
+                .map(|d| format!(", unused {}", human(d)))
+                .unwrap_or_default(),
+            v.reclaimable
+                .map(|b| format!(", frees {}", crate::quantity::human_bytes(b)))
+                .unwrap_or_default()
+        ));
         f.evidence = v.evidence;
         f.reclaimable_bytes = v.reclaimable;
         if !pvc.spec.volume_name.is_empty() {

@@ -119,6 +119,7 @@ fn pending_pvcs(rule: &StorageClassMissing, ctx: &Context<'_>, classes: &BTreeSe
                 rule.explain().remediation.to_string(),
             )
             .with_confidence(Confidence::Proven)
+            .with_title(format!("Pending for ever: StorageClass {class} does not exist"))
             .evidence(format!("missing-class:{class}"))
             .evidence("unbound"),
         );
@@ -165,6 +166,10 @@ fn vm_templates(rule: &StorageClassMissing, ctx: &Context<'_>, classes: &BTreeSe
             } else {
                 Confidence::Possible
             });
+        f = f.with_title(format!(
+            "disk templates name missing StorageClass {}: the VM cannot start",
+            missing.first().map(|(_, c)| c.as_str()).unwrap_or("")
+        ));
         if !pvcs_known {
             f.severity = Severity::Info;
             f = f.evidence("unknown-kind:PersistentVolumeClaim");
@@ -203,6 +208,7 @@ fn image_classes(rule: &StorageClassMissing, ctx: &Context<'_>, out: &mut Outcom
         out.findings.push(
             Finding::about(rule, Severity::Warning, sc, msg, rule.explain().remediation.to_string())
                 .with_confidence(Confidence::Proven)
+                .with_title(format!("BackingImage {bi} is gone: no new volumes of this class"))
                 .evidence(format!("missing-backing-image:{bi}")),
         );
     }

@@ -368,7 +368,10 @@ impl Rule for VmNameBreaksMigration {
                     "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}. ResourceQuotas are unknown in \
                      {ns}, so whether a Rancher quota with cpu/memory limits governs it was not checked."
                 );
-                let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string());
+                let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
+                    "{}-character name may block live migration; quotas in {ns} not read",
+                    name.len()
+                ));
                 out.findings.push(
                     base(f)
                         .evidence("unknown-kind:ResourceQuota")
@@ -393,7 +396,10 @@ impl Rule for VmNameBreaksMigration {
                      in {ns}, so whether it runs and with which limits was not checked (its template has {}).",
                     limits_text(template)
                 );
-                let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string());
+                let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
+                    "{}-character name may block live migration under quota {qname}; VMIs not read",
+                    name.len()
+                ));
                 out.findings.push(
                     base(f)
                         .evidence(format!("quota:{qname}"))
@@ -516,6 +522,20 @@ impl Rule for VmNameBreaksMigration {
             let msg = format!("{lead} {msg}");
             let mut f =
                 base(Finding::about(self, severity, vm, msg, REMEDIATION.to_string())).with_confidence(confidence);
+            f = f.with_title(match (version.is_some(), severity) {
+                (true, Severity::Error) => format!(
+                    "{}-character name: live migration fails, quota {qname} has no headroom",
+                    name.len()
+                ),
+                (true, _) => format!(
+                    "{}-character name: migrates only while quota {qname} has headroom",
+                    name.len()
+                ),
+                (false, _) => format!(
+                    "{}-character name: no live migration on Harvester v1.2.0-v1.4.1 (version unknown)",
+                    name.len()
+                ),
+            });
             for e in evidence {
                 f = f.evidence(e);
             }

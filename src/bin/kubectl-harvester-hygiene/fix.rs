@@ -1,13 +1,13 @@
 //! `fix`: plan, server-side dry-run or apply the fixes of fixable findings.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use clap::Args;
 use harvester_hygiene::finding::fingerprint;
 use harvester_hygiene::remedy::{self, Backup, ExecOptions, Mode, Status};
-use harvester_hygiene::report::{self, Format, exit};
+use harvester_hygiene::report::{self, Format, Printer, exit};
 use harvester_hygiene::rules::Finding;
 use harvester_hygiene::scan::{ScanOptions, gather, judge};
 
@@ -39,44 +39,42 @@ pub struct FixArgs {
 }
 
 /// Run `fix`; returns the exit code.
-pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) -> i32 {
+pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Printer) -> i32 {
     let mode = match (args.apply, args.dry_run.as_deref()) {
         (true, _) => Mode::Apply,
         (false, Some("server")) => Mode::DryRunServer,
         _ => Mode::Plan,
     };
     if mode == Mode::Apply && !args.yes && !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: --apply asks before each action; stdin is not a terminal, so pass --yes to apply without asking"
-        );
+        p.error("--apply asks before each action; stdin is not a terminal, so pass --yes to apply without asking");
         return exit::USAGE;
     }
     let wanted = match &args.from_report {
-        Some(p) => match saved_fingerprints(p) {
+        Some(path) => match saved_fingerprints(path) {
             Ok(set) => Some(set),
             Err(e) => {
-                eprintln!("error: {e}");
+                p.error(&e.to_string());
                 return exit::USAGE;
             }
         },
         None => None,
     };
-    let now = || opts.now.unwrap_or_else(jiff::Timestamp::now);
+    let now = || opts.now.unwrap_or_else(jiff::Timestamp::now); // live only: no dump clock
     let g = match gather(&opts).await {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("error: {e}");
+            p.error(&e.to_string());
             return super::error_code(&e);
         }
     };
     let Some(client) = g.client.clone() else {
-        eprintln!("error: fix works on a live cluster (--from is for scans)");
+        p.error("fix works on a live cluster (--from is for scans)");
         return exit::USAGE;
     };
     let mut report = judge(&g.inv, &g.rules, &opts.config, now(), g.source);
     if report.summary.incomplete {
-        eprintln!("error: the scan could not read every kind the rules need; nothing is planned on partial data");
-        let _ = report::render(&report, output, color, &mut std::io::stdout().lock());
+        p.error("the scan could not read every kind the rules need; nothing is planned on partial data");
+        let _ = p.report(&report, output);
         return exit::INCOMPLETE;
     }
     let findings: Vec<Finding> = report
@@ -90,7 +88,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
         Some(d) => match remedy::purge::plan(&client, d, now(), opts.namespace.as_deref()).await {
             Ok(a) => a,
             Err(e) => {
-                eprintln!("error: {e}");
+                p.error(&e.to_string());
                 return exit::INCOMPLETE;
             }
         },
@@ -108,7 +106,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
                 r2.findings.into_iter().map(|f| (fingerprint(&f), f)).collect()
             }
             Err(e) => {
-                eprintln!("error: re-check scan failed: {e}");
+                p.error(&format!("re-check scan failed: {e}"));
                 return super::error_code(&e);
             }
         }
@@ -118,7 +116,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
         match Backup::create(&dir) {
             Ok(b) => backup = Some(b),
             Err(e) => {
-                eprintln!("error: {e}");
+                p.error(&e.to_string());
                 return exit::USAGE;
             }
         }
@@ -134,8 +132,8 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
         if yes {
             return true;
         }
-        eprint!("[{}] {}? [y/N] ", a.id, a.description);
-        let _ = std::io::stderr().flush();
+        let _ = write!(p.err(), "[{}] {}? [y/N] ", a.id, a.description);
+        let _ = p.err().flush();
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
         matches!(line.trim(), "y" | "Y" | "yes")
@@ -143,15 +141,15 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, color: bool) 
     let results = remedy::execute(&client, actions, &fresh, &exec, &mut confirm).await;
     let failed = results.iter().filter(|r| r.status == Status::Failed).count();
     report.actions = Some(results.into_iter().map(Into::into).collect());
-    if let Err(e) = report::render(&report, output, color, &mut std::io::stdout().lock()) {
-        eprintln!("error: {e}");
+    if let Err(e) = p.report(&report, output) {
+        p.error(&e.to_string());
         return exit::USAGE;
     }
     if let Some(dir) = backup.as_ref().and_then(|b| b.dir.as_ref()) {
-        eprintln!("backups and audit log: {}", dir.display());
+        p.note(&format!("backups and audit log: {}", dir.display()));
     }
     if failed > 0 {
-        eprintln!("error: {failed} action(s) failed");
+        p.error(&format!("{failed} action(s) failed"));
         return exit::FINDINGS;
     }
     exit::OK

@@ -1,8 +1,8 @@
 //! `kubectl harvester-hygiene`: the kubectl plugin. A thin layer over the library.
 
+mod describe;
 mod fix;
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::inventory::live::LiveOptions;
-use harvester_hygiene::report::{self, FailOn, Format, exit};
+use harvester_hygiene::report::{self, ColorChoice, FailOn, Format, Printer, exit};
 use harvester_hygiene::rules::import_openstack_leak;
 use harvester_hygiene::scan::{Input, ScanOptions, scan};
 use harvester_hygiene::{Error, rules};
@@ -36,6 +36,12 @@ enum Command {
     Scan(Box<ScanArgs>),
     /// Fix what is safe to fix: print the plan (default), --dry-run=server, or --apply
     Fix(Box<FixCmd>),
+    /// Explain one finding: message, evidence, related objects, remediation with the exact
+    /// commands, and whether `fix` can do it (`describe RULE NAMESPACE/NAME` or `describe FINGERPRINT`)
+    Describe(Box<DescribeArgs>),
+    /// Write what a scan reads (only the fields the rules read, never Secrets) and a manifest of
+    /// what was listed completely, for offline scans with `scan --from` and full coverage
+    Dump(Box<DumpArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Explain one rule: why it matters, affected versions, upstream issues, remediation
@@ -47,11 +53,25 @@ enum Command {
     Version,
 }
 
+/// How the output looks.
+#[derive(Args)]
+struct ViewArgs {
+    /// Colours: auto (a terminal without NO_COLOR; CLICOLOR_FORCE forces them), always or never
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = clap::value_parser!(ColorChoice))]
+    color: ColorChoice,
+}
+
 #[derive(Args)]
 struct ScanArgs {
-    /// Output format: table, wide, json or yaml
+    /// Output format: table, wide, json, yaml, sarif (SARIF 2.1.0) or junit (JUnit XML)
     #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
     output: Format,
+    #[command(flatten)]
+    view: ViewArgs,
+    /// Write the output to this file instead of stdout (atomically: a temporary file renamed
+    /// over it; no colour)
+    #[arg(long, value_name = "PATH")]
+    output_file: Option<PathBuf>,
     /// Read objects from files instead of a cluster: YAML/JSON manifests, `kubectl get -o yaml`
     /// dumps, directories (recursive) or Harvester support bundle .zip files. Repeatable.
     #[arg(long = "from", value_name = "PATH")]
@@ -66,10 +86,52 @@ struct ScanArgs {
 }
 
 #[derive(Args)]
+struct DumpArgs {
+    /// Where to write: a new or empty directory, or a FILE.tar.gz
+    #[arg(short = 'o', long = "output", value_name = "DIR|FILE.tar.gz")]
+    output: PathBuf,
+    /// Only list this namespace (the manifest says so; cluster-scoped kinds are still listed)
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// All namespaces (the default; accepted for kubectl habit)
+    #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
+    all_namespaces: bool,
+    /// Only list what these rules read (comma-separated ids)
+    #[arg(long, value_delimiter = ',')]
+    rules: Vec<String>,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+#[derive(Args)]
+struct DescribeArgs {
+    /// A rule id (see `rules`), or a finding's fingerprint (16 hex digits, from -o wide or -o json)
+    #[arg(value_name = "RULE|FINGERPRINT")]
+    target: String,
+    /// The object: NAMESPACE/NAME, or NAME for a cluster-scoped one (with a rule id)
+    #[arg(value_name = "NAMESPACE/NAME")]
+    object: Option<String>,
+    /// Output format: table (as kubectl describe), json or yaml
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
+    output: Format,
+    #[command(flatten)]
+    view: ViewArgs,
+    /// Read objects from files instead of a cluster (as for `scan`)
+    #[arg(long = "from", value_name = "PATH")]
+    from: Vec<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
 struct FixCmd {
     /// Output format: table, wide, json or yaml
     #[arg(short = 'o', long = "output", default_value = "table", value_parser = clap::value_parser!(Format))]
     output: Format,
+    #[command(flatten)]
+    view: ViewArgs,
     #[command(flatten)]
     fix: fix::FixArgs,
     #[command(flatten)]
@@ -88,6 +150,21 @@ struct LimitArgs {
     /// Most bytes a zip member may inflate to per compressed byte (N or N:1); members up to 1Mi are exempt
     #[arg(long, value_name = "RATIO", default_value = "100", value_parser = parse_ratio)]
     max_zip_ratio: u64,
+    /// The --from files hold every object of each kind they contain (e.g. `kubectl get KIND -A -o
+    /// yaml` dumps): a kind seen in some namespaces counts as known in all
+    #[arg(long)]
+    assume_complete: bool,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_file_bytes: self.max_file_bytes,
+            max_total_bytes: self.max_total_bytes,
+            max_zip_ratio: self.max_zip_ratio,
+            assume_complete: self.assume_complete,
+        }
+    }
 }
 
 /// A byte count as a Kubernetes quantity (`512Mi`, `4Gi`, `100M`, `1000`), at least one byte.
@@ -130,6 +207,13 @@ struct CommonArgs {
     /// Run only these rules (comma-separated ids; see `rules`)
     #[arg(long, value_delimiter = ',')]
     rules: Vec<String>,
+    /// Do not run these rules (comma-separated ids); with --rules, removed from that list
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    exclude_rules: Vec<String>,
+    /// Do not report findings in these namespaces: names or globs, comma-separated
+    /// (`kube-*,cattle-*`); added to the policy file's namespaces.exclude
+    #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
+    exclude_namespaces: Vec<String>,
     /// Policy file: enable/disable rules, severities, namespaces, grace periods, exemptions
     #[arg(long, value_name = "PATH", env = "HARVESTER_HYGIENE_CONFIG")]
     config: Option<PathBuf>,
@@ -206,6 +290,8 @@ fn main() -> ExitCode {
         Command::Explain { rule } => explain(&rule),
         Command::Scan(args) => run_scan(*args),
         Command::Fix(args) => run_fix(*args),
+        Command::Describe(args) => describe::run(*args),
+        Command::Dump(args) => run_dump(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
@@ -270,14 +356,40 @@ fn error_code(e: &Error) -> i32 {
 }
 
 /// Scan options from the shared flags (`from`: files input).
-fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits) -> Result<ScanOptions, i32> {
+fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut Printer) -> Result<ScanOptions, i32> {
     let mut config = match &common.config {
-        Some(p) => harvester_hygiene::scan::load_config(p).map_err(|e| {
-            eprintln!("error: {e}");
+        Some(path) => harvester_hygiene::scan::load_config(path).map_err(|e| {
+            p.error(&e.to_string());
             exit::USAGE
         })?,
         None => Config::default(),
     };
+    for glob in &common.exclude_namespaces {
+        let glob = glob.trim();
+        if !glob.is_empty() {
+            config.namespaces.exclude.insert(glob.to_string());
+        }
+    }
+    let mut selected = common.rules.clone();
+    if !common.exclude_rules.is_empty() {
+        for id in &common.exclude_rules {
+            if rules::find(id).is_none() {
+                p.error(&format!(
+                    "--exclude-rules: unknown rule {id:?}; known rules: {}",
+                    rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+                ));
+                return Err(exit::USAGE);
+            }
+        }
+        if selected.is_empty() {
+            selected = rules::REGISTRY.iter().map(|r| r.id().to_string()).collect();
+        }
+        selected.retain(|id| !common.exclude_rules.contains(id));
+        if selected.is_empty() {
+            p.error("--exclude-rules leaves no rule to run");
+            return Err(exit::USAGE);
+        }
+    }
     let os = &common.openstack;
     if os.openstack_without_import {
         config
@@ -296,14 +408,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits) -> Resul
         .without_import,
     });
     let input = if from.is_empty() {
-        Input::Live(LiveOptions {
-            kubeconfig: common.kube.kubeconfig,
-            context: common.kube.context,
-            impersonate: common.kube.as_user,
-            impersonate_groups: common.kube.as_group,
-            request_timeout: common.kube.request_timeout.filter(|d| !d.is_zero()),
-            page_size: common.kube.chunk_size.max(1),
-        })
+        Input::Live(live_options(common.kube))
     } else {
         Input::Files(from)
     };
@@ -311,7 +416,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits) -> Resul
         input,
         namespace: common.namespace,
         harvester_version: common.harvester_version,
-        rules: common.rules,
+        rules: selected,
         config,
         now: None,
         openstack,
@@ -319,68 +424,145 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits) -> Resul
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+fn runtime(p: &mut Printer) -> Result<tokio::runtime::Runtime, i32> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
+            p.error(&format!("cannot start the async runtime: {e}"));
             exit::USAGE
         })
 }
 
-fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+fn live_options(kube: KubeArgs) -> LiveOptions {
+    LiveOptions {
+        kubeconfig: kube.kubeconfig,
+        context: kube.context,
+        impersonate: kube.as_user,
+        impersonate_groups: kube.as_group,
+        request_timeout: kube.request_timeout.filter(|d| !d.is_zero()),
+        page_size: kube.chunk_size.max(1),
+    }
 }
 
-fn run_fix(args: FixCmd) -> i32 {
-    let opts = match scan_options(args.common, Vec::new(), Limits::default()) {
-        Ok(o) => o,
-        Err(code) => return code,
+fn run_dump(args: DumpArgs) -> i32 {
+    use harvester_hygiene::dump::{DumpOptions, dump};
+    let mut p = Printer::stdio(ColorChoice::Auto);
+    let opts = DumpOptions {
+        live: live_options(args.kube),
+        namespace: args.namespace,
+        rules: args.rules,
+        output: args.output,
     };
-    let rt = match runtime() {
+    let rt = match runtime(&mut p) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    rt.block_on(fix::run(opts, args.fix, args.output, stdout_color()))
+    let summary = match rt.block_on(dump(&opts)) {
+        Ok(s) => s,
+        Err(e) => {
+            p.error(&e.to_string());
+            return error_code(&e);
+        }
+    };
+    let m = &summary.manifest;
+    p.line(&format!(
+        "wrote {}: {} objects of {} kinds from {} (Harvester {}{})",
+        summary.path.display(),
+        summary.objects(),
+        m.kinds.len(),
+        m.cluster.server,
+        m.harvester_version.as_deref().unwrap_or("unknown"),
+        m.namespace
+            .as_ref()
+            .map(|n| format!(", namespace {n} only"))
+            .unwrap_or_default()
+    ));
+    let incomplete = summary.incomplete();
+    for k in &incomplete {
+        p.warn(&format!(
+            "not listed completely: {}: {}",
+            k.kind,
+            k.message.as_deref().unwrap_or("unknown reason")
+        ));
+    }
+    p.line(&format!(
+        "scan it with: kubectl harvester-hygiene scan --from {}",
+        summary.path.display()
+    ));
+    p.flush();
+    if incomplete.is_empty() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    }
 }
 
-fn run_scan(args: ScanArgs) -> i32 {
-    let limits = Limits {
-        max_file_bytes: args.limits.max_file_bytes,
-        max_total_bytes: args.limits.max_total_bytes,
-        max_zip_ratio: args.limits.max_zip_ratio,
-    };
-    let opts = match scan_options(args.common, args.from, limits) {
+fn run_fix(args: FixCmd) -> i32 {
+    let mut p = Printer::stdio(args.view.color);
+    let opts = match scan_options(args.common, Vec::new(), Limits::default(), &mut p) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let rt = match runtime() {
+    let rt = match runtime(&mut p) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let code = rt.block_on(fix::run(opts, args.fix, args.output, &mut p));
+    p.flush();
+    code
+}
+
+fn run_scan(args: ScanArgs) -> i32 {
+    let limits = args.limits.limits();
+    let mut p = Printer::stdio(args.view.color);
+    let opts = match scan_options(args.common, args.from, limits, &mut p) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let rt = match runtime(&mut p) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     let report = match rt.block_on(scan(&opts)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            p.error(&e.to_string());
             return error_code(&e);
         }
     };
-    let color = stdout_color();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if let Err(e) = report::render(&report, args.output, color, &mut out) {
-        eprintln!("error: {e}");
-        return exit::USAGE;
+    let mut render = report::RenderOptions::new(p.term);
+    render.fail_on = args.fail_on;
+    render.rules = harvester_hygiene::scan::rule_help();
+    match &args.output_file {
+        Some(path) => {
+            // A file gets no colour, and the width COLUMNS gives (else 80).
+            render.term = report::Terminal::decide(ColorChoice::Never, false, None, |k| std::env::var(k).ok());
+            let mut buf = Vec::new();
+            if let Err(e) = report::render(&report, args.output, &render, &mut buf) {
+                p.error(&e.to_string());
+                return exit::USAGE;
+            }
+            if let Err(e) = report::write_atomic(path, &buf) {
+                p.error(&format!("--output-file {}: {e}", path.display()));
+                return exit::USAGE;
+            }
+        }
+        None => {
+            if let Err(e) = p.report_with(&report, args.output, render) {
+                p.error(&e.to_string());
+                return exit::USAGE;
+            }
+        }
     }
-    let _ = out.flush();
-    if matches!(args.output, Format::Json | Format::Yaml) {
+    if !matches!(args.output, Format::Table | Format::Wide) || args.output_file.is_some() {
         for gap in &report.incomplete {
-            eprintln!("warning: incomplete: {}: {}", gap.kind, gap.message);
+            p.warn(&format!("incomplete: {}: {}", gap.kind, gap.message));
         }
         for e in &report.input_errors {
-            eprintln!("warning: skipped {}: {}", e.source, e.reason);
+            p.warn(&format!("skipped {}: {}", e.source, e.reason));
         }
     }
+    p.flush();
     report::exit_code(&report, args.fail_on)
 }
