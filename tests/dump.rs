@@ -47,7 +47,11 @@ fn demo_objects() -> Vec<Value> {
         for p in entries {
             if p.is_dir() {
                 walk(&p, out);
-            } else if p.extension().is_some_and(|e| e == "yaml" || e == "json") {
+            } else if p.extension().is_some_and(|e| e == "yaml" || e == "json")
+                && p.file_name()
+                    .is_some_and(|n| n != harvester_hygiene::inventory::manifest::FILE)
+            {
+                // (Its dump manifest is no cluster object.)
                 out.push(p);
             }
         }

@@ -392,6 +392,16 @@ async fn plan_dry_run_apply_backup_restore_and_idempotence() {
     );
     // Deleted: no pod uses it, so the pvc-protection controller lets it go.
     common::wait_gone("v1", "PersistentVolumeClaim", Some(&ns), &pvc).await;
+    // The PV binder marks the PV Released, and Retain keeps it (and the Longhorn volume).
+    let mut phase = Value::Null;
+    for _ in 0..60 {
+        phase = kubectl(&["get", "pv", &pv])["status"]["phase"].clone();
+        if phase == "Released" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!(phase, "Released", "the PV outlives its PVC, Released");
     let q = kubectl(&["get", "resourcequota", "default-q", "-n", &ns]);
     assert!(q["metadata"]["annotations"].get(quota_ann).is_none());
     assert_eq!(q["spec"]["hard"]["limits.cpu"], "20");

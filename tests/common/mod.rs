@@ -164,17 +164,30 @@ pub async fn create(obj: Value) -> Value {
     if obj.get("status").is_some() {
         // Kinds with a status subresource drop status on create; write it. A 404 means the
         // kind has none and the create kept it.
-        let mut with_status = created.clone();
-        with_status["status"] = obj["status"].clone();
-        let name = created["metadata"]["name"].as_str().unwrap();
-        match send(
-            &client,
-            "PUT",
-            &format!("{url}/{name}/status?fieldValidation=Strict"),
-            &with_status,
-        )
-        .await
-        {
+        let name = created["metadata"]["name"].as_str().unwrap().to_string();
+        let mut current = created.clone();
+        // A controller (the PV binder, say) may update the object between the create and the
+        // status write: on a conflict, re-read it and write the status again.
+        let mut tries = 0;
+        let outcome = loop {
+            let mut with_status = current.clone();
+            with_status["status"] = obj["status"].clone();
+            match send(
+                &client,
+                "PUT",
+                &format!("{url}/{name}/status?fieldValidation=Strict"),
+                &with_status,
+            )
+            .await
+            {
+                Err(kube::Error::Api(s)) if s.code == 409 && tries < 10 => {
+                    tries += 1;
+                    current = get_path(&format!("{url}/{name}")).await.unwrap_or(current);
+                }
+                other => break other,
+            }
+        };
+        match outcome {
             Ok(v) => {
                 if custom {
                     assert_schema_kept(
