@@ -118,6 +118,17 @@ pub fn parse_duration_flag(s: &str) -> std::result::Result<Duration, String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationOption(pub Duration);
 
+impl DurationOption {
+    /// The option, else `default`, as a signed duration for timestamp arithmetic (a value too
+    /// long for it falls back to `default`).
+    pub fn or_default(opt: Option<DurationOption>, default: Duration) -> jiff::SignedDuration {
+        let d = |x: Duration| jiff::SignedDuration::try_from(x).ok();
+        opt.and_then(|o| d(o.0))
+            .or_else(|| d(default))
+            .unwrap_or(jiff::SignedDuration::MAX)
+    }
+}
+
 impl<'de> Deserialize<'de> for DurationOption {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;

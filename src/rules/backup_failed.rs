@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::orphaned_guest_pvc::human;
+use super::human;
 use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, info};
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{ScheduleVMBackup, VirtualMachineBackup};
@@ -82,8 +82,7 @@ impl Rule for BackupFailed {
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
-        let grace = ctx.options::<Options>(ID).grace_period.map_or(DEFAULT_GRACE, |d| d.0);
-        let grace = jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::from_hours(6));
+        let grace = crate::config::DurationOption::or_default(ctx.options::<Options>(ID).grace_period, DEFAULT_GRACE);
         for b in inv.objects::<VirtualMachineBackup>() {
             if inv.in_scope(b.metadata.namespace.as_deref())
                 && let Some(f) = judge_backup(self, ctx, b, grace)

@@ -202,8 +202,7 @@ impl Rule for ImportOpenstackLeak {
         let since = fixed_since(ctx);
         let upgrades_known = inv.covers::<Upgrade>(Some(HARVESTER_SYSTEM));
         let opts: Options = ctx.options(ID);
-        let stuck_after = opts.stuck_after.map_or(DEFAULT_STUCK_AFTER, |d| d.0);
-        let stuck_after = jiff::SignedDuration::try_from(stuck_after).unwrap_or(jiff::SignedDuration::from_hours(6));
+        let stuck_after = crate::config::DurationOption::or_default(opts.stuck_after, DEFAULT_STUCK_AFTER);
         let os = ctx.inv.openstack.as_ref().map(|o| Leftovers::new(o, ctx, stuck_after));
         let mut handled: BTreeSet<(String, String)> = BTreeSet::new();
         for imp in inv.objects::<VirtualMachineImport>() {

@@ -261,8 +261,7 @@ impl Rule for MigrationAnnotationStale {
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
-        let grace = ctx.options::<Options>(ID).grace_period.map_or(DEFAULT_GRACE, |d| d.0);
-        let grace = jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::from_mins(5));
+        let grace = crate::config::DurationOption::or_default(ctx.options::<Options>(ID).grace_period, DEFAULT_GRACE);
         let migrations = Migrations::build(inv);
         for quota in inv.objects::<ResourceQuota>() {
             let Some(ns) = quota.metadata.namespace.as_deref() else {

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::orphaned_guest_pvc::human;
+use super::human;
 use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, info};
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{VirtualMachineInstance, VirtualMachineInstanceMigration};
@@ -108,11 +108,8 @@ impl Rule for MigrationStuck {
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let mut out = Outcome::default();
-        let stuck_after = ctx
-            .options::<Options>(ID)
-            .stuck_after
-            .map_or(DEFAULT_STUCK_AFTER, |d| d.0);
-        let stuck_after = jiff::SignedDuration::try_from(stuck_after).unwrap_or(jiff::SignedDuration::from_hours(3));
+        let stuck_after =
+            crate::config::DurationOption::or_default(ctx.options::<Options>(ID).stuck_after, DEFAULT_STUCK_AFTER);
         let vmis: BTreeSet<(&str, &str)> = inv
             .objects::<VirtualMachineInstance>()
             .iter()

@@ -199,6 +199,16 @@ impl Finding {
     }
 }
 
+/// A duration as messages say it: `3d`, `5h`, `12m`.
+pub(crate) fn human(d: jiff::SignedDuration) -> String {
+    let s = d.as_secs().max(0);
+    match s {
+        s if s >= 2 * 86400 => format!("{}d", s / 86400),
+        s if s >= 3600 => format!("{}h", s / 3600),
+        s => format!("{}m", s / 60),
+    }
+}
+
 /// `s` for plurals in messages.
 pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::guest_clusters::{Credentials, GuestClusters};
-use super::{Confidence, Context, Explanation, Finding, FixInput, Outcome, Rule, Severity, info};
+use super::{Confidence, Context, Explanation, Finding, FixInput, Outcome, Rule, Severity, human, info};
 use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
 use crate::inventory::kinds::{
     ClusterRoleBinding, LonghornVolume, PersistentVolumeClaim, Pod, RoleBinding, VirtualMachine, VirtualMachineImage,
@@ -54,15 +54,6 @@ pub fn is_guest_csi_name(name: &str) -> bool {
         && parts
             .iter()
             .all(|p| p.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
-}
-
-pub(crate) fn human(d: jiff::SignedDuration) -> String {
-    let s = d.as_secs().max(0);
-    match s {
-        s if s >= 2 * 86400 => format!("{}d", s / 86400),
-        s if s >= 3600 => format!("{}h", s / 3600),
-        s => format!("{}m", s / 60),
-    }
 }
 
 impl Rule for OrphanedGuestPvc {
@@ -138,11 +129,10 @@ impl Rule for OrphanedGuestPvc {
     fn check(&self, ctx: &Context<'_>) -> Outcome {
         let inv = ctx.inv;
         let opts: Options = ctx.options(ID);
-        let grace = opts.grace_period.map_or(DEFAULT_GRACE, |d| d.0);
         let judge = Judge {
             inv,
             now: ctx.now,
-            grace: jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::from_hours(24)),
+            grace: crate::config::DurationOption::or_default(opts.grace_period, DEFAULT_GRACE),
             guest_namespaces: opts.guest_namespaces.clone(),
             refs: References::build(inv),
             guests: GuestClusters::build(inv),
