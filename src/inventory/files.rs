@@ -187,7 +187,7 @@ fn apply_manifest(inv: &mut Inventory, source: &str, m: &manifest::Manifest, cou
         let info = ops.info();
         let slot = kinds::REGISTRY
             .iter()
-            .position(|o| o.info().kind == info.kind)
+            .position(|o| o.info().same(info))
             .unwrap_or(0);
         let held = counts.get(slot).copied().unwrap_or(0);
         for s in &k.skipped {
@@ -692,13 +692,13 @@ impl Loader {
         }
         let slot = kinds::REGISTRY
             .iter()
-            .position(|o| o.info().kind == info.kind)
+            .position(|o| o.info().same(info))
             .unwrap_or(0);
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_json(batch, raw) {
             Ok(()) => {
                 let ns = if info.namespaced { ns } else { None };
-                self.origin(info.kind, ns.clone(), &head.metadata.name, file, None, item);
+                self.origin(&info.qualified(), ns.clone(), &head.metadata.name, file, None, item);
                 self.coverage.insert((slot, ns));
             }
             Err(e) => {
@@ -809,12 +809,12 @@ impl Loader {
         }
         let slot = kinds::REGISTRY
             .iter()
-            .position(|o| o.info().kind == info.kind)
+            .position(|o| o.info().same(info))
             .unwrap_or(0);
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {
-                self.origin(info.kind, namespace.clone(), &name, file, doc, item);
+                self.origin(&info.qualified(), namespace.clone(), &name, file, doc, item);
                 self.coverage.insert((slot, namespace));
             }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),

@@ -159,7 +159,7 @@ pub fn record(inv: &mut Inventory, info: &'static KindInfo, gap: Option<(Gap, St
         }
         Some((Gap::NotFound, _)) if info.optional => {
             inv.set_coverage(info, Coverage::All);
-            inv.not_installed.insert(info.kind);
+            inv.not_installed.insert(super::key(info));
         }
         // With -n, a forbidden system namespace (or the namespace object itself) is out of
         // scope, not a failed scan.

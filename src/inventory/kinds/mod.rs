@@ -83,19 +83,14 @@ pub fn by_api_version_kind(api_version: &str, kind: &str) -> Option<&'static dyn
         .find(|ops| ops.info().kind == kind && ops.info().group == group)
 }
 
-/// The registered kind for a resource plural (`virtualmachineimages`), as support bundles
-/// name their files.
-pub fn by_plural(plural: &str) -> Option<&'static dyn KindOps> {
-    REGISTRY.iter().copied().find(|ops| ops.info().plural == plural)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn kind_names_are_unique() {
-        let mut names: Vec<_> = REGISTRY.iter().map(|o| o.info().kind).collect();
+    fn kinds_are_unique() {
+        let mut names: Vec<_> = REGISTRY.iter().map(|o| crate::inventory::key(o.info())).collect();
         names.sort_unstable();
         let before = names.len();
         names.dedup();
@@ -107,6 +102,5 @@ mod tests {
         assert!(by_api_version_kind("longhorn.io/v1beta1", "BackingImage").is_some());
         assert!(by_api_version_kind("example.com/v1", "BackingImage").is_none());
         assert!(by_api_version_kind("v1", "PersistentVolumeClaim").is_some());
-        assert_eq!(by_plural("storageclasses").map(|o| o.info().kind), Some("StorageClass"));
     }
 }
