@@ -107,10 +107,7 @@ pub fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {
         .iter()
         .copied()
         .filter(|ops| {
-            ops.info().same(&Setting::INFO)
-                || selected
-                    .iter()
-                    .any(|r| r.needs().iter().any(|n| n.same(ops.info())))
+            ops.info().same(&Setting::INFO) || selected.iter().any(|r| r.needs().iter().any(|n| n.same(ops.info())))
         })
         .collect()
 }

@@ -185,10 +185,7 @@ fn apply_manifest(inv: &mut Inventory, source: &str, m: &manifest::Manifest, cou
             continue;
         };
         let info = ops.info();
-        let slot = kinds::REGISTRY
-            .iter()
-            .position(|o| o.info().same(info))
-            .unwrap_or(0);
+        let slot = kinds::REGISTRY.iter().position(|o| o.info().same(info)).unwrap_or(0);
         let held = counts.get(slot).copied().unwrap_or(0);
         for s in &k.skipped {
             inv.input_errors.push(InputError {
@@ -690,10 +687,7 @@ impl Loader {
             }
             return;
         }
-        let slot = kinds::REGISTRY
-            .iter()
-            .position(|o| o.info().same(info))
-            .unwrap_or(0);
+        let slot = kinds::REGISTRY.iter().position(|o| o.info().same(info)).unwrap_or(0);
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_json(batch, raw) {
             Ok(()) => {
@@ -807,10 +801,7 @@ impl Loader {
                 "field metadata.name: missing".into(),
             );
         }
-        let slot = kinds::REGISTRY
-            .iter()
-            .position(|o| o.info().same(info))
-            .unwrap_or(0);
+        let slot = kinds::REGISTRY.iter().position(|o| o.info().same(info)).unwrap_or(0);
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {

@@ -232,8 +232,10 @@ async fn list_each(
     each: &mut (dyn FnMut(&str) + Send),
 ) -> Option<(Gap, String)> {
     // With -n, a kind that lives in one system namespace (Longhorn's) is read there.
+    // So is a kind read by name there (a namespaced GET needs the namespace).
     let namespace = match (namespace, info.home_namespace) {
         (Some(_), Some(home)) => Some(home),
+        (None, Some(home)) if !info.only_names.is_empty() => Some(home),
         (ns, _) => ns,
     };
     let path = list_path(info, namespace);

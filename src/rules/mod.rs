@@ -33,6 +33,7 @@ registry! {
     import_openstack_leak::ImportOpenstackLeak,
     storageclass_missing::StorageClassMissing,
     backup_failed::BackupFailed,
+    longhorn_orphaned_data::LonghornOrphanedData,
 }
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {

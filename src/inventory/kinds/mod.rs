@@ -35,6 +35,9 @@ registry! {
     namespace::Namespace,
     role_binding::RoleBinding,
     cluster_role_binding::ClusterRoleBinding,
+    persistent_volume::PersistentVolume,
+    orphan::Orphan,
+    longhorn_setting::LonghornSetting,
 }
 
 pub use addon::VM_IMPORT_CONTROLLER;
@@ -50,7 +53,6 @@ pub fn by_api_version_kind(api_version: &str, kind: &str) -> Option<&'static dyn
         .copied()
         .find(|ops| ops.info().kind == kind && ops.info().group == group)
 }
-
 
 #[cfg(test)]
 mod tests {
