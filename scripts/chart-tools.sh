@@ -7,13 +7,14 @@
 #   kubectl-krew            sigs.k8s.io/krew cmd/krew, the same version (testbed/krew)
 #   monitoring CRDs         ServiceMonitor and PrometheusRule from github.com/prometheus-operator/
 #                           prometheus-operator example/prometheus-operator-crd (testbed/prometheus-operator)
-#   promtool                Debian's `prometheus` package (apt), for `promtool test rules`
+#   promtool, buildah       Debian's `prometheus` and `buildah` packages (apt), for `promtool test
+#                           rules` and the image build
 # into $CACHE/testbed/chart-tools/, CACHE=${HARVESTER_HYGIENE_CACHE:-~/.cache/harvester-hygiene}
 # (modules and builds in $CACHE/go/mod and $CACHE/go/build). Only what is missing or stale (its
 # wrapper module, the Go version or the flags changed) is built. Prints NAME=PATH lines on stdout
-# (promtool= empty when it cannot be installed), build times on stderr. scripts/test.sh runs it
+# (promtool= or buildah= empty when they cannot be installed), build times on stderr. scripts/test.sh runs it
 # before the tests; tests/packaging_chart.rs runs it too (a no-op when everything is cached).
-#   HH_NO_APT=1: do not apt-get install promtool (the tests that need it then fail and say why).
+#   HH_NO_APT=1: do not apt-get install them (the tests that need them then fail and say why).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 CACHE="${HARVESTER_HYGIENE_CACHE:-$HOME/.cache/harvester-hygiene}"
@@ -41,9 +42,12 @@ helm_x+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/
 
 # build NAME MODULE_DIR PACKAGE LDFLAGS_EXTRA: $OUT/NAME unless its stamp matches.
 build() {
-  local name=$1 mod=$2 pkg=$3 ldx=$4 stamp
+  local name=$1 mod=$2 pkg=$3 ldx=$4 stamp src=$2
+  # The wrapper's go.mod (without comments) and go.sum, and the package's own files when it is
+  # one of the wrapper's (./dir).
+  case $pkg in ./*) src=$mod/${pkg#./} ;; esac
   stamp=$({ grep -v '^[[:space:]]*//' "$mod/go.mod"; cat "$mod/go.sum";
-    find "$mod" -type f -name '*.go' -print0 | sort -z | xargs -0 -r cat; } | sha256sum | cut -d' ' -f1)
+    find "$src" -maxdepth 1 -type f -name '*.go' -print0 | sort -z | xargs -0 -r cat; } | sha256sum | cut -d' ' -f1)
   stamp="$stamp $go_version $pkg $ldx"
   if [ -x "$OUT/$name" ] && [ "$(cat "$OUT/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then
     echo "== $name: cached $OUT/$name" >&2
@@ -80,20 +84,23 @@ if [ ! -f "$crds/.done" ]; then
 fi
 echo "monitoring-crds=$crds"
 
-# promtool: Debian's prometheus package (what `promtool test rules` needs; nothing of it runs).
-promtool=$(command -v promtool || true)
-if [ -z "$promtool" ] && [ -z "${HH_NO_APT:-}" ]; then
-  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
-  echo "== apt-get install prometheus (for promtool)" >&2
-  # A policy-rc.d that answers 101 keeps the package's service from starting (one made here is
+# promtool (Debian's prometheus package: what `promtool test rules` needs; nothing of it runs) and
+# buildah (builds the Dockerfile's final stage as root; tests/packaging.rs).
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
+want=()
+command -v promtool >/dev/null 2>&1 || want+=(prometheus)
+command -v buildah >/dev/null 2>&1 || want+=(buildah)
+if [ ${#want[@]} -gt 0 ] && [ -z "${HH_NO_APT:-}" ]; then
+  echo "== apt-get install ${want[*]} (promtool, buildah)" >&2
+  # A policy-rc.d that answers 101 keeps the prometheus service from starting (one made here is
   # removed again; an existing one is left as it is).
   made_policy=
   if [ ! -e /usr/sbin/policy-rc.d ] && as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d' 2>/dev/null; then
     made_policy=1
   fi
-  { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >&2 \
-    || echo "warning: apt-get install prometheus failed (no root, sudo or apt?); the promtool test will fail" >&2
+  { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"; } >&2 \
+    || echo "warning: apt-get install ${want[*]} failed (no root, sudo or apt?); the tests that need them fail and say so" >&2
   [ -z "$made_policy" ] || as_root rm -f /usr/sbin/policy-rc.d || true
-  promtool=$(command -v promtool || true)
 fi
-echo "promtool=$promtool"
+echo "promtool=$(command -v promtool || true)"
+echo "buildah=$(command -v buildah || true)"

@@ -16,7 +16,6 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const NS: &str = "harvester-hygiene";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// What the release workflow builds (.github/workflows/release.yml), each on its own runner.
 const PLATFORMS: [(&str, &str); 5] = [
@@ -239,9 +238,20 @@ fn krew_validates(manifest: &Path, dist: &Path) {
             .arg("-skip-install"),
         None,
     );
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "validate-krew-manifest {}: {log}", manifest.display());
-    assert!(log.contains("structural validation OK") && log.contains("no overlapping"), "{log}");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "validate-krew-manifest {}: {log}",
+        manifest.display()
+    );
+    assert!(
+        log.contains("structural validation OK") && log.contains("no overlapping"),
+        "{log}"
+    );
     let m = yaml_docs(&std::fs::read_to_string(manifest).unwrap()).remove(0);
     for p in m["spec"]["platforms"].as_array().unwrap() {
         let l = &p["selector"]["matchLabels"];
@@ -261,7 +271,11 @@ fn krew_validates(manifest: &Path, dist: &Path) {
         ok(&out, &format!("krew install {os}/{arch}"));
         let store = root.path().join("store/harvester-hygiene").join(format!("v{VERSION}"));
         assert!(store.join("LICENSE").is_file(), "{os}/{arch}: LICENSE extracted");
-        let bin = if os == "windows" { "kubectl-harvester-hygiene.exe" } else { "kubectl-harvester-hygiene" };
+        let bin = if os == "windows" {
+            "kubectl-harvester-hygiene.exe"
+        } else {
+            "kubectl-harvester-hygiene"
+        };
         assert!(store.join(bin).is_file(), "{os}/{arch}: {bin}");
     }
 }
@@ -270,21 +284,43 @@ fn krew_validates(manifest: &Path, dist: &Path) {
 /// binary: what krew checks is the checksum and the layout).
 fn fake_archive(dist: &Path, os: &str, arch: &str) {
     let stage = tempfile::tempdir().unwrap();
-    let bin = if os == "windows" { "kubectl-harvester-hygiene.exe" } else { "kubectl-harvester-hygiene" };
+    let bin = if os == "windows" {
+        "kubectl-harvester-hygiene.exe"
+    } else {
+        "kubectl-harvester-hygiene"
+    };
     std::fs::write(stage.path().join(bin), format!("{os}/{arch} stand-in")).unwrap();
     std::fs::copy(repo().join("LICENSE"), stage.path().join("LICENSE")).unwrap();
     let archive = dist.join(archive_name(os, arch));
     let out = if os == "windows" {
-        run(Command::new("zip").arg("-q").arg("-X").arg(&archive).args([bin, "LICENSE"]).current_dir(stage.path()), None)
+        run(
+            Command::new("zip")
+                .arg("-q")
+                .arg("-X")
+                .arg(&archive)
+                .args([bin, "LICENSE"])
+                .current_dir(stage.path()),
+            None,
+        )
     } else {
-        run(Command::new("tar").arg("czf").arg(&archive).arg("-C").arg(stage.path()).args([bin, "LICENSE"]), None)
+        run(
+            Command::new("tar")
+                .arg("czf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(stage.path())
+                .args([bin, "LICENSE"]),
+            None,
+        )
     };
     ok(&out, &format!("pack {os}/{arch}"));
 }
 
 fn release_manifest(dist: &Path, all: bool) -> Output {
     let mut cmd = Command::new("bash");
-    cmd.arg(repo().join("scripts/release.sh")).arg("manifest").env("DIST", dist);
+    cmd.arg(repo().join("scripts/release.sh"))
+        .arg("manifest")
+        .env("DIST", dist);
     if all {
         cmd.arg("--all");
     }
@@ -303,10 +339,21 @@ fn release_manifest_of_every_platform_validates_with_krew() {
     std::fs::remove_file(dist.path().join(archive_name("darwin", "arm64"))).unwrap();
     let out = release_manifest(dist.path(), true);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("darwin_arm64"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("darwin_arm64"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let manifest = PathBuf::from(ok(&release_manifest(dist.path(), false), "release.sh manifest").trim());
-    let four: Vec<(&str, &str)> = PLATFORMS.iter().copied().filter(|p| *p != ("darwin", "arm64")).collect();
-    check_krew_manifest(&yaml_docs(&std::fs::read_to_string(&manifest).unwrap()).remove(0), &four);
+    let four: Vec<(&str, &str)> = PLATFORMS
+        .iter()
+        .copied()
+        .filter(|p| *p != ("darwin", "arm64"))
+        .collect();
+    check_krew_manifest(
+        &yaml_docs(&std::fs::read_to_string(&manifest).unwrap()).remove(0),
+        &four,
+    );
     krew_validates(&manifest, dist.path());
 
     fake_archive(dist.path(), "darwin", "arm64");
@@ -386,7 +433,10 @@ fn krew_release_bot_template_is_the_release_manifest() {
             rendered.push_str(&format!("{indent}uri: {url}\n{}sha256: {sum}\n", " ".repeat(pad)));
             calls += 1;
         } else {
-            assert!(!line.contains("{{"), "a template call the bot's render is not simulated for: {line}");
+            assert!(
+                !line.contains("{{"),
+                "a template call the bot's render is not simulated for: {line}"
+            );
             rendered.push_str(&line);
             rendered.push('\n');
         }
@@ -466,6 +516,256 @@ fn static_binaries_have_no_dynamic_loader_and_run() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The image (Dockerfile): FROM scratch with the tree scripts/image-rootfs.sh makes
+
+fn dockerfile() -> String {
+    std::fs::read_to_string(repo().join("Dockerfile")).unwrap()
+}
+
+/// The final stage: everything after the last FROM.
+fn final_stage(df: &str) -> String {
+    let start = df.rfind("\nFROM ").expect("FROM") + 1;
+    df[start..].to_string()
+}
+
+#[test]
+fn dockerfile_builds_the_static_job_into_an_empty_image() {
+    let df = dockerfile();
+    let froms: Vec<&str> = df.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms.len(), 2, "multi-stage: {froms:?}");
+    assert!(froms[0].ends_with(" AS build"), "{froms:?}");
+    assert_eq!(froms[1], "FROM scratch", "no base image to pull");
+    assert!(df.contains("RUSTFLAGS=\"-C target-feature=+crt-static\""));
+    assert!(df.contains("--target x86_64-unknown-linux-gnu"));
+    assert!(df.contains("--bin harvester-hygiene-job"));
+    assert!(
+        df.contains(
+            "scripts/image-rootfs.sh /out/rootfs target/x86_64-unknown-linux-gnu/release/harvester-hygiene-job"
+        )
+    );
+    let last = final_stage(&df);
+    let instructions: Vec<&str> = last.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    assert_eq!(
+        instructions,
+        [
+            "FROM scratch",
+            "COPY --from=build /out/rootfs/ /",
+            "USER 65532:65532",
+            "ENTRYPOINT [\"/usr/local/bin/harvester-hygiene-job\"]",
+        ],
+        "the final stage is the rootfs tree, the user and the entrypoint, nothing else"
+    );
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    for p in ["target/", ".git/"] {
+        assert!(ignore.lines().any(|l| l == p), ".dockerignore: {p}");
+    }
+    assert!(
+        !ignore.lines().any(|l| l.starts_with("scripts")),
+        "the build stage runs scripts/image-rootfs.sh"
+    );
+}
+
+/// The tree the final stage copies, from the same static binary: exactly these files, a passwd
+/// entry for 65532, a CA bundle, no shell; the binary runs in it as 65532 (root: chroot
+/// --userspec; otherwise an unprivileged user namespace).
+fn image_rootfs(dir: &Path) -> PathBuf {
+    let (_, _, target) = host_platform();
+    let dist = tempfile::tempdir().unwrap();
+    release(dist.path());
+    let bin = repo()
+        .join("target/static")
+        .join(target)
+        .join("release/harvester-hygiene-job");
+    let rootfs = dir.join("rootfs");
+    let out = run(
+        Command::new("bash")
+            .arg(repo().join("scripts/image-rootfs.sh"))
+            .arg(&rootfs)
+            .arg(&bin),
+        None,
+    );
+    ok(&out, "scripts/image-rootfs.sh");
+    rootfs
+}
+
+fn tree(root: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"));
+                stack.push(e.path());
+            } else {
+                out.insert(rel);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn image_rootfs_has_the_binary_user_and_ca_bundle_and_no_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = image_rootfs(dir.path());
+    let files: BTreeSet<String> = tree(&rootfs).into_iter().filter(|p| !p.ends_with('/')).collect();
+    assert_eq!(
+        files,
+        BTreeSet::from(
+            [
+                "etc/group",
+                "etc/nsswitch.conf",
+                "etc/passwd",
+                "etc/ssl/certs/ca-certificates.crt",
+                "usr/local/bin/harvester-hygiene-job",
+                "usr/share/doc/harvester-hygiene/LICENSE",
+            ]
+            .map(String::from)
+        )
+    );
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+    assert!(
+        passwd.lines().any(|l| l.starts_with("nonroot:x:65532:65532:")),
+        "{passwd}"
+    );
+    assert!(
+        passwd.lines().all(|l| l.ends_with(":/sbin/nologin")),
+        "no login shell: {passwd}"
+    );
+    let ca = std::fs::read_to_string(rootfs.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
+    assert!(ca.matches("BEGIN CERTIFICATE").count() > 50, "a real CA bundle");
+    for shell in ["bin/sh", "bin/bash", "bin/busybox", "usr/bin/sh"] {
+        assert!(!rootfs.join(shell).exists(), "{shell}");
+    }
+    let bin = rootfs.join("usr/local/bin/harvester-hygiene-job");
+    assert_eq!(elf_linking(&bin), (false, 0), "static");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&bin).unwrap().permissions().mode() & 0o777, 0o755);
+
+    // It runs there as the image's user, with an empty environment.
+    let is_root = run(Command::new("id").arg("-u"), None).stdout == b"0\n";
+    let which = |tool: &str| {
+        let out = run(Command::new("bash").args(["-c", &format!("command -v {tool}")]), None);
+        ok(&out, tool).trim().to_string()
+    };
+    let mut cmd = if is_root {
+        let mut c = Command::new(which("chroot"));
+        c.arg("--userspec=65532:65532");
+        c
+    } else {
+        let mut c = Command::new(which("unshare"));
+        c.args(["--map-root-user", &which("chroot")]);
+        c
+    };
+    cmd.arg(&rootfs)
+        .args(["/usr/local/bin/harvester-hygiene-job", "--version"])
+        .env_clear();
+    let out = run(&mut cmd, None);
+    assert!(ok(&out, "the job in its rootfs").starts_with(&format!("harvester-hygiene-job {VERSION}")));
+}
+
+/// buildah (Debian's package; scripts/chart-tools.sh installs it) builds the Dockerfile's final
+/// stage, with the rootfs tree in place of the build stage's output (its base image cannot be
+/// pulled here), as root with the vfs storage driver and chroot isolation; the image is
+/// inspected: user, entrypoint, one layer holding exactly the tree, no shell, its size.
+#[test]
+fn image_builds_with_buildah_and_has_no_shell() {
+    let buildah = packaging_tools::tool("buildah");
+    let is_root = run(Command::new("id").arg("-u"), None).stdout == b"0\n";
+    assert!(
+        is_root,
+        "buildah builds as root here (rootless needs /etc/subuid and /etc/subgid ranges for the user)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = image_rootfs(dir.path());
+    let stage = final_stage(&dockerfile()).replace("COPY --from=build /out/rootfs/ /", "COPY rootfs/ /");
+    assert!(stage.contains("COPY rootfs/ /"), "{stage}");
+    std::fs::write(dir.path().join("Containerfile"), &stage).unwrap();
+    let b = |args: &[&str]| -> Output {
+        run(
+            Command::new(&buildah)
+                .args(["--storage-driver", "vfs", "--root"])
+                .arg(dir.path().join("storage"))
+                .arg("--runroot")
+                .arg(dir.path().join("run"))
+                .args(args),
+            None,
+        )
+    };
+    let ctx = dir.path().to_str().unwrap();
+    let file = dir.path().join("Containerfile");
+    let out = b(&[
+        "bud",
+        "--isolation",
+        "chroot",
+        "--layers=false",
+        "-f",
+        file.to_str().unwrap(),
+        "-t",
+        "hh-image-test",
+        ctx,
+    ]);
+    ok(&out, "buildah bud");
+    let inspect: Value =
+        serde_json::from_str(&ok(&b(&["inspect", "--type", "image", "hh-image-test"]), "inspect")).unwrap();
+    let config = &inspect["OCIv1"]["config"];
+    assert_eq!(config["User"], "65532:65532", "{config}");
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/usr/local/bin/harvester-hygiene-job"]),
+        "{config}"
+    );
+    assert!(config.get("Cmd").is_none_or(|c| c.is_null()), "{config}");
+
+    // The image as an OCI layout: one layer, exactly the tree, nothing else.
+    let oci = dir.path().join("oci");
+    ok(
+        &b(&["push", "hh-image-test", &format!("oci:{}", oci.display())]),
+        "buildah push oci:",
+    );
+    let blob = |digest: &str| oci.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index: Value = serde_json::from_slice(&std::fs::read(oci.join("index.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap())
+            .unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "{manifest}");
+    let layer = blob(layers[0]["digest"].as_str().unwrap());
+    let listing = ok(&run(Command::new("tar").arg("tvf").arg(&layer), None), "tar tvf layer");
+    let mut in_image = BTreeSet::new();
+    for line in listing.lines() {
+        let path = line
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_start_matches("./")
+            .to_string();
+        assert!(!line.starts_with('l'), "no links: {line}");
+        if !path.is_empty() {
+            in_image.insert(path);
+        }
+    }
+    let want: BTreeSet<String> = tree(&rootfs);
+    assert_eq!(in_image, want, "the layer is the rootfs tree");
+    for shell in ["bin/sh", "bin/bash", "bin/busybox"] {
+        assert!(!in_image.contains(shell), "{shell}");
+    }
+    // Size: the static binary and the CA bundle make up nearly all of it.
+    let size = layers[0]["size"].as_u64().unwrap();
+    let bin = std::fs::metadata(rootfs.join("usr/local/bin/harvester-hygiene-job"))
+        .unwrap()
+        .len();
+    eprintln!("image layer: {size} bytes compressed, binary {bin} bytes");
+    assert!(
+        size < bin + 2 * 1024 * 1024,
+        "{size} bytes: more than the binary and the CA bundle"
+    );
+    assert!(size > 1024 * 1024, "{size}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // kubectl plugin discovery, as krew installs it
 
 fn kubectl_path() -> PathBuf {
@@ -516,7 +816,7 @@ fn kubectl_finds_the_plugin_under_the_krew_name() {
     assert!(ok(&out, "kubectl harvester hygiene version").starts_with("kubectl-harvester-hygiene "));
 }
 
-/// The static plugin in an empty root laid out like distroless/static (CA bundle, nsswitch.conf,
+/// The static plugin in an empty root laid out like the image (CA bundle, nsswitch.conf,
 /// /etc/hosts; no shared libraries, no glibc NSS modules): it resolves a host name from
 /// /etc/hosts and scans the real apiserver. Needs root or unprivileged user namespaces (chroot).
 #[test]

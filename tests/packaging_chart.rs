@@ -89,7 +89,10 @@ fn option_sets() -> Vec<(&'static str, Value)> {
     vec![
         ("default", json!({})),
         ("remediation", json!({"remediation": {"enabled": true}})),
-        ("hourly", json!({"schedule": "7 * * * *", "scheduleIntervalSeconds": 3600})),
+        (
+            "hourly",
+            json!({"schedule": "7 * * * *", "scheduleIntervalSeconds": 3600}),
+        ),
         ("strict-policy", json!({"policy": strict})),
         (
             "private-registry",
@@ -100,8 +103,14 @@ fn option_sets() -> Vec<(&'static str, Value)> {
             "reader",
             json!({"readerRole": {"enabled": true, "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "harvester-hygiene-readers"}]}}),
         ),
-        ("policy-reports", json!({"policyReports": {"enabled": true}, "clusterName": "prod-1"})),
-        ("monitoring", json!({"monitoring": {"enabled": true}, "clusterName": "prod-1"})),
+        (
+            "policy-reports",
+            json!({"policyReports": {"enabled": true}, "clusterName": "prod-1"}),
+        ),
+        (
+            "monitoring",
+            json!({"monitoring": {"enabled": true}, "clusterName": "prod-1"}),
+        ),
         ("all", all),
     ]
 }
@@ -182,12 +191,18 @@ fn every_render_is_namespaced_labelled_and_ships_no_namespace() {
         let docs = render_values(&v);
         for d in &docs {
             let (kind, name) = (d["kind"].as_str().unwrap(), d["metadata"]["name"].as_str().unwrap());
-            assert!(kind != "Namespace", "{set}: Fleet, Harvester's Add-on and helm create the namespace");
+            assert!(
+                kind != "Namespace",
+                "{set}: Fleet, Harvester's Add-on and helm create the namespace"
+            );
             let cluster_scoped = kind.starts_with("Cluster");
             match d["metadata"]["namespace"].as_str() {
                 None => assert!(cluster_scoped, "{set}: {kind}/{name} has no namespace"),
                 Some(ns) if name.ends_with("-dashboard") => {
-                    assert_eq!(ns, "cattle-dashboards", "{set}: Grafana's sidecar reads cattle-dashboards")
+                    assert_eq!(
+                        ns, "cattle-dashboards",
+                        "{set}: Grafana's sidecar reads cattle-dashboards"
+                    )
                 }
                 Some(ns) => assert_eq!(ns, NS, "{set}: {kind}/{name}"),
             }
@@ -213,8 +228,14 @@ fn cronjob_is_hardened_in_every_render() {
         assert_eq!(pod["serviceAccountName"], NS, "{set}");
         assert_eq!(pod["restartPolicy"], "Never", "{set}");
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{set}");
-        assert_eq!(pod["securityContext"]["runAsUser"], 65532, "{set}: the Dockerfile's user");
-        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault", "{set}");
+        assert_eq!(
+            pod["securityContext"]["runAsUser"], 65532,
+            "{set}: the Dockerfile's user"
+        );
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+            "{set}"
+        );
         let containers = pod["containers"].as_array().unwrap();
         assert_eq!(containers.len(), 1, "{set}");
         let c = &containers[0];
@@ -229,11 +250,19 @@ fn cronjob_is_hardened_in_every_render() {
         assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{set}");
         assert!(sc["capabilities"].get("add").is_none(), "{set}");
         let image = c["image"].as_str().unwrap();
-        assert!(image.ends_with(&format!(":v{VERSION}")), "{set}: image {image} is not v{VERSION}");
+        assert!(
+            image.ends_with(&format!(":v{VERSION}")),
+            "{set}: image {image} is not v{VERSION}"
+        );
         // The policy ConfigMap is mounted where the job looks for it.
         let mount = &c["volumeMounts"][0];
         assert_eq!(mount["mountPath"], "/etc/harvester-hygiene", "{set}");
-        let vol = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == mount["name"]).expect("policy volume");
+        let vol = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .expect("policy volume");
         let cm = vol["configMap"]["name"].as_str().unwrap();
         assert!(get(&docs, "ConfigMap", cm)["data"]["config.yaml"].is_string(), "{set}");
 
@@ -241,14 +270,34 @@ fn cronjob_is_hardened_in_every_render() {
         let has = |a: &str| args.iter().any(|x| x == a || x.starts_with(&format!("{a}=")));
         assert!(has("--report-configmap"), "{set}: {args:?}");
         let with_remediation = set == "remediation" || set == "all";
-        assert_eq!(has("--remediate"), with_remediation, "{set}: remediation is opt-in: {args:?}");
-        assert_eq!(has("--pushgateway-url"), set == "monitoring" || set == "all", "{set}: {args:?}");
-        assert_eq!(has("--policy-reports"), set == "policy-reports" || set == "all", "{set}: {args:?}");
+        assert_eq!(
+            has("--remediate"),
+            with_remediation,
+            "{set}: remediation is opt-in: {args:?}"
+        );
+        assert_eq!(
+            has("--pushgateway-url"),
+            set == "monitoring" || set == "all",
+            "{set}: {args:?}"
+        );
+        assert_eq!(
+            has("--policy-reports"),
+            set == "policy-reports" || set == "all",
+            "{set}: {args:?}"
+        );
         assert_eq!(has("--cluster-name"), v.get("clusterName").is_some(), "{set}: {args:?}");
         let hourly = set == "hourly" || set == "all";
-        assert_eq!(spec["schedule"], if hourly { "7 * * * *" } else { "17 */6 * * *" }, "{set}");
+        assert_eq!(
+            spec["schedule"],
+            if hourly { "7 * * * *" } else { "17 */6 * * *" },
+            "{set}"
+        );
         let private = set == "private-registry" || set == "all";
-        assert_eq!(image.starts_with("registry.example.internal/"), private, "{set}: {image}");
+        assert_eq!(
+            image.starts_with("registry.example.internal/"),
+            private,
+            "{set}: {image}"
+        );
         assert_eq!(pod["imagePullSecrets"].is_array(), private, "{set}");
     }
     // The remediation flags as the job takes them.
@@ -270,7 +319,9 @@ fn job_accepts_the_default_and_remediation_flags() {
         let args = args_of(&render(set));
         assert!(!args.is_empty());
         let out = run(
-            Command::new(env!("CARGO_BIN_EXE_harvester-hygiene-job")).args(&args).arg("--help"),
+            Command::new(env!("CARGO_BIN_EXE_harvester-hygiene-job"))
+                .args(&args)
+                .arg("--help"),
             None,
         );
         ok(&out, &format!("harvester-hygiene-job {args:?}"));
@@ -283,13 +334,27 @@ fn rendered_policies_are_valid_configs() {
     let dir = tempfile::tempdir().unwrap();
     for set in ["default", "strict-policy", "all"] {
         let docs = render(set);
-        let cfg = get(&docs, "ConfigMap", "harvester-hygiene-policy")["data"]["config.yaml"].as_str().unwrap().to_string();
-        assert!(cfg.starts_with("apiVersion: harvester-hygiene/v1\nkind: Config\n"), "{set}: {cfg}");
+        let cfg = get(&docs, "ConfigMap", "harvester-hygiene-policy")["data"]["config.yaml"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            cfg.starts_with("apiVersion: harvester-hygiene/v1\nkind: Config\n"),
+            "{set}: {cfg}"
+        );
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, &cfg).unwrap();
         let demo = repo().join("examples/demo-cluster");
         let out = common::plugin(&[
-            "scan", "--from", demo.to_str().unwrap(), "--config", path.to_str().unwrap(), "-o", "json", "--fail-on", "never",
+            "scan",
+            "--from",
+            demo.to_str().unwrap(),
+            "--config",
+            path.to_str().unwrap(),
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
         ]);
         let report: Value = serde_json::from_str(&ok(&out, &format!("{set} policy"))).unwrap();
         let severities: BTreeSet<&str> = report["findings"]
@@ -303,7 +368,11 @@ fn rendered_policies_are_valid_configs() {
         if set == "default" {
             assert!(severities.contains("warning"), "{set}: {severities:?}");
         } else {
-            assert_eq!(severities, BTreeSet::from(["error"]), "{set}: the strict policy applies");
+            assert_eq!(
+                severities,
+                BTreeSet::from(["error"]),
+                "{set}: the strict policy applies"
+            );
         }
     }
 }
@@ -317,7 +386,12 @@ fn values_schema_knows_exactly_the_rules_and_their_options() {
         serde_json::from_str(&std::fs::read_to_string(repo().join(CHART).join("values.schema.json")).unwrap()).unwrap();
     let rules = &schema["properties"]["policy"]["properties"]["rules"];
     assert_eq!(rules["additionalProperties"], false);
-    let in_schema: BTreeSet<&str> = rules["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let in_schema: BTreeSet<&str> = rules["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let registry = harvester_hygiene::rules::REGISTRY;
     let in_code: BTreeSet<&str> = registry.iter().map(|r| r.id()).collect();
     assert!(in_code.len() >= 10, "{in_code:?}");
@@ -331,8 +405,12 @@ fn values_schema_knows_exactly_the_rules_and_their_options() {
         assert_eq!(options, code, "values.schema.json vs the options of {}", rule.id());
     }
     // The top level of the policy is the Config document's (without apiVersion and kind).
-    let top: BTreeSet<&str> =
-        schema["properties"]["policy"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let top: BTreeSet<&str> = schema["properties"]["policy"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(top, BTreeSet::from(["rules", "namespaces", "exemptions"]));
 }
 
@@ -355,7 +433,10 @@ fn helm_refuses_values_the_schema_does_not_allow() {
     }
     // The near-miss passes.
     ok(
-        &helm_template(&json!({"policy": {"rules": {"orphaned-guest-pvc": {"gracePeriod": "2d"}}}}), &[]),
+        &helm_template(
+            &json!({"policy": {"rules": {"orphaned-guest-pvc": {"gracePeriod": "2d"}}}}),
+            &[],
+        ),
         "a valid policy",
     );
 }
@@ -368,7 +449,9 @@ type Grant = (String, String, String, Vec<String>);
 
 fn grants(role: &Value) -> BTreeSet<Grant> {
     let strs = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
     };
     let mut out = BTreeSet::new();
     for rule in role["rules"].as_array().expect("rules") {
@@ -388,7 +471,10 @@ fn grants(role: &Value) -> BTreeSet<Grant> {
 }
 
 fn grant_set(items: &[(&str, &str, &str)]) -> BTreeSet<Grant> {
-    items.iter().map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string(), vec![])).collect()
+    items
+        .iter()
+        .map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string(), vec![]))
+        .collect()
 }
 
 /// What a live scan of all rules reads, from the library: a list per kind, or a GET per name
@@ -435,7 +521,10 @@ fn scan_cluster_role_lists_exactly_what_the_scan_reads() {
         let role = grants(get(&docs, "ClusterRole", "harvester-hygiene-scan"));
         let mut expected = scan_reads();
         expected.extend(events_grants());
-        assert_eq!(role, expected, "{set}: templates/_helpers.tpl hh.scanRules vs scan::kinds_for");
+        assert_eq!(
+            role, expected,
+            "{set}: templates/_helpers.tpl hh.scanRules vs scan::kinds_for"
+        );
         for (g, r, v, _) in &role {
             assert_ne!(r, "secrets");
             if r != "events" {
@@ -445,7 +534,11 @@ fn scan_cluster_role_lists_exactly_what_the_scan_reads() {
         // Bound to the chart's ServiceAccount in the release namespace.
         let crb = get(&docs, "ClusterRoleBinding", "harvester-hygiene-scan");
         assert_eq!(crb["roleRef"]["name"], "harvester-hygiene-scan");
-        assert_eq!(crb["subjects"], json!([{"kind": "ServiceAccount", "name": NS, "namespace": NS}]), "{set}");
+        assert_eq!(
+            crb["subjects"],
+            json!([{"kind": "ServiceAccount", "name": NS, "namespace": NS}]),
+            "{set}"
+        );
         assert!(find(&docs, "ServiceAccount", NS).is_some());
         // The report Role: only ConfigMaps; everything but create limited to the one report.
         let report = grants(get(&docs, "Role", "harvester-hygiene-report"));
@@ -493,7 +586,11 @@ fn opt_in_roles_are_only_in_their_renders() {
             ("", "secrets", "get"),
         ])
     );
-    let remediate = grants(get(&render("remediation"), "ClusterRole", "harvester-hygiene-remediate"));
+    let remediate = grants(get(
+        &render("remediation"),
+        "ClusterRole",
+        "harvester-hygiene-remediate",
+    ));
     assert_eq!(
         remediate,
         grant_set(&[
@@ -504,7 +601,11 @@ fn opt_in_roles_are_only_in_their_renders() {
             ("", "persistentvolumes", "patch"),
         ])
     );
-    let reports = grants(get(&render("policy-reports"), "ClusterRole", "harvester-hygiene-policyreports"));
+    let reports = grants(get(
+        &render("policy-reports"),
+        "ClusterRole",
+        "harvester-hygiene-policyreports",
+    ));
     let mut want = BTreeSet::new();
     for (g, r) in [
         ("wgpolicyk8s.io", "policyreports"),
@@ -527,13 +628,32 @@ fn opt_in_roles_are_only_in_their_renders() {
         }
         let has = |kind: &str, name: &str| find(&docs, kind, name).is_some();
         let on = |s: &str| set == s || set == "all";
-        assert_eq!(has("ClusterRole", "harvester-hygiene-openstack"), on("openstack"), "{set}");
-        assert_eq!(has("ClusterRoleBinding", "harvester-hygiene-remediate"), on("remediation"), "{set}");
-        assert_eq!(has("ClusterRoleBinding", "harvester-hygiene-policyreports"), on("policy-reports"), "{set}");
+        assert_eq!(
+            has("ClusterRole", "harvester-hygiene-openstack"),
+            on("openstack"),
+            "{set}"
+        );
+        assert_eq!(
+            has("ClusterRoleBinding", "harvester-hygiene-remediate"),
+            on("remediation"),
+            "{set}"
+        );
+        assert_eq!(
+            has("ClusterRoleBinding", "harvester-hygiene-policyreports"),
+            on("policy-reports"),
+            "{set}"
+        );
         assert_eq!(has("ClusterRole", "harvester-hygiene-reader"), on("reader"), "{set}");
-        assert_eq!(has("Deployment", "harvester-hygiene-pushgateway"), on("monitoring"), "{set}");
+        assert_eq!(
+            has("Deployment", "harvester-hygiene-pushgateway"),
+            on("monitoring"),
+            "{set}"
+        );
         // Secrets are readable only through the OpenStack role.
-        for d in docs.iter().filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role") {
+        for d in docs
+            .iter()
+            .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
+        {
             if d["metadata"]["name"] != "harvester-hygiene-openstack" {
                 assert!(!grants(d).iter().any(|(_, r, _, _)| r == "secrets"), "{set}: {d}");
             }
@@ -587,20 +707,41 @@ fn round_trip_rejects_an_unknown_field() {
 }
 
 fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    run(Command::new("kubectl").args(args).env("KUBECONFIG", common::kubeconfig()), stdin)
+    run(
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", common::kubeconfig()),
+        stdin,
+    )
 }
 
 /// The ServiceMonitor and PrometheusRule CRDs of prometheus-operator, once per apiserver.
 fn ensure_monitoring_crds() {
     let dir = tool("monitoring-crds");
-    for f in ["monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"] {
-        let out = kubectl(&["apply", "--server-side", "--force-conflicts", "-f", dir.join(f).to_str().unwrap()], None);
+    for f in [
+        "monitoring.coreos.com_servicemonitors.yaml",
+        "monitoring.coreos.com_prometheusrules.yaml",
+    ] {
+        let out = kubectl(
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "-f",
+                dir.join(f).to_str().unwrap(),
+            ],
+            None,
+        );
         ok(&out, &format!("kubectl apply {f}"));
     }
     let out = kubectl(
         &[
-            "wait", "--for", "condition=established", "--timeout=60s",
-            "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com",
+            "wait",
+            "--for",
+            "condition=established",
+            "--timeout=60s",
+            "crd/servicemonitors.monitoring.coreos.com",
+            "crd/prometheusrules.monitoring.coreos.com",
         ],
         None,
     );
@@ -621,9 +762,15 @@ async fn real_apiserver_accepts_every_render_under_restricted_pod_security() {
     common::ensure_namespace("cattle-dashboards").await;
     let ns = common::namespace("chart").await;
     // The job's ServiceAccount (the pods below name it) and the namespace's default one.
-    ok(&kubectl(&["create", "serviceaccount", NS, "-n", &ns], None), "serviceaccount");
+    ok(
+        &kubectl(&["create", "serviceaccount", NS, "-n", &ns], None),
+        "serviceaccount",
+    );
     for _ in 0..100 {
-        if kubectl(&["get", "serviceaccount", "default", "-n", &ns], None).status.success() {
+        if kubectl(&["get", "serviceaccount", "default", "-n", &ns], None)
+            .status
+            .success()
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -643,7 +790,15 @@ async fn real_apiserver_accepts_every_render_under_restricted_pod_security() {
         );
         let docs = yaml_docs(&ok(&out, &format!("helm template {set}")));
         let out = kubectl(
-            &["apply", "--dry-run=server", "--validate=strict", "-o", "name", "-f", "-"],
+            &[
+                "apply",
+                "--dry-run=server",
+                "--validate=strict",
+                "-o",
+                "name",
+                "-f",
+                "-",
+            ],
             Some(&as_list(&docs)),
         );
         let applied = ok(&out, &format!("dry-run {set}"));
@@ -651,7 +806,11 @@ async fn real_apiserver_accepts_every_render_under_restricted_pod_security() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("PodSecurity"), "{set}: {stderr}");
         for kind in ["servicemonitor", "prometheusrule"] {
-            assert_eq!(applied.contains(kind), set == "monitoring" || set == "all", "{set}: {applied}");
+            assert_eq!(
+                applied.contains(kind),
+                set == "monitoring" || set == "all",
+                "{set}: {applied}"
+            );
         }
         // The pods themselves, as the Job and ReplicaSet controllers would create them.
         for d in &docs {
@@ -664,8 +823,14 @@ async fn real_apiserver_accepts_every_render_under_restricted_pod_security() {
                 "metadata": {"name": format!("{}-pod", d["metadata"]["name"].as_str().unwrap()), "namespace": ns,
                              "labels": template["metadata"]["labels"]},
                 "spec": template["spec"]});
-            let out = kubectl(&["create", "--dry-run=server", "--validate=strict", "-f", "-"], Some(&pod.to_string()));
-            ok(&out, &format!("{set}: the {} pod under restricted Pod Security", d["kind"]));
+            let out = kubectl(
+                &["create", "--dry-run=server", "--validate=strict", "-f", "-"],
+                Some(&pod.to_string()),
+            );
+            ok(
+                &out,
+                &format!("{set}: the {} pod under restricted Pod Security", d["kind"]),
+            );
         }
     }
     // The same admission rejects a pod that is not restricted (the check bites).
@@ -676,7 +841,11 @@ async fn real_apiserver_accepts_every_render_under_restricted_pod_security() {
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "not-restricted", "namespace": ns}, "spec": spec});
     let out = kubectl(&["create", "--dry-run=server", "-f", "-"], Some(&pod.to_string()));
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("restricted"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("restricted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // And strict validation rejects a field the schema does not have, also in a CRD kind.
     let mut docs = render("monitoring");
     for d in docs.iter_mut() {
@@ -684,11 +853,17 @@ async fn real_apiserver_accepts_every_render_under_restricted_pod_security() {
     }
     let mut sm = get(&docs, "ServiceMonitor", "harvester-hygiene-pushgateway").clone();
     sm["spec"]["endpoints"][0]["honourLabels"] = true.into();
-    let out = kubectl(&["apply", "--dry-run=server", "--validate=strict", "-f", "-"], Some(&sm.to_string()));
+    let out = kubectl(
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+        Some(&sm.to_string()),
+    );
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     // Nothing was created.
     let out = kubectl(&["get", "configmaps,cronjobs,roles", "-n", &ns, "-o", "name"], None);
-    assert!(!ok(&out, "get").contains("harvester-hygiene"), "dry-run created objects");
+    assert!(
+        !ok(&out, "get").contains("harvester-hygiene"),
+        "dry-run created objects"
+    );
 }
 
 /// The install without Fleet or the Add-on (README "Install"): `helm template | kubectl apply`,
@@ -719,10 +894,33 @@ async fn plain_kubectl_install_from_the_rendered_chart() {
         let out = kubectl(&["auth", "can-i", verb, what, "--all-namespaces", "--as", &sa], None);
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), allowed, "{verb} {what}");
     }
-    let out = kubectl(&["auth", "can-i", "update", &format!("configmaps/{release}-harvester-hygiene-report"), "-n", &ns, "--as", &sa], None);
+    let out = kubectl(
+        &[
+            "auth",
+            "can-i",
+            "update",
+            &format!("configmaps/{release}-harvester-hygiene-report"),
+            "-n",
+            &ns,
+            "--as",
+            &sa,
+        ],
+        None,
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes");
     let cj: Value = serde_json::from_str(&ok(
-        &kubectl(&["get", "cronjob", &format!("{release}-harvester-hygiene"), "-n", &ns, "-o", "json"], None),
+        &kubectl(
+            &[
+                "get",
+                "cronjob",
+                &format!("{release}-harvester-hygiene"),
+                "-n",
+                &ns,
+                "-o",
+                "json",
+            ],
+            None,
+        ),
         "get cronjob",
     ))
     .unwrap();
@@ -753,20 +951,28 @@ fn fleet_yaml_is_a_helm_bundle_of_the_chart() {
     // `namespace` fails the deployment of a bundle with cluster-scoped objects.
     assert!(fleet.get("namespace").is_none(), "fleet.yaml must not set namespace");
     assert!(fleet.get("kustomize").is_none());
-    assert_eq!(fleet["namespaceLabels"]["pod-security.kubernetes.io/enforce"], "restricted", "{fleet:#}");
+    assert_eq!(
+        fleet["namespaceLabels"]["pod-security.kubernetes.io/enforce"], "restricted",
+        "{fleet:#}"
+    );
     assert_eq!(fleet["helm"]["releaseName"], NS);
     // The bundle is the chart's directory: Fleet finds Chart.yaml at its root (no helm.chart).
     assert!(fleet["helm"].get("chart").is_none());
     assert!(repo().join(CHART).join("Chart.yaml").is_file());
     let ignore = std::fs::read_to_string(repo().join(CHART).join(".helmignore")).unwrap();
-    assert!(ignore.lines().any(|l| l == "fleet.yaml"), "fleet.yaml stays out of the packaged chart");
+    assert!(
+        ignore.lines().any(|l| l == "fleet.yaml"),
+        "fleet.yaml stays out of the packaged chart"
+    );
     let mut names = BTreeSet::new();
     for c in fleet["targetCustomizations"].as_array().expect("targetCustomizations") {
         let name = c["name"].as_str().expect("name");
         assert!(names.insert(name), "duplicate customisation {name}");
         assert!(c.get("namespace").is_none(), "{name}: namespace");
         assert!(c.get("kustomize").is_none(), "{name}");
-        let labels = c["clusterSelector"]["matchLabels"].as_object().unwrap_or_else(|| panic!("{name}"));
+        let labels = c["clusterSelector"]["matchLabels"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name}"));
         assert!(!labels.is_empty(), "{name}: an empty selector matches every cluster");
     }
     // The kustomize overlays are gone, not kept beside the chart by hand.
@@ -779,7 +985,10 @@ fn fleet_yaml_is_a_helm_bundle_of_the_chart() {
 /// rendered by helm: labels combine, and a cluster without labels gets the defaults.
 #[test]
 fn fleet_labels_combine_into_chart_values() {
-    let plain = fleet_values(&["management.cattle.io/cluster-display-name=plain", "provider.cattle.io=harvester"]);
+    let plain = fleet_values(&[
+        "management.cattle.io/cluster-display-name=plain",
+        "provider.cattle.io=harvester",
+    ]);
     assert_eq!(plain["doNotDeploy"], false);
     let v = &plain["values"];
     assert_eq!(v["clusterName"], "plain");
@@ -810,8 +1019,13 @@ fn fleet_labels_combine_into_chart_values() {
     let docs = render_values(v);
     let cj = get(&docs, "CronJob", NS);
     assert_eq!(cj["spec"]["schedule"], "7 * * * *");
-    let image = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap();
-    assert!(image.starts_with("registry.example.internal/harvester-hygiene/"), "{image}");
+    let image = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
+    assert!(
+        image.starts_with("registry.example.internal/harvester-hygiene/"),
+        "{image}"
+    );
     let pgw = get(&docs, "Deployment", "harvester-hygiene-pushgateway");
     assert!(
         pgw["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -829,17 +1043,29 @@ fn fleet_labels_combine_into_chart_values() {
         assert!(find(&docs, kind, name).is_some(), "{kind}/{name}");
     }
     let args = args_of(&docs);
-    for a in ["--policy-reports", "--cluster-name=prod-1", "--remediate=orphaned-guest-pvc"] {
+    for a in [
+        "--policy-reports",
+        "--cluster-name=prod-1",
+        "--remediate=orphaned-guest-pvc",
+    ] {
         assert!(args.contains(&a.to_string()), "{a}: {args:?}");
     }
-    let policy = get(&docs, "ConfigMap", "harvester-hygiene-policy")["data"]["config.yaml"].as_str().unwrap();
+    let policy = get(&docs, "ConfigMap", "harvester-hygiene-policy")["data"]["config.yaml"]
+        .as_str()
+        .unwrap();
     assert!(policy.contains("gracePeriod: 72h"), "{policy}");
 
     // Left out: whichever customisation comes first.
-    let out = fleet_values(&["harvester-hygiene.io/policy=strict", "harvester-hygiene.io/deploy=false"]);
+    let out = fleet_values(&[
+        "harvester-hygiene.io/policy=strict",
+        "harvester-hygiene.io/deploy=false",
+    ]);
     assert_eq!(out["doNotDeploy"], true);
     // Without the display-name label the Fleet cluster's name is used.
-    assert_eq!(fleet_values(&["provider.cattle.io=harvester"])["values"]["clusterName"], "c-m-abc12345");
+    assert_eq!(
+        fleet_values(&["provider.cattle.io=harvester"])["values"]["clusterName"],
+        "c-m-abc12345"
+    );
 }
 
 #[test]
@@ -855,10 +1081,19 @@ fn gitrepo_example_pins_a_tag_and_rolls_out_carefully() {
     assert_eq!(spec["paths"], json!([CHART]));
     assert!(spec["paused"].is_boolean(), "{spec}");
     let rollout = &spec["rolloutStrategy"];
-    assert!(rollout["maxUnavailable"].is_string() || rollout["maxUnavailable"].is_number(), "{spec}");
-    assert!(rollout["partitions"].as_array().is_some_and(|p| !p.is_empty()), "{spec}");
+    assert!(
+        rollout["maxUnavailable"].is_string() || rollout["maxUnavailable"].is_number(),
+        "{spec}"
+    );
+    assert!(
+        rollout["partitions"].as_array().is_some_and(|p| !p.is_empty()),
+        "{spec}"
+    );
     for t in spec["targets"].as_array().expect("targets") {
-        assert_eq!(t["clusterSelector"]["matchLabels"]["provider.cattle.io"], "harvester", "{t}");
+        assert_eq!(
+            t["clusterSelector"]["matchLabels"]["provider.cattle.io"], "harvester",
+            "{t}"
+        );
     }
 }
 
@@ -868,15 +1103,41 @@ fn gitrepo_example_pins_a_tag_and_rolls_out_carefully() {
 fn gitrepo_example_uses_only_gitrepo_fields() {
     let g = yaml_file("fleet/gitrepo.example.yaml");
     let known = BTreeSet::from([
-        "repo", "branch", "revision", "paths", "targets", "paused", "rolloutStrategy", "pollingInterval",
-        "clientSecretName", "helmSecretName", "targetNamespace", "serviceAccount", "correctDrift", "keepResources",
-        "deleteNamespace", "forceSyncGeneration", "imageScanInterval", "insecureSkipTLSVerify", "caBundle",
-        "helmRepoURLRegex", "helmSecretNameForPaths", "disablePolling", "webhookSecret", "ociRegistry", "bundles",
+        "repo",
+        "branch",
+        "revision",
+        "paths",
+        "targets",
+        "paused",
+        "rolloutStrategy",
+        "pollingInterval",
+        "clientSecretName",
+        "helmSecretName",
+        "targetNamespace",
+        "serviceAccount",
+        "correctDrift",
+        "keepResources",
+        "deleteNamespace",
+        "forceSyncGeneration",
+        "imageScanInterval",
+        "insecureSkipTLSVerify",
+        "caBundle",
+        "helmRepoURLRegex",
+        "helmSecretNameForPaths",
+        "disablePolling",
+        "webhookSecret",
+        "ociRegistry",
+        "bundles",
     ]);
     for k in g["spec"].as_object().unwrap().keys() {
         assert!(known.contains(k.as_str()), "GitRepo spec has no field {k}");
     }
-    let rollout = BTreeSet::from(["maxUnavailable", "maxUnavailablePartitions", "autoPartitionSize", "partitions"]);
+    let rollout = BTreeSet::from([
+        "maxUnavailable",
+        "maxUnavailablePartitions",
+        "autoPartitionSize",
+        "partitions",
+    ]);
     for k in g["spec"]["rolloutStrategy"].as_object().unwrap().keys() {
         assert!(rollout.contains(k.as_str()), "rolloutStrategy has no field {k}");
     }
@@ -893,10 +1154,16 @@ fn addon_docs() -> Vec<Value> {
 fn addon_values_are_the_charts_and_render() {
     let docs = addon_docs();
     let ns = get(&docs, "Namespace", NS);
-    assert_eq!(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
     let addon = get(&docs, "Addon", NS);
     assert_eq!(addon["apiVersion"], "harvesterhci.io/v1beta1");
-    assert_eq!(addon["metadata"]["namespace"], NS, "Harvester installs the release in the Addon's namespace");
+    assert_eq!(
+        addon["metadata"]["namespace"], NS,
+        "Harvester installs the release in the Addon's namespace"
+    );
     let spec = &addon["spec"];
     assert_eq!(spec["chart"], NS);
     assert_eq!(spec["version"], VERSION, "the chart version of this release");
@@ -928,10 +1195,16 @@ async fn real_apiserver_accepts_the_addon_example() {
     let ns = common::namespace("addon").await;
     let mut addon = get(&docs, "Addon", NS).clone();
     addon["metadata"]["namespace"] = ns.clone().into();
-    let out = kubectl(&["create", "--validate=strict", "-o", "json", "-f", "-"], Some(&addon.to_string()));
+    let out = kubectl(
+        &["create", "--validate=strict", "-o", "json", "-f", "-"],
+        Some(&addon.to_string()),
+    );
     let stored: Value = serde_json::from_str(&ok(&out, "create the Addon")).unwrap();
     assert_eq!(stored["spec"], addon["spec"], "stored as written (no field pruned)");
-    let out = kubectl(&["apply", "--dry-run=server", "--validate=strict", "-f", "-"], Some(&get(&docs, "Namespace", NS).to_string()));
+    let out = kubectl(
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+        Some(&get(&docs, "Namespace", NS).to_string()),
+    );
     ok(&out, "the Namespace");
     // The CRD's schema bites: a misspelt field is refused.
     let mut bad = addon.clone();
@@ -973,8 +1246,15 @@ fn prometheus_rule_alerts_fire_when_they_should() {
     let docs = render("monitoring");
     let rule = get(&docs, "PrometheusRule", NS);
     let dir = tempfile::tempdir().unwrap();
-    let full = write(dir.path(), "full.yaml", &json!({"groups": rule["spec"]["groups"]}).to_string());
-    let out = run(Command::new(tool("promtool")).arg("check").arg("rules").arg(&full), None);
+    let full = write(
+        dir.path(),
+        "full.yaml",
+        &json!({"groups": rule["spec"]["groups"]}).to_string(),
+    );
+    let out = run(
+        Command::new(tool("promtool")).arg("check").arg("rules").arg(&full),
+        None,
+    );
     ok(&out, "promtool check rules (expressions and annotation templates)");
     // The unit tests compare the alerts' labels; promtool would compare annotations too, whose
     // text is for people, so they are left out here.
@@ -994,15 +1274,26 @@ fn prometheus_rule_alerts_fire_when_they_should() {
     let per_run = 21600 / step; // samples between runs
     let ts = |values: &[(i64, usize)]| -> String {
         // values as "v x n" runs: each (value, count) repeated.
-        values.iter().map(|(v, n)| format!("{v}x{n}", n = n - 1)).map(|s| s.replacen('x', "+0x", 1)).collect::<Vec<_>>().join(" ")
+        values
+            .iter()
+            .map(|(v, n)| format!("{v}x{n}", n = n - 1))
+            .map(|s| s.replacen('x', "+0x", 1))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let errors_a = ts(&[(2, per_run), (2, per_run), (2, per_run)]);
     let errors_b = ts(&[(1, per_run), (0, per_run), (0, per_run)]);
     let last_a = ts(&[(0, per_run), (21600, per_run), (43200, per_run)]);
     let last_b = last_a.clone();
     let last_c = ts(&[(0, 3 * per_run)]);
-    let f = |cluster: &str| format!("harvester_hygiene_findings{{job=\"harvester_hygiene\",cluster=\"{cluster}\",rule=\"image-mutable-url\",severity=\"error\"}}");
-    let l = |cluster: &str| format!("harvester_hygiene_last_success_timestamp_seconds{{job=\"harvester_hygiene\",cluster=\"{cluster}\"}}");
+    let f = |cluster: &str| {
+        format!(
+            "harvester_hygiene_findings{{job=\"harvester_hygiene\",cluster=\"{cluster}\",rule=\"image-mutable-url\",severity=\"error\"}}"
+        )
+    };
+    let l = |cluster: &str| {
+        format!("harvester_hygiene_last_success_timestamp_seconds{{job=\"harvester_hygiene\",cluster=\"{cluster}\"}}")
+    };
     let tests = json!({
         "rule_files": [rules_file.to_str().unwrap()],
         "evaluation_interval": "5m",
@@ -1043,14 +1334,20 @@ fn prometheus_rule_alerts_fire_when_they_should() {
         }],
     });
     let test_file = write(dir.path(), "tests.yaml", &tests.to_string());
-    let out = run(Command::new(tool("promtool")).args(["test", "rules"]).arg(&test_file), None);
+    let out = run(
+        Command::new(tool("promtool")).args(["test", "rules"]).arg(&test_file),
+        None,
+    );
     let text = ok(&out, "promtool test rules");
     assert!(text.contains("SUCCESS"), "{text}");
     // The check bites: expecting cluster b to fire fails.
     let mut wrong = tests.clone();
     wrong["tests"][0]["alert_rule_test"][1]["exp_alerts"][0]["exp_labels"]["cluster"] = "b".into();
     let wrong_file = write(dir.path(), "wrong.yaml", &wrong.to_string());
-    let out = run(Command::new(tool("promtool")).args(["test", "rules"]).arg(&wrong_file), None);
+    let out = run(
+        Command::new(tool("promtool")).args(["test", "rules"]).arg(&wrong_file),
+        None,
+    );
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
@@ -1072,7 +1369,10 @@ fn grafana_dashboard_is_valid_json_on_the_pushed_series() {
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .find(|w| w.starts_with("harvester_hygiene_"))
                 .unwrap_or_else(|| panic!("{expr}"));
-            assert!(text.contains(&format!("# TYPE {metric} ")), "{metric} is not pushed by metrics.rs");
+            assert!(
+                text.contains(&format!("# TYPE {metric} ")),
+                "{metric} is not pushed by metrics.rs"
+            );
         }
     }
     // Off without monitoring, and without the dashboard when that is off.
@@ -1091,13 +1391,21 @@ fn service_monitor_scrapes_the_pushgateway_keeping_pushed_labels() {
     assert_eq!(endpoint["honorLabels"], true, "the pushed job/cluster labels win");
     assert_eq!(endpoint["port"], svc["spec"]["ports"][0]["name"]);
     for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
-        assert_eq!(&svc["metadata"]["labels"][k], v, "the ServiceMonitor selects the Service");
+        assert_eq!(
+            &svc["metadata"]["labels"][k], v,
+            "the ServiceMonitor selects the Service"
+        );
     }
     let dep = get(&docs, "Deployment", "harvester-hygiene-pushgateway");
     for (k, v) in svc["spec"]["selector"].as_object().unwrap() {
-        assert_eq!(&dep["spec"]["template"]["metadata"]["labels"][k], v, "the Service selects the pods");
+        assert_eq!(
+            &dep["spec"]["template"]["metadata"]["labels"][k], v,
+            "the Service selects the pods"
+        );
     }
     assert_eq!(svc["spec"]["ports"][0]["port"], 9091);
-    let image = dep["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap();
+    let image = dep["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
     assert!(image.starts_with("docker.io/prom/pushgateway:v"), "{image}");
 }
