@@ -715,8 +715,14 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
     )
 }
 
-/// The ServiceMonitor and PrometheusRule CRDs of prometheus-operator, once per apiserver.
+/// The ServiceMonitor and PrometheusRule CRDs of prometheus-operator, once per test process (the
+/// apply is idempotent; the tests of this binary must not race each other's create).
 fn ensure_monitoring_crds() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(apply_monitoring_crds);
+}
+
+fn apply_monitoring_crds() {
     let dir = tool("monitoring-crds");
     for f in [
         "monitoring.coreos.com_servicemonitors.yaml",
@@ -750,6 +756,34 @@ fn ensure_monitoring_crds() {
 
 fn as_list(docs: &[Value]) -> String {
     json!({"apiVersion": "v1", "kind": "List", "items": docs}).to_string()
+}
+
+/// `helm template RELEASE` with `values` for namespace `ns`, then a server-side dry-run of all of
+/// it with strict validation; returns what the apiserver accepted (kind/name lines).
+fn dry_run_install(release: &str, ns: &str, values: &Value) -> String {
+    let out = run(
+        Command::new(tool("helm"))
+            .args(["template", release])
+            .arg(repo().join(CHART))
+            .args(["--namespace", ns, "--kube-version", "1.34.4", "-f", "-"]),
+        Some(&values.to_string()),
+    );
+    let docs = yaml_docs(&ok(&out, &format!("helm template {values}")));
+    let out = kubectl(
+        &[
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-o",
+            "name",
+            "-f",
+            "-",
+        ],
+        Some(&as_list(&docs)),
+    );
+    let applied = ok(&out, &format!("dry-run {values}"));
+    assert_eq!(applied.lines().count(), docs.len(), "{applied}");
+    applied
 }
 
 /// Every render, server-side dry-run with kubectl's strict validation against the real
@@ -983,8 +1017,8 @@ fn fleet_yaml_is_a_helm_bundle_of_the_chart() {
 
 /// Fleet's values for labelled clusters (Fleet's templating, see testbed/helm/fleetvalues), each
 /// rendered by helm: labels combine, and a cluster without labels gets the defaults.
-#[test]
-fn fleet_labels_combine_into_chart_values() {
+#[tokio::test]
+async fn fleet_labels_combine_into_chart_values() {
     let plain = fleet_values(&[
         "management.cattle.io/cluster-display-name=plain",
         "provider.cattle.io=harvester",
@@ -1055,6 +1089,19 @@ fn fleet_labels_combine_into_chart_values() {
         .unwrap();
     assert!(policy.contains("gracePeriod: 72h"), "{policy}");
 
+    // What the Fleet agent installs for that cluster (release harvester-hygiene in
+    // defaultNamespace), accepted by the apiserver.
+    let ns = common::namespace("fleet").await;
+    ensure_monitoring_crds();
+    common::ensure_namespace("cattle-dashboards").await;
+    let applied = dry_run_install("harvester-hygiene", &ns, v);
+    for kind in [
+        "cronjob.batch/",
+        "prometheusrule.monitoring.coreos.com/",
+        "clusterrolebinding.rbac.authorization.k8s.io/harvester-hygiene-remediate",
+    ] {
+        assert!(applied.contains(kind), "{kind}: {applied}");
+    }
     // Left out: whichever customisation comes first.
     let out = fleet_values(&[
         "harvester-hygiene.io/policy=strict",
@@ -1206,6 +1253,12 @@ async fn real_apiserver_accepts_the_addon_example() {
         Some(&get(&docs, "Namespace", NS).to_string()),
     );
     ok(&out, "the Namespace");
+    // What Harvester's helm job installs: the chart with valuesContent as release <Addon name> in
+    // the Addon's namespace, accepted by the apiserver.
+    let values: Value = serde_saphyr::from_str(addon["spec"]["valuesContent"].as_str().unwrap()).unwrap();
+    ensure_monitoring_crds();
+    let applied = dry_run_install(addon["metadata"]["name"].as_str().unwrap(), &ns, &values);
+    assert!(applied.contains("cronjob.batch/harvester-hygiene"), "{applied}");
     // The CRD's schema bites: a misspelt field is refused.
     let mut bad = addon.clone();
     bad["metadata"]["name"] = "bad".into();
