@@ -1,16 +1,19 @@
-# The in-cluster job image (fleet/base/cronjob.yaml): one static binary, non-root, no shell.
+# The in-cluster job image (charts/harvester-hygiene runs it): one static binary on an empty
+# base, user 65532, no shell, no package manager.
 #   docker build -t ghcr.io/harvester-hygiene/harvester-hygiene:v0.1.0 .
-# CI cannot run Docker; tests/packaging.rs builds the same static binary with the same flags and
-# checks that it has no dynamic loader and runs.
+#   buildah bud -t ghcr.io/harvester-hygiene/harvester-hygiene:v0.1.0 .
+# The final stage is FROM scratch: everything in it is the tree scripts/image-rootfs.sh makes
+# (binary, passwd/group with 65532, CA bundle, nsswitch.conf, LICENSE). tests/packaging.rs builds
+# the same static binary and tree and, with buildah, this final stage from them, and inspects
+# the image (user, entrypoint, no shell, size).
 FROM docker.io/library/rust:1.89-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN RUSTFLAGS="-C target-feature=+crt-static" \
     cargo build --release --locked --target x86_64-unknown-linux-gnu --bin harvester-hygiene-job \
- && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/harvester-hygiene-job /out/harvester-hygiene-job
+ && scripts/image-rootfs.sh /out/rootfs target/x86_64-unknown-linux-gnu/release/harvester-hygiene-job
 
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/harvester-hygiene-job /usr/local/bin/harvester-hygiene-job
-COPY LICENSE /usr/share/doc/harvester-hygiene/LICENSE
+FROM scratch
+COPY --from=build /out/rootfs/ /
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/harvester-hygiene-job"]

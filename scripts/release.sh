@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Release packaging for the platform at hand: builds the static plugin (and job) binaries,
-# packs the krew archive (binary + LICENSE), and renders the krew manifest with the real URL
-# and sha256 for this platform into $DIST (default dist/). The release workflow does the other
-# platforms and fills their SHA256_<os>_<arch> the same way.
-#   scripts/release.sh            -> dist/kubectl-harvester-hygiene_vX.Y.Z_linux_amd64.tar.gz
-#                                    dist/…tar.gz.sha256, dist/harvester-hygiene.yaml
-# Build cache: target/static (kept apart from the normal target dir; tests/packaging.rs reuses it).
+# Release packaging. Two steps, which the release workflow (.github/workflows/release.yml) runs
+# on each platform's own runner and then once at the end; here they run for this machine:
+#   scripts/release.sh            builds the static plugin (and job) binaries for this Linux
+#                                 platform, packs the krew archive (binary + LICENSE) reproducibly,
+#                                 then does `manifest`:
+#                                   dist/kubectl-harvester-hygiene_vX.Y.Z_linux_amd64.tar.gz (+ .sha256)
+#                                   dist/harvester-hygiene.yaml
+#   scripts/release.sh manifest   writes $DIST/harvester-hygiene.yaml from krew/harvester-hygiene.yaml
+#                                 with exactly the platforms whose archive is in $DIST, each with
+#                                 that archive's sha256 (never a placeholder: a manifest lists only
+#                                 what was built). --all: fail unless every platform is there.
+# Prints the paths it wrote. $DIST defaults to dist/. Build cache: target/static (kept apart from
+# the normal target dir; tests/packaging.rs reuses it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,13 +20,55 @@ DIST=${DIST:-$root/dist}
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 [ -n "$version" ] || { echo "error: no version in Cargo.toml" >&2; exit 1; }
 
+# manifest [--all]: the krew manifest of the archives in $DIST.
+manifest() {
+  local all=${1:-} template=krew/harvester-hygiene.yaml out="$DIST/harvester-hygiene.yaml" t sums=""
+  local template_version; template_version=$(sed -n 's/^  version: v\(.*\)$/\1/p' "$template")
+  [ -n "$template_version" ] || { echo "error: no spec.version in $template" >&2; exit 1; }
+  local -a missing=()
+  for t in $(sed -n 's/.*sha256: SHA256_\([a-z0-9]*_[a-z0-9]*\)$/\1/p' "$template"); do
+    local ext=tar.gz; [ "${t%%_*}" = windows ] && ext=zip
+    local a="$DIST/kubectl-harvester-hygiene_v${version}_${t}.$ext"
+    if [ -f "$a" ]; then sums+="$t=$(sha256sum "$a" | cut -d' ' -f1) "; else missing+=("$t"); fi
+  done
+  [ -n "$sums" ] || { echo "error: no release archive of v$version in $DIST" >&2; exit 1; }
+  if [ -n "$all" ] && [ ${#missing[@]} -gt 0 ]; then
+    echo "error: --all: no archive for ${missing[*]} in $DIST" >&2; exit 1
+  fi
+  # This version everywhere, the template's comment dropped, each platform block (from its
+  # "- selector:" to the next) kept only with its archive's checksum.
+  sed -e '1,/^apiVersion:/{/^#/d}' -e "s/v${template_version//./\\.}/v${version}/g" "$template" |
+    awk -v sums="$sums" '
+      BEGIN { n = split(sums, kv, " "); for (i = 1; i <= n; i++) { split(kv[i], p, "="); sum[p[1]] = p[2] } }
+      function flush() { if (block != "") { if (keep) printf "%s", block; block = "" } }
+      /^    - selector:/ { flush(); inblock = 1; keep = 0 }
+      inblock && /^[^ ]/ { flush(); inblock = 0 }
+      inblock {
+        if (match($0, /SHA256_[a-z0-9]+_[a-z0-9]+$/)) {
+          t = substr($0, RSTART + 7); if (t in sum) { keep = 1; sub(/SHA256_[a-z0-9]+_[a-z0-9]+$/, sum[t]) }
+        }
+        block = block $0 "\n"; next
+      }
+      { print }
+      END { flush() }' > "$out.tmp"
+  mv "$out.tmp" "$out"
+  echo "$out"
+}
+
+if [ "${1:-}" = manifest ]; then
+  shift
+  case "${1:-}" in --all|"") ;; *) echo "usage: $0 [manifest [--all]]" >&2; exit 2 ;; esac
+  manifest "${1:-}"
+  exit 0
+fi
+
 case "$(uname -s)/$(uname -m)" in
   Linux/x86_64) os=linux arch=amd64 target=x86_64-unknown-linux-gnu ;;
   Linux/aarch64) os=linux arch=arm64 target=aarch64-unknown-linux-gnu ;;
   *) echo "error: $(uname -s)/$(uname -m): this script builds Linux archives; the release workflow builds the rest" >&2; exit 1 ;;
 esac
 
-# Static: glibc linked in, no dynamic loader (the image is distroless/static).
+# Static: glibc linked in, no dynamic loader (the image is FROM scratch).
 unset CARGO_ENCODED_RUSTFLAGS
 export RUSTFLAGS="-C target-feature=+crt-static"
 export CARGO_TARGET_DIR="${HH_STATIC_TARGET_DIR:-$root/target/static}"
@@ -40,12 +88,5 @@ tar --sort=name --owner=0 --group=0 --numeric-owner --mtime='2000-01-01 00:00Z' 
 sum=$(sha256sum "$archive" | cut -d' ' -f1)
 echo "$sum  $name.tar.gz" > "$archive.sha256"
 
-# The manifest: this version everywhere, this platform's checksum, the template comment dropped.
-template_version=$(sed -n 's/^  version: v\(.*\)$/\1/p' krew/harvester-hygiene.yaml)
-sed -e '1,/^apiVersion:/{/^#/d}' \
-    -e "s/v${template_version//./\\.}/v${version}/g" \
-    -e "s/SHA256_${os}_${arch}\$/${sum}/" \
-    krew/harvester-hygiene.yaml > "$DIST/harvester-hygiene.yaml"
-
 echo "$archive"
-echo "$DIST/harvester-hygiene.yaml"
+manifest

@@ -1,9 +1,10 @@
-//! The in-cluster job as a process against the real apiserver, as the Fleet bundle's
+//! The in-cluster job as a process against the real apiserver, as the Helm chart's
 //! ServiceAccount (TokenRequest token) with only the shipped RBAC: it writes the report
 //! ConfigMap, raises Events, logs a JSON line per finding, pushes metrics to a real
 //! Pushgateway, and on the next run notices a resolved finding.
 
 mod common;
+mod packaging_tools;
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -30,52 +31,41 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-/// Apply the shipped bundle and return a kubeconfig for its ServiceAccount. The tests run the
+/// Apply the shipped chart and return a kubeconfig for its ServiceAccount. The tests run the
 /// job binary themselves, so the CronJob is applied suspended: the test bed's cronjob controller
 /// must not start a Job (whose Pod would stay Pending anyway: no scheduler runs) mid-test.
 fn install_bundle(dir: &std::path::Path) -> std::path::PathBuf {
-    install(dir, "fleet/base", NS)
+    install(dir, &[], NS)
 }
 
-/// Apply a kustomization of the bundle into namespace `ns` (cluster-scoped RBAC names get a
-/// suffix so installs in two namespaces do not share rights); returns a kubeconfig for its
-/// ServiceAccount.
-fn install(dir: &std::path::Path, kustomization: &str, ns: &str) -> std::path::PathBuf {
+/// Apply the chart (`helm template` with `--set` values) into namespace `ns` (cluster-scoped
+/// RBAC names get a suffix so installs in two namespaces do not share rights); returns a
+/// kubeconfig for its ServiceAccount.
+fn install(dir: &std::path::Path, set: &[&str], ns: &str) -> std::path::PathBuf {
     let _ = kubectl(&["create", "namespace", ns], None);
-    let out = kubectl(
-        &["kustomize", &format!("{}/{kustomization}", env!("CARGO_MANIFEST_DIR"))],
-        None,
-    );
+    let mut helm = Command::new(packaging_tools::tool("helm"));
+    helm.args(["template", "harvester-hygiene"])
+        .arg(format!("{}/charts/harvester-hygiene", env!("CARGO_MANIFEST_DIR")))
+        .args(["--namespace", ns, "--set", "suspend=true"]);
+    for s in set {
+        helm.args(["--set", s]);
+    }
+    let out = helm.output().expect("helm");
     assert!(
         out.status.success(),
-        "kustomize: {}",
+        "helm template: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let mut rendered = String::from_utf8(out.stdout).unwrap();
     if ns != NS {
-        rendered = rendered
-            .replace(&format!("namespace: {NS}\n"), &format!("namespace: {ns}\n"))
-            .replace(
-                "name: harvester-hygiene-scan\n",
-                &format!("name: harvester-hygiene-scan-{ns}\n"),
-            )
-            .replace(
-                "name: harvester-hygiene-remediate\n",
-                &format!("name: harvester-hygiene-remediate-{ns}\n"),
+        for role in ["scan", "remediate"] {
+            rendered = rendered.replace(
+                &format!("name: harvester-hygiene-{role}\n"),
+                &format!("name: harvester-hygiene-{role}-{ns}\n"),
             );
+        }
     }
-    let docs: Vec<String> = rendered
-        .split("\n---\n")
-        .map(|d| {
-            if d.contains("kind: CronJob\n") {
-                assert!(d.contains("\nspec:\n"), "CronJob without a top-level spec: {d}");
-                d.replacen("\nspec:\n", "\nspec:\n  suspend: true\n", 1)
-            } else {
-                d.to_string()
-            }
-        })
-        .collect();
-    let out = kubectl(&["apply", "-n", ns, "-f", "-"], Some(&docs.join("\n---\n")));
+    let out = kubectl(&["apply", "-n", ns, "-f", "-"], Some(&rendered));
     assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
     let out = kubectl(
         &["create", "token", "harvester-hygiene", "-n", ns, "--duration", "1h"],
@@ -330,7 +320,7 @@ async fn orphan_pvc(ns: &str, labels: Value) -> (String, String) {
 async fn job_remediation_marks_then_acts_after_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let home = "harvester-hygiene-remediation";
-    let kc = install(dir.path(), "fleet/overlays/remediation", home);
+    let kc = install(dir.path(), &["remediation.enabled=true"], home);
     let ns = namespace("jobfix").await;
     let (labelled, labelled_pv) =
         orphan_pvc(&ns, json!({"guestcluster.harvesterhci.io/name": "deleted-cluster"})).await;

@@ -1,11 +1,13 @@
-//! Packaging as shipped: the Fleet bundle (fleet.yaml, fleet/base, every overlay, fleet/rbac)
-//! rendered with kubectl's kustomize, checked against the code (the ClusterRole lists exactly
-//! the kinds the scan reads), validated against the Kubernetes types (k8s-openapi round trip,
-//! batch/v1 included) and by server-side dry-run on the real apiserver; the krew manifest
-//! against krew's validation rules; the release script's archive and rendered manifest; the
-//! static binary the Dockerfile ships; and the plugin as kubectl finds it on PATH.
+//! Packaging as shipped (the Helm chart, Fleet bundle and Add-on: tests/packaging_chart.rs): the
+//! krew manifest against krew's rules and krew's own validator (sigs.k8s.io/krew
+//! cmd/validate-krew-manifest, built from the Go module proxy) for every manifest the release
+//! script writes, with `krew install` of each platform's archive as the validator does it; the
+//! krew-release-bot template; the release script's archive; the static binaries; the image the
+//! Dockerfile builds (with buildah where it can run, else its root file system); and the plugin as
+//! kubectl finds it on PATH.
 
 mod common;
+mod packaging_tools;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,15 +16,14 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const NS: &str = "harvester-hygiene";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const PLATFORMS: [(&str, &str); 6] = [
+/// What the release workflow builds (.github/workflows/release.yml), each on its own runner.
+const PLATFORMS: [(&str, &str); 5] = [
     ("linux", "amd64"),
     ("linux", "arm64"),
     ("darwin", "amd64"),
     ("darwin", "arm64"),
     ("windows", "amd64"),
-    ("windows", "arm64"),
 ];
 
 fn repo() -> PathBuf {
@@ -65,522 +66,6 @@ fn yaml_file(rel: &str) -> Value {
     docs.remove(0)
 }
 
-/// The kustomizations that ship: fleet/base, every fleet/overlays/*, fleet/rbac.
-fn kustomizations() -> Vec<String> {
-    let mut dirs = vec!["fleet/base".to_string(), "fleet/rbac".to_string()];
-    let mut overlays: Vec<String> = std::fs::read_dir(repo().join("fleet/overlays"))
-        .unwrap()
-        .map(|e| format!("fleet/overlays/{}", e.unwrap().file_name().to_string_lossy()))
-        .collect();
-    overlays.sort();
-    assert!(overlays.len() >= 4, "{overlays:?}");
-    dirs.extend(overlays);
-    dirs
-}
-
-fn render(dir: &str) -> Vec<Value> {
-    let out = run(Command::new("kubectl").arg("kustomize").arg(repo().join(dir)), None);
-    let docs = yaml_docs(&ok(&out, &format!("kubectl kustomize {dir}")));
-    assert!(!docs.is_empty(), "{dir} renders nothing");
-    docs
-}
-
-fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
-    docs.iter().find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-}
-
-fn get<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    find(docs, kind, name).unwrap_or_else(|| panic!("no {kind}/{name} in {docs:#?}"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fleet bundle
-
-#[test]
-fn fleet_yaml_uses_default_namespace_and_existing_overlays() {
-    let fleet = yaml_file("fleet/fleet.yaml");
-    assert_eq!(fleet["defaultNamespace"], NS);
-    // `namespace` fails the deployment of a bundle with cluster-scoped objects.
-    assert!(fleet.get("namespace").is_none(), "fleet.yaml must not set namespace");
-    assert_eq!(
-        fleet["namespaceLabels"]["pod-security.kubernetes.io/enforce"], "restricted",
-        "{fleet:#}"
-    );
-    assert_eq!(fleet["kustomize"]["dir"], "base");
-    let customs = fleet["targetCustomizations"].as_array().expect("targetCustomizations");
-    let mut names = BTreeSet::new();
-    let mut used_dirs = BTreeSet::new();
-    for c in customs {
-        let name = c["name"].as_str().expect("name");
-        assert!(names.insert(name), "duplicate customisation {name}");
-        assert!(c.get("namespace").is_none(), "{name}: namespace");
-        let labels = c["clusterSelector"]["matchLabels"]
-            .as_object()
-            .unwrap_or_else(|| panic!("{name}: clusterSelector.matchLabels"));
-        assert!(!labels.is_empty(), "{name}: an empty selector matches every cluster");
-        if c["doNotDeploy"] == true {
-            continue;
-        }
-        let dir = c["kustomize"]["dir"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name}: kustomize.dir"));
-        assert!(
-            repo().join("fleet").join(dir).join("kustomization.yaml").is_file(),
-            "{name}: fleet/{dir}/kustomization.yaml is missing"
-        );
-        used_dirs.insert(format!("fleet/{dir}"));
-    }
-    // Every shipped overlay is reachable from fleet.yaml.
-    let overlays: BTreeSet<String> = kustomizations()
-        .into_iter()
-        .filter(|d| d.starts_with("fleet/overlays/"))
-        .collect();
-    assert_eq!(overlays, used_dirs);
-    for wanted in ["fleet/overlays/remediation", "fleet/overlays/openstack"] {
-        assert!(used_dirs.contains(wanted), "{wanted}");
-    }
-}
-
-#[test]
-fn gitrepo_example_targets_harvester_clusters() {
-    let g = yaml_file("fleet/gitrepo.example.yaml");
-    assert_eq!(g["apiVersion"], "fleet.cattle.io/v1alpha1");
-    assert_eq!(g["kind"], "GitRepo");
-    assert_eq!(g["metadata"]["namespace"], "fleet-default");
-    assert_eq!(g["spec"]["repo"], env!("CARGO_PKG_REPOSITORY"));
-    assert_eq!(g["spec"]["paths"], serde_json::json!(["fleet"]));
-    let targets = g["spec"]["targets"].as_array().expect("targets");
-    assert!(!targets.is_empty());
-    for t in targets {
-        assert_eq!(
-            t["clusterSelector"]["matchLabels"]["provider.cattle.io"], "harvester",
-            "{t}"
-        );
-    }
-    // What Fleet picks up from paths: [fleet] is one bundle with fleet.yaml at its root.
-    assert!(repo().join("fleet/fleet.yaml").is_file());
-}
-
-#[test]
-fn renders_ship_no_namespace_and_set_no_namespace() {
-    for dir in kustomizations() {
-        for d in render(&dir) {
-            assert!(
-                !(d["kind"] == "Namespace" && d["metadata"]["name"] == NS),
-                "{dir}: Fleet creates namespace {NS}; ship no Namespace of that name"
-            );
-            assert!(
-                d["metadata"].get("namespace").is_none(),
-                "{dir}: {}/{} sets a namespace; Fleet's defaultNamespace should place it",
-                d["kind"],
-                d["metadata"]["name"]
-            );
-            assert_eq!(d["metadata"]["labels"]["app.kubernetes.io/name"], NS, "{dir}: {d}");
-        }
-    }
-}
-
-#[test]
-fn cronjob_is_hardened() {
-    for dir in kustomizations().into_iter().filter(|d| d != "fleet/rbac") {
-        let docs = render(&dir);
-        let cj = get(&docs, "CronJob", NS);
-        assert_eq!(cj["apiVersion"], "batch/v1", "{dir}");
-        let spec = &cj["spec"];
-        assert_eq!(spec["concurrencyPolicy"], "Forbid", "{dir}");
-        for limit in ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"] {
-            let n = spec[limit].as_u64().unwrap_or_else(|| panic!("{dir}: {limit}"));
-            assert!((1..=5).contains(&n), "{dir}: {limit} {n}");
-        }
-        let pod = &spec["jobTemplate"]["spec"]["template"]["spec"];
-        assert_eq!(pod["serviceAccountName"], NS, "{dir}");
-        assert_eq!(pod["restartPolicy"], "Never", "{dir}");
-        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{dir}");
-        assert_eq!(
-            pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
-            "{dir}"
-        );
-        let containers = pod["containers"].as_array().unwrap();
-        assert_eq!(containers.len(), 1, "{dir}");
-        let c = &containers[0];
-        for q in ["requests", "limits"] {
-            for r in ["cpu", "memory"] {
-                assert!(c["resources"][q][r].is_string(), "{dir}: resources.{q}.{r}");
-            }
-        }
-        let sc = &c["securityContext"];
-        assert_eq!(sc["readOnlyRootFilesystem"], true, "{dir}");
-        assert_eq!(sc["allowPrivilegeEscalation"], false, "{dir}");
-        assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]), "{dir}");
-        assert!(sc["capabilities"].get("add").is_none(), "{dir}");
-        let image = c["image"].as_str().unwrap();
-        assert!(
-            image.ends_with(&format!(":v{VERSION}")),
-            "{dir}: image {image} is not v{VERSION}"
-        );
-        // The policy ConfigMap is mounted where the job looks for it.
-        let mount = &c["volumeMounts"][0];
-        assert_eq!(mount["mountPath"], "/etc/harvester-hygiene", "{dir}");
-        let vol = pod["volumes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"] == mount["name"])
-            .expect("policy volume");
-        let cm = vol["configMap"]["name"].as_str().unwrap();
-        assert!(get(&docs, "ConfigMap", cm)["data"]["config.yaml"].is_string(), "{dir}");
-
-        let args: Vec<&str> = c["args"]
-            .as_array()
-            .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
-            .unwrap_or_default();
-        match dir.as_str() {
-            "fleet/overlays/remediation" => {
-                assert!(args.contains(&"--remediate"), "{dir}: {args:?}")
-            }
-            _ => assert!(!args.contains(&"--remediate"), "{dir}: remediation is opt-in"),
-        }
-        match dir.as_str() {
-            "fleet/overlays/schedule-hourly" => assert_eq!(spec["schedule"], "7 * * * *"),
-            _ => assert_eq!(spec["schedule"], "17 */6 * * *", "{dir}"),
-        }
-        if dir == "fleet/overlays/private-registry" {
-            assert!(!image.starts_with("ghcr.io/"), "{image}");
-        }
-    }
-}
-
-/// The Dockerfile's user and entrypoint agree with the CronJob (it cannot be built here).
-#[test]
-fn dockerfile_matches_the_cronjob() {
-    let df = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
-    let froms: Vec<&str> = df.lines().filter(|l| l.starts_with("FROM ")).collect();
-    assert_eq!(froms.len(), 2, "multi-stage: {froms:?}");
-    assert!(froms[0].ends_with(" AS build"), "{froms:?}");
-    let last = froms[1];
-    assert!(
-        last.contains("gcr.io/distroless/static") || last == "FROM scratch",
-        "final stage: {last}"
-    );
-    assert!(df.contains("RUSTFLAGS=\"-C target-feature=+crt-static\""));
-    assert!(df.contains("--target x86_64-unknown-linux-gnu"));
-    assert!(df.contains("--bin harvester-hygiene-job"));
-    let user = df.lines().rfind(|l| l.starts_with("USER ")).expect("USER");
-    assert_eq!(user, "USER 65532:65532");
-    let entry = df.lines().rfind(|l| l.starts_with("ENTRYPOINT ")).expect("ENTRYPOINT");
-    assert!(entry.contains("/harvester-hygiene-job\"]"), "{entry}");
-    let docs = render("fleet/base");
-    let pod = &get(&docs, "CronJob", NS)["spec"]["jobTemplate"]["spec"]["template"]["spec"];
-    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
-    assert_eq!(pod["securityContext"]["runAsGroup"], 65532);
-    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
-    for p in ["target/", ".git/"] {
-        assert!(ignore.lines().any(|l| l == p), ".dockerignore: {p}");
-    }
-}
-
-/// Every policy the bundle ships is one the code accepts, and it takes effect.
-#[test]
-fn shipped_policies_are_valid_configs() {
-    let dir = tempfile::tempdir().unwrap();
-    for kdir in kustomizations().into_iter().filter(|d| d != "fleet/rbac") {
-        let docs = render(&kdir);
-        let cfg = get(&docs, "ConfigMap", "harvester-hygiene-policy")["data"]["config.yaml"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let path = dir.path().join("config.yaml");
-        std::fs::write(&path, &cfg).unwrap();
-        let demo = repo().join("examples/demo-cluster");
-        let out = common::plugin(&[
-            "scan",
-            "--from",
-            demo.to_str().unwrap(),
-            "--config",
-            path.to_str().unwrap(),
-            "-o",
-            "json",
-            "--fail-on",
-            "never",
-        ]);
-        let report: Value = serde_json::from_str(&ok(&out, &format!("{kdir} policy"))).unwrap();
-        let severities: BTreeSet<&str> = report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["rule"] == "image-mutable-url")
-            .map(|f| f["severity"].as_str().unwrap())
-            .collect();
-        assert!(
-            !severities.is_empty(),
-            "{kdir}: the demo has image-mutable-url findings"
-        );
-        if kdir == "fleet/overlays/policy-strict" {
-            assert_eq!(
-                severities,
-                BTreeSet::from(["error"]),
-                "{kdir}: the strict policy applies"
-            );
-        } else {
-            assert!(severities.contains("warning"), "{kdir}: {severities:?}");
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// RBAC against the code
-
-/// (apiGroup, resource, verb, resourceNames) granted by a role's rules.
-type Grant = (String, String, String, Vec<String>);
-
-fn grants(role: &Value) -> BTreeSet<Grant> {
-    let strs = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-            .unwrap_or_default()
-    };
-    let mut out = BTreeSet::new();
-    for rule in role["rules"].as_array().expect("rules") {
-        assert!(rule.get("nonResourceURLs").is_none(), "{rule}");
-        let mut names = strs(&rule["resourceNames"]);
-        names.sort();
-        for g in strs(&rule["apiGroups"]) {
-            for r in strs(&rule["resources"]) {
-                for v in strs(&rule["verbs"]) {
-                    assert!(g != "*" && r != "*" && v != "*", "wildcard in {rule}");
-                    out.insert((g.clone(), r.clone(), v, names.clone()));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// What a live scan of all rules reads, from the library: a list per kind, or a GET per
-/// name for kinds read by name (the Setting `server-version`).
-fn scan_reads() -> BTreeSet<Grant> {
-    let kinds = harvester_hygiene::scan::kinds_for(harvester_hygiene::rules::REGISTRY);
-    assert!(kinds.len() >= 10, "{}", kinds.len());
-    let mut out = BTreeSet::new();
-    for ops in kinds {
-        let info = ops.info();
-        if info.only_names.is_empty() {
-            out.insert((info.group.into(), info.plural.into(), "list".into(), vec![]));
-            if info.by_scope_name {
-                // With -n the scan GETs the one object named like the namespace.
-                out.insert((info.group.into(), info.plural.into(), "get".into(), vec![]));
-            }
-        } else {
-            let mut names: Vec<String> = info.only_names.iter().map(|s| s.to_string()).collect();
-            names.sort();
-            out.insert((info.group.into(), info.plural.into(), "get".into(), names));
-        }
-    }
-    out
-}
-
-fn events_grants() -> BTreeSet<Grant> {
-    ["create", "patch"]
-        .into_iter()
-        .map(|v| ("events.k8s.io".into(), "events".into(), v.into(), vec![]))
-        .collect()
-}
-
-#[test]
-fn scan_cluster_role_lists_exactly_what_the_scan_reads() {
-    let docs = render("fleet/base");
-    let role = grants(get(&docs, "ClusterRole", "harvester-hygiene-scan"));
-    let mut expected = scan_reads();
-    expected.extend(events_grants());
-    assert_eq!(role, expected, "fleet/base/clusterrole.yaml vs scan::kinds_for");
-    for (g, r, v, _) in &role {
-        assert_ne!(r, "secrets");
-        if r == "events" {
-            assert!(v == "create" || v == "patch", "{g}/{r} {v}");
-        } else {
-            assert!(v == "get" || v == "list", "{g}/{r} {v}: read-only");
-        }
-    }
-    // Bound to the bundle's ServiceAccount in defaultNamespace.
-    let crb = get(&docs, "ClusterRoleBinding", "harvester-hygiene-scan");
-    assert_eq!(crb["roleRef"]["name"], "harvester-hygiene-scan");
-    assert_eq!(crb["subjects"][0]["kind"], "ServiceAccount");
-    assert_eq!(crb["subjects"][0]["name"], NS);
-    assert_eq!(crb["subjects"][0]["namespace"], NS);
-    assert!(find(&docs, "ServiceAccount", NS).is_some());
-    // The report Role: only ConfigMaps; everything but create limited to the one report.
-    for (g, r, v, names) in grants(get(&docs, "Role", "harvester-hygiene-report")) {
-        assert_eq!((g.as_str(), r.as_str()), ("", "configmaps"));
-        assert!(["get", "update", "patch", "create"].contains(&v.as_str()), "{v}");
-        if v != "create" {
-            assert_eq!(names, vec!["harvester-hygiene-report".to_string()], "{v}");
-        }
-    }
-}
-
-#[test]
-fn reader_role_is_the_scan_role_without_events() {
-    let docs = render("fleet/rbac");
-    let reader = grants(get(&docs, "ClusterRole", "harvester-hygiene-reader"));
-    assert_eq!(reader, scan_reads(), "fleet/rbac/clusterrole.yaml vs scan::kinds_for");
-    let crb = get(&docs, "ClusterRoleBinding", "harvester-hygiene-reader");
-    assert_eq!(crb["roleRef"]["kind"], "ClusterRole");
-    assert_eq!(crb["roleRef"]["name"], "harvester-hygiene-reader");
-    assert_eq!(crb["subjects"][0]["kind"], "Group");
-    assert_eq!(docs.len(), 2, "only the role and its binding");
-}
-
-#[test]
-fn opt_in_roles_are_only_in_their_overlays() {
-    let openstack = grants(get(
-        &render("fleet/overlays/openstack"),
-        "ClusterRole",
-        "harvester-hygiene-openstack",
-    ));
-    let expected: BTreeSet<Grant> = [
-        ("migration.harvesterhci.io", "openstacksources", "get"),
-        ("migration.harvesterhci.io", "openstacksources", "list"),
-        ("", "secrets", "get"),
-    ]
-    .into_iter()
-    .map(|(g, r, v)| (g.into(), r.into(), v.into(), vec![]))
-    .collect();
-    assert_eq!(openstack, expected);
-    for dir in kustomizations() {
-        let docs = render(&dir);
-        // Nothing binds the OpenStack role: a person binds it for `fix --openstack`.
-        for d in &docs {
-            if d["kind"] == "RoleBinding" || d["kind"] == "ClusterRoleBinding" {
-                assert_ne!(d["roleRef"]["name"], "harvester-hygiene-openstack", "{dir}");
-            }
-        }
-        let has = |kind: &str, name: &str| find(&docs, kind, name).is_some();
-        assert_eq!(
-            has("ClusterRole", "harvester-hygiene-openstack"),
-            dir == "fleet/overlays/openstack",
-            "{dir}"
-        );
-        assert_eq!(
-            has("ClusterRoleBinding", "harvester-hygiene-remediate"),
-            dir == "fleet/overlays/remediation",
-            "{dir}: remediation rights are opt-in"
-        );
-        // Secrets are readable only through the OpenStack role.
-        for d in docs
-            .iter()
-            .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
-        {
-            if d["metadata"]["name"] != "harvester-hygiene-openstack" {
-                assert!(!grants(d).iter().any(|(_, r, _, _)| r == "secrets"), "{dir}: {d}");
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Schema validation
-
-/// Round-trip an object through its k8s-openapi type: a field the type does not know (a typo,
-/// a wrong level) is dropped and the comparison fails (the client-side twin of
-/// `server_side_dry_run_accepts_every_render`).
-fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(obj: &Value) {
-    let typed: T = serde_json::from_value(obj.clone())
-        .unwrap_or_else(|e| panic!("{} {}: {e}", obj["kind"], obj["metadata"]["name"]));
-    let back = serde_json::to_value(&typed).unwrap();
-    assert_eq!(&back, obj, "{} does not match its schema", obj["kind"]);
-}
-
-#[test]
-fn manifests_match_the_kubernetes_types() {
-    use k8s_openapi::api::{batch::v1::CronJob, core::v1 as core, rbac::v1 as rbac};
-    let mut seen = BTreeSet::new();
-    for dir in kustomizations() {
-        for d in render(&dir) {
-            let kind = d["kind"].as_str().unwrap().to_string();
-            match (d["apiVersion"].as_str().unwrap(), kind.as_str()) {
-                ("batch/v1", "CronJob") => round_trip::<CronJob>(&d),
-                ("v1", "ConfigMap") => round_trip::<core::ConfigMap>(&d),
-                ("v1", "ServiceAccount") => round_trip::<core::ServiceAccount>(&d),
-                ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip::<rbac::ClusterRole>(&d),
-                ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => round_trip::<rbac::ClusterRoleBinding>(&d),
-                ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<rbac::Role>(&d),
-                ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip::<rbac::RoleBinding>(&d),
-                (av, k) => panic!("{dir}: unexpected {av} {k}"),
-            }
-            seen.insert(kind);
-        }
-    }
-    assert_eq!(seen.len(), 7, "{seen:?}");
-}
-
-/// Detects a typo the round trip would catch, so that check is known to bite.
-#[test]
-#[should_panic(expected = "does not match its schema")]
-fn round_trip_rejects_an_unknown_field() {
-    let mut cj = get(&render("fleet/base"), "CronJob", NS).clone();
-    cj["spec"]["concurrencyPolicyy"] = "Forbid".into();
-    round_trip::<k8s_openapi::api::batch::v1::CronJob>(&cj);
-}
-
-fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    run(
-        Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", common::kubeconfig()),
-        stdin,
-    )
-}
-
-/// Server-side dry-run of every render on the real apiserver, with kubectl's strict schema
-/// validation (the test bed serves batch/v1 CronJob, as every supported Kubernetes does).
-#[tokio::test]
-async fn server_side_dry_run_accepts_every_render() {
-    let ns = common::namespace("packaging").await;
-    for dir in kustomizations() {
-        let docs: Vec<String> = render(&dir)
-            .into_iter()
-            .map(|d| {
-                if d["kind"] == "CronJob" {
-                    assert_eq!(d["apiVersion"], "batch/v1");
-                }
-                serde_json::to_string(&d).unwrap()
-            })
-            .collect();
-        let list = format!(
-            "{{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[{}]}}",
-            docs.join(",")
-        );
-        let out = kubectl(
-            &[
-                "apply",
-                "--dry-run=server",
-                "--validate=strict",
-                "-n",
-                &ns,
-                "-o",
-                "name",
-                "-f",
-                "-",
-            ],
-            Some(&list),
-        );
-        let applied = ok(&out, &format!("dry-run {dir}"));
-        assert_eq!(applied.lines().count(), docs.len(), "{dir}: {applied}");
-        assert!(applied.contains("cronjob") || dir == "fleet/rbac", "{dir}: {applied}");
-    }
-    // The same check rejects a manifest with a field the schema does not have.
-    let mut bad = get(&render("fleet/base"), "CronJob", NS).clone();
-    bad["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = serde_json::json!({});
-    let out = kubectl(
-        &["apply", "--dry-run=server", "--validate=strict", "-n", &ns, "-f", "-"],
-        Some(&bad.to_string()),
-    );
-    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    // Nothing was created.
-    let out = kubectl(&["get", "serviceaccounts,configmaps", "-n", &ns, "-o", "name"], None);
-    assert!(!ok(&out, "get").contains(NS), "dry-run created objects");
-}
-
 // ---------------------------------------------------------------------------------------------
 // krew
 
@@ -593,8 +78,9 @@ fn archive_name(os: &str, arch: &str) -> String {
     format!("kubectl-harvester-hygiene_v{VERSION}_{os}_{arch}.{ext}")
 }
 
-/// krew's validation rules (internal/index/validation) plus its naming guide.
-fn check_krew_manifest(m: &Value) {
+/// krew's validation rules (internal/index/validation) plus its naming guide; `platforms` are
+/// the ones the manifest must list, no more.
+fn check_krew_manifest(m: &Value, platforms: &[(&str, &str)]) {
     assert_eq!(m["apiVersion"], "krew.googlecontainertools.github.com/v1alpha2");
     assert_eq!(m["kind"], "Plugin");
     let name = m["metadata"]["name"].as_str().unwrap();
@@ -611,10 +97,10 @@ fn check_krew_manifest(m: &Value) {
     }
     assert!(spec["description"].as_str().unwrap().len() > 100);
     assert!(!spec["caveats"].as_str().unwrap().is_empty());
-    let platforms = spec["platforms"].as_array().unwrap();
-    assert_eq!(platforms.len(), PLATFORMS.len());
+    let listed = spec["platforms"].as_array().unwrap();
+    assert_eq!(listed.len(), platforms.len());
     let mut covered = BTreeSet::new();
-    for p in platforms {
+    for p in listed {
         let labels = p["selector"]["matchLabels"].as_object().expect("matchLabels");
         let keys: BTreeSet<&str> = labels.keys().map(String::as_str).collect();
         assert_eq!(keys, BTreeSet::from(["arch", "os"]), "{p}");
@@ -651,14 +137,14 @@ fn check_krew_manifest(m: &Value) {
             "LICENSE must be extracted"
         );
     }
-    let wanted: BTreeSet<(String, String)> = PLATFORMS.iter().map(|(o, a)| (o.to_string(), a.to_string())).collect();
+    let wanted: BTreeSet<(String, String)> = platforms.iter().map(|(o, a)| (o.to_string(), a.to_string())).collect();
     assert_eq!(covered, wanted);
 }
 
 #[test]
 fn krew_manifest_follows_krew_rules() {
     let m = krew_template();
-    check_krew_manifest(&m);
+    check_krew_manifest(&m, &PLATFORMS);
     for p in m["spec"]["platforms"].as_array().unwrap() {
         let l = &p["selector"]["matchLabels"];
         assert_eq!(
@@ -702,19 +188,13 @@ fn release_archive_and_rendered_manifest() {
     let bytes = std::fs::read(&archive).unwrap();
     let sum = format!("{:x}", Sha256::digest(&bytes));
 
+    // The manifest lists only what was built here, with its checksum, and krew accepts it.
     let m = yaml_docs(&std::fs::read_to_string(&manifest).unwrap()).remove(0);
-    check_krew_manifest(&m);
-    for p in m["spec"]["platforms"].as_array().unwrap() {
-        let l = &p["selector"]["matchLabels"];
-        let sha = p["sha256"].as_str().unwrap();
-        if l["os"] == os && l["arch"] == arch {
-            assert_eq!(sha, sum, "the rendered sha256 is the archive's");
-            assert!(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()));
-            assert!(p["uri"].as_str().unwrap().ends_with(&archive_name(os, arch)));
-        } else {
-            assert!(sha.starts_with("SHA256_"), "other platforms are left to the workflow");
-        }
-    }
+    check_krew_manifest(&m, &[(os, arch)]);
+    let p = &m["spec"]["platforms"][0];
+    assert_eq!(p["sha256"], sum.as_str(), "the rendered sha256 is the archive's");
+    assert!(p["uri"].as_str().unwrap().ends_with(&archive_name(os, arch)));
+    krew_validates(&manifest, dist.path());
     let side = std::fs::read_to_string(archive.with_extension("gz.sha256")).unwrap();
     assert_eq!(side.split_whitespace().next(), Some(sum.as_str()));
 
@@ -745,6 +225,226 @@ fn release_archive_and_rendered_manifest() {
     let dist2 = tempfile::tempdir().unwrap();
     let (archive2, _) = release(dist2.path());
     assert_eq!(std::fs::read(archive2).unwrap(), bytes, "the archive is reproducible");
+}
+
+/// krew's own validator on a manifest (krew-index runs it on every submission), then its install
+/// step for each platform the way the validator does it (`kubectl krew install --manifest` with
+/// KREW_OS/KREW_ARCH), from the archives in `dist` instead of the release URLs (`--archive`): the
+/// checksum, the files and LICENSE are checked against the real archive.
+fn krew_validates(manifest: &Path, dist: &Path) {
+    let out = run(
+        Command::new(packaging_tools::tool("validate-krew-manifest"))
+            .arg(format!("-manifest={}", manifest.display()))
+            .arg("-skip-install"),
+        None,
+    );
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "validate-krew-manifest {}: {log}",
+        manifest.display()
+    );
+    assert!(
+        log.contains("structural validation OK") && log.contains("no overlapping"),
+        "{log}"
+    );
+    let m = yaml_docs(&std::fs::read_to_string(manifest).unwrap()).remove(0);
+    for p in m["spec"]["platforms"].as_array().unwrap() {
+        let l = &p["selector"]["matchLabels"];
+        let (os, arch) = (l["os"].as_str().unwrap(), l["arch"].as_str().unwrap());
+        let root = tempfile::tempdir().unwrap();
+        let out = run(
+            Command::new(packaging_tools::tool("kubectl-krew"))
+                .args(["install", "--manifest"])
+                .arg(manifest)
+                .arg("--archive")
+                .arg(dist.join(archive_name(os, arch)))
+                .env("KREW_ROOT", root.path())
+                .env("KREW_OS", os)
+                .env("KREW_ARCH", arch),
+            None,
+        );
+        ok(&out, &format!("krew install {os}/{arch}"));
+        let store = root.path().join("store/harvester-hygiene").join(format!("v{VERSION}"));
+        assert!(store.join("LICENSE").is_file(), "{os}/{arch}: LICENSE extracted");
+        let bin = if os == "windows" {
+            "kubectl-harvester-hygiene.exe"
+        } else {
+            "kubectl-harvester-hygiene"
+        };
+        assert!(store.join(bin).is_file(), "{os}/{arch}: {bin}");
+    }
+}
+
+/// An archive as the release workflow packs it on another platform (here with a stand-in for the
+/// binary: what krew checks is the checksum and the layout).
+fn fake_archive(dist: &Path, os: &str, arch: &str) {
+    let stage = tempfile::tempdir().unwrap();
+    let bin = if os == "windows" {
+        "kubectl-harvester-hygiene.exe"
+    } else {
+        "kubectl-harvester-hygiene"
+    };
+    std::fs::write(stage.path().join(bin), format!("{os}/{arch} stand-in")).unwrap();
+    std::fs::copy(repo().join("LICENSE"), stage.path().join("LICENSE")).unwrap();
+    let archive = dist.join(archive_name(os, arch));
+    let out = if os == "windows" {
+        run(
+            Command::new("zip")
+                .arg("-q")
+                .arg("-X")
+                .arg(&archive)
+                .args([bin, "LICENSE"])
+                .current_dir(stage.path()),
+            None,
+        )
+    } else {
+        run(
+            Command::new("tar")
+                .arg("czf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(stage.path())
+                .args([bin, "LICENSE"]),
+            None,
+        )
+    };
+    ok(&out, &format!("pack {os}/{arch}"));
+}
+
+fn release_manifest(dist: &Path, all: bool) -> Output {
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("scripts/release.sh"))
+        .arg("manifest")
+        .env("DIST", dist);
+    if all {
+        cmd.arg("--all");
+    }
+    run(&mut cmd, None)
+}
+
+/// The workflow's last step: every platform's archive in dist/, `release.sh manifest --all`,
+/// and krew's validator (and install of each platform) on the result.
+#[test]
+fn release_manifest_of_every_platform_validates_with_krew() {
+    let dist = tempfile::tempdir().unwrap();
+    for (os, arch) in PLATFORMS {
+        fake_archive(dist.path(), os, arch);
+    }
+    // Without one platform, --all refuses and names it; without --all the manifest leaves it out.
+    std::fs::remove_file(dist.path().join(archive_name("darwin", "arm64"))).unwrap();
+    let out = release_manifest(dist.path(), true);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("darwin_arm64"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = PathBuf::from(ok(&release_manifest(dist.path(), false), "release.sh manifest").trim());
+    let four: Vec<(&str, &str)> = PLATFORMS
+        .iter()
+        .copied()
+        .filter(|p| *p != ("darwin", "arm64"))
+        .collect();
+    check_krew_manifest(
+        &yaml_docs(&std::fs::read_to_string(&manifest).unwrap()).remove(0),
+        &four,
+    );
+    krew_validates(&manifest, dist.path());
+
+    fake_archive(dist.path(), "darwin", "arm64");
+    let manifest = PathBuf::from(ok(&release_manifest(dist.path(), true), "release.sh manifest --all").trim());
+    let m = yaml_docs(&std::fs::read_to_string(&manifest).unwrap()).remove(0);
+    check_krew_manifest(&m, &PLATFORMS);
+    for p in m["spec"]["platforms"].as_array().unwrap() {
+        let l = &p["selector"]["matchLabels"];
+        let a = archive_name(l["os"].as_str().unwrap(), l["arch"].as_str().unwrap());
+        let sum = format!("{:x}", Sha256::digest(std::fs::read(dist.path().join(&a)).unwrap()));
+        assert_eq!(p["sha256"], sum.as_str(), "{a}");
+    }
+    krew_validates(&manifest, dist.path());
+    // The validator bites: a wrong checksum fails krew's install step.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let first = m["spec"]["platforms"][0]["sha256"].as_str().unwrap().to_string();
+    let bad_dir = tempfile::tempdir().unwrap();
+    let bad = bad_dir.path().join("harvester-hygiene.yaml");
+    std::fs::write(&bad, text.replacen(&first, &"0".repeat(64), 1)).unwrap();
+    let l = &m["spec"]["platforms"][0]["selector"]["matchLabels"];
+    let (os, arch) = (l["os"].as_str().unwrap(), l["arch"].as_str().unwrap());
+    let root = tempfile::tempdir().unwrap();
+    let out = run(
+        Command::new(packaging_tools::tool("kubectl-krew"))
+            .args(["install", "--manifest"])
+            .arg(&bad)
+            .arg("--archive")
+            .arg(dist.path().join(archive_name(os, arch)))
+            .env("KREW_ROOT", root.path())
+            .env("KREW_OS", os)
+            .env("KREW_ARCH", arch),
+        None,
+    );
+    assert!(!out.status.success(), "a wrong sha256 installs");
+    // And the structural check bites: a platform listed twice.
+    let twice = text.replacen("arch: arm64", "arch: amd64", 1);
+    std::fs::write(&bad, twice).unwrap();
+    let out = run(
+        Command::new(packaging_tools::tool("validate-krew-manifest"))
+            .arg(format!("-manifest={}", bad.display()))
+            .arg("-skip-install"),
+        None,
+    );
+    assert!(!out.status.success(), "overlapping platforms validate");
+}
+
+/// .krew.yaml is what krew-release-bot turns into the krew-index manifest at a tag: its
+/// `addURIAndSha` calls fetch each archive and put in its uri and sha256. Rendered the same way
+/// from local archives it is exactly the manifest `release.sh manifest --all` writes.
+#[test]
+fn krew_release_bot_template_is_the_release_manifest() {
+    let dist = tempfile::tempdir().unwrap();
+    for (os, arch) in PLATFORMS {
+        fake_archive(dist.path(), os, arch);
+    }
+    let manifest = PathBuf::from(ok(&release_manifest(dist.path(), true), "release.sh manifest --all").trim());
+    let template = std::fs::read_to_string(repo().join(".krew.yaml")).unwrap();
+    let tag = format!("v{VERSION}");
+    let mut rendered = String::new();
+    let mut calls = 0;
+    for line in template.lines() {
+        // {{ addURIAndSha "https://…/{{ .TagName }}/kubectl-…_{{ .TagName }}_os_arch.tar.gz" .TagName | indent 6 }}
+        let line = line.replace("{{ .TagName }}", &tag);
+        if let Some(start) = line.find("{{ addURIAndSha \"") {
+            let indent = &line[..start];
+            let rest = &line[start + "{{ addURIAndSha \"".len()..];
+            let url = rest.split('"').next().unwrap();
+            let file = url.rsplit('/').next().unwrap();
+            let sum = format!("{:x}", Sha256::digest(std::fs::read(dist.path().join(file)).unwrap()));
+            // The bot's function writes "uri: U\n    sha256: S"; `| indent N` re-indents the
+            // second line to N spaces (rajatjindal/krew-release-bot pkg/source/template.go).
+            let pad = rest
+                .split("| indent ")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next())
+                .map_or(4, |n| n.parse::<usize>().unwrap());
+            rendered.push_str(&format!("{indent}uri: {url}\n{}sha256: {sum}\n", " ".repeat(pad)));
+            calls += 1;
+        } else {
+            assert!(
+                !line.contains("{{"),
+                "a template call the bot's render is not simulated for: {line}"
+            );
+            rendered.push_str(&line);
+            rendered.push('\n');
+        }
+    }
+    assert_eq!(calls, PLATFORMS.len());
+    let bot: Value = yaml_docs(&rendered).remove(0);
+    let ours: Value = yaml_docs(&std::fs::read_to_string(&manifest).unwrap()).remove(0);
+    assert_eq!(bot, ours, ".krew.yaml and krew/harvester-hygiene.yaml differ");
 }
 
 /// ELF64 little-endian: (has PT_INTERP, DT_NEEDED count).
@@ -816,6 +516,256 @@ fn static_binaries_have_no_dynamic_loader_and_run() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The image (Dockerfile): FROM scratch with the tree scripts/image-rootfs.sh makes
+
+fn dockerfile() -> String {
+    std::fs::read_to_string(repo().join("Dockerfile")).unwrap()
+}
+
+/// The final stage: everything after the last FROM.
+fn final_stage(df: &str) -> String {
+    let start = df.rfind("\nFROM ").expect("FROM") + 1;
+    df[start..].to_string()
+}
+
+#[test]
+fn dockerfile_builds_the_static_job_into_an_empty_image() {
+    let df = dockerfile();
+    let froms: Vec<&str> = df.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms.len(), 2, "multi-stage: {froms:?}");
+    assert!(froms[0].ends_with(" AS build"), "{froms:?}");
+    assert_eq!(froms[1], "FROM scratch", "no base image to pull");
+    assert!(df.contains("RUSTFLAGS=\"-C target-feature=+crt-static\""));
+    assert!(df.contains("--target x86_64-unknown-linux-gnu"));
+    assert!(df.contains("--bin harvester-hygiene-job"));
+    assert!(
+        df.contains(
+            "scripts/image-rootfs.sh /out/rootfs target/x86_64-unknown-linux-gnu/release/harvester-hygiene-job"
+        )
+    );
+    let last = final_stage(&df);
+    let instructions: Vec<&str> = last.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    assert_eq!(
+        instructions,
+        [
+            "FROM scratch",
+            "COPY --from=build /out/rootfs/ /",
+            "USER 65532:65532",
+            "ENTRYPOINT [\"/usr/local/bin/harvester-hygiene-job\"]",
+        ],
+        "the final stage is the rootfs tree, the user and the entrypoint, nothing else"
+    );
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    for p in ["target/", ".git/"] {
+        assert!(ignore.lines().any(|l| l == p), ".dockerignore: {p}");
+    }
+    assert!(
+        !ignore.lines().any(|l| l.starts_with("scripts")),
+        "the build stage runs scripts/image-rootfs.sh"
+    );
+}
+
+/// The tree the final stage copies, from the same static binary: exactly these files, a passwd
+/// entry for 65532, a CA bundle, no shell; the binary runs in it as 65532 (root: chroot
+/// --userspec; otherwise an unprivileged user namespace).
+fn image_rootfs(dir: &Path) -> PathBuf {
+    let (_, _, target) = host_platform();
+    let dist = tempfile::tempdir().unwrap();
+    release(dist.path());
+    let bin = repo()
+        .join("target/static")
+        .join(target)
+        .join("release/harvester-hygiene-job");
+    let rootfs = dir.join("rootfs");
+    let out = run(
+        Command::new("bash")
+            .arg(repo().join("scripts/image-rootfs.sh"))
+            .arg(&rootfs)
+            .arg(&bin),
+        None,
+    );
+    ok(&out, "scripts/image-rootfs.sh");
+    rootfs
+}
+
+fn tree(root: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"));
+                stack.push(e.path());
+            } else {
+                out.insert(rel);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn image_rootfs_has_the_binary_user_and_ca_bundle_and_no_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = image_rootfs(dir.path());
+    let files: BTreeSet<String> = tree(&rootfs).into_iter().filter(|p| !p.ends_with('/')).collect();
+    assert_eq!(
+        files,
+        BTreeSet::from(
+            [
+                "etc/group",
+                "etc/nsswitch.conf",
+                "etc/passwd",
+                "etc/ssl/certs/ca-certificates.crt",
+                "usr/local/bin/harvester-hygiene-job",
+                "usr/share/doc/harvester-hygiene/LICENSE",
+            ]
+            .map(String::from)
+        )
+    );
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+    assert!(
+        passwd.lines().any(|l| l.starts_with("nonroot:x:65532:65532:")),
+        "{passwd}"
+    );
+    assert!(
+        passwd.lines().all(|l| l.ends_with(":/sbin/nologin")),
+        "no login shell: {passwd}"
+    );
+    let ca = std::fs::read_to_string(rootfs.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
+    assert!(ca.matches("BEGIN CERTIFICATE").count() > 50, "a real CA bundle");
+    for shell in ["bin/sh", "bin/bash", "bin/busybox", "usr/bin/sh"] {
+        assert!(!rootfs.join(shell).exists(), "{shell}");
+    }
+    let bin = rootfs.join("usr/local/bin/harvester-hygiene-job");
+    assert_eq!(elf_linking(&bin), (false, 0), "static");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&bin).unwrap().permissions().mode() & 0o777, 0o755);
+
+    // It runs there as the image's user, with an empty environment.
+    let is_root = run(Command::new("id").arg("-u"), None).stdout == b"0\n";
+    let which = |tool: &str| {
+        let out = run(Command::new("bash").args(["-c", &format!("command -v {tool}")]), None);
+        ok(&out, tool).trim().to_string()
+    };
+    let mut cmd = if is_root {
+        let mut c = Command::new(which("chroot"));
+        c.arg("--userspec=65532:65532");
+        c
+    } else {
+        let mut c = Command::new(which("unshare"));
+        c.args(["--map-root-user", &which("chroot")]);
+        c
+    };
+    cmd.arg(&rootfs)
+        .args(["/usr/local/bin/harvester-hygiene-job", "--version"])
+        .env_clear();
+    let out = run(&mut cmd, None);
+    assert!(ok(&out, "the job in its rootfs").starts_with(&format!("harvester-hygiene-job {VERSION}")));
+}
+
+/// buildah (Debian's package; scripts/chart-tools.sh installs it) builds the Dockerfile's final
+/// stage, with the rootfs tree in place of the build stage's output (its base image cannot be
+/// pulled here), as root with the vfs storage driver and chroot isolation; the image is
+/// inspected: user, entrypoint, one layer holding exactly the tree, no shell, its size.
+#[test]
+fn image_builds_with_buildah_and_has_no_shell() {
+    let buildah = packaging_tools::tool("buildah");
+    let is_root = run(Command::new("id").arg("-u"), None).stdout == b"0\n";
+    assert!(
+        is_root,
+        "buildah builds as root here (rootless needs /etc/subuid and /etc/subgid ranges for the user)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = image_rootfs(dir.path());
+    let stage = final_stage(&dockerfile()).replace("COPY --from=build /out/rootfs/ /", "COPY rootfs/ /");
+    assert!(stage.contains("COPY rootfs/ /"), "{stage}");
+    std::fs::write(dir.path().join("Containerfile"), &stage).unwrap();
+    let b = |args: &[&str]| -> Output {
+        run(
+            Command::new(&buildah)
+                .args(["--storage-driver", "vfs", "--root"])
+                .arg(dir.path().join("storage"))
+                .arg("--runroot")
+                .arg(dir.path().join("run"))
+                .args(args),
+            None,
+        )
+    };
+    let ctx = dir.path().to_str().unwrap();
+    let file = dir.path().join("Containerfile");
+    let out = b(&[
+        "bud",
+        "--isolation",
+        "chroot",
+        "--layers=false",
+        "-f",
+        file.to_str().unwrap(),
+        "-t",
+        "hh-image-test",
+        ctx,
+    ]);
+    ok(&out, "buildah bud");
+    let inspect: Value =
+        serde_json::from_str(&ok(&b(&["inspect", "--type", "image", "hh-image-test"]), "inspect")).unwrap();
+    let config = &inspect["OCIv1"]["config"];
+    assert_eq!(config["User"], "65532:65532", "{config}");
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/usr/local/bin/harvester-hygiene-job"]),
+        "{config}"
+    );
+    assert!(config.get("Cmd").is_none_or(|c| c.is_null()), "{config}");
+
+    // The image as an OCI layout: one layer, exactly the tree, nothing else.
+    let oci = dir.path().join("oci");
+    ok(
+        &b(&["push", "hh-image-test", &format!("oci:{}", oci.display())]),
+        "buildah push oci:",
+    );
+    let blob = |digest: &str| oci.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index: Value = serde_json::from_slice(&std::fs::read(oci.join("index.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap())
+            .unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "{manifest}");
+    let layer = blob(layers[0]["digest"].as_str().unwrap());
+    let listing = ok(&run(Command::new("tar").arg("tvf").arg(&layer), None), "tar tvf layer");
+    let mut in_image = BTreeSet::new();
+    for line in listing.lines() {
+        let path = line
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_start_matches("./")
+            .to_string();
+        assert!(!line.starts_with('l'), "no links: {line}");
+        if !path.is_empty() {
+            in_image.insert(path);
+        }
+    }
+    let want: BTreeSet<String> = tree(&rootfs);
+    assert_eq!(in_image, want, "the layer is the rootfs tree");
+    for shell in ["bin/sh", "bin/bash", "bin/busybox"] {
+        assert!(!in_image.contains(shell), "{shell}");
+    }
+    // Size: the static binary and the CA bundle make up nearly all of it.
+    let size = layers[0]["size"].as_u64().unwrap();
+    let bin = std::fs::metadata(rootfs.join("usr/local/bin/harvester-hygiene-job"))
+        .unwrap()
+        .len();
+    eprintln!("image layer: {size} bytes compressed, binary {bin} bytes");
+    assert!(
+        size < bin + 2 * 1024 * 1024,
+        "{size} bytes: more than the binary and the CA bundle"
+    );
+    assert!(size > 1024 * 1024, "{size}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // kubectl plugin discovery, as krew installs it
 
 fn kubectl_path() -> PathBuf {
@@ -866,7 +816,7 @@ fn kubectl_finds_the_plugin_under_the_krew_name() {
     assert!(ok(&out, "kubectl harvester hygiene version").starts_with("kubectl-harvester-hygiene "));
 }
 
-/// The static plugin in an empty root laid out like distroless/static (CA bundle, nsswitch.conf,
+/// The static plugin in an empty root laid out like the image (CA bundle, nsswitch.conf,
 /// /etc/hosts; no shared libraries, no glibc NSS modules): it resolves a host name from
 /// /etc/hosts and scans the real apiserver. Needs root or unprivileged user namespaces (chroot).
 #[test]

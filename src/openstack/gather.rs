@@ -94,7 +94,7 @@ pub async fn credentials(client: &kube::Client, key: &str) -> Result<Credentials
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &secret_ns);
     let secret = secrets.get(&secret_name).await.map_err(|e| {
         format!(
-            "Secret {secret_ns}/{secret_name} of OpenstackSource {key}: {} (--openstack needs get on it: see fleet/overlays/openstack)",
+            "Secret {secret_ns}/{secret_name} of OpenstackSource {key}: {} (--openstack needs get on it: the chart's openstackRole.enabled role)",
             kube_reason(&e)
         )
     })?;
