@@ -7,6 +7,8 @@ pub mod kinds;
 pub mod live;
 pub mod manifest;
 pub mod openstack;
+pub mod probe;
+pub mod rancher;
 mod yaml_list;
 
 use std::any::Any;
@@ -352,6 +354,10 @@ pub struct Inventory {
     pub captured_at: Option<jiff::Timestamp>,
     /// Files input: where each object was read.
     pub origins: HashMap<ObjectKey, Origin>,
+    /// `--probe-urls`: what each image URL answered.
+    pub url_probes: Option<probe::Probes>,
+    /// `--rancher-kubeconfig`: what Rancher knows of its guest clusters.
+    pub rancher: Option<rancher::Inventory>,
 }
 
 /// An object's identity in one inventory: (kind, namespace, name).
@@ -378,6 +384,8 @@ impl Inventory {
             not_installed: Default::default(),
             captured_at: None,
             origins: HashMap::new(),
+            url_probes: None,
+            rancher: None,
         }
     }
 
