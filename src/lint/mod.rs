@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::inventory::kinds::{ResourceQuota, StorageClass, VirtualMachine, VirtualMachineImage};
+use crate::inventory::kinds::{
+    Pod, ResourceQuota, StorageClass, VirtualMachine, VirtualMachineImage, VirtualMachineInstance,
+};
 use crate::inventory::live::{self, LiveOptions};
 use crate::inventory::{Coverage, InputError, Inventory, Kind, ObjectKey, files};
 use crate::report::{Report, Source, SourceKind};
@@ -351,6 +353,18 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
     overlay::<VirtualMachine>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u));
     overlay::<ResourceQuota>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u));
     overlay::<StorageClass>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u));
+    if opts.against.is_none() {
+        // Files alone: a VM of the input is judged as it declares itself (its VMI would be
+        // rendered from the template), so no VMI or launcher pod of it is running yet.
+        let namespaces: BTreeSet<String> = input
+            .inv
+            .objects::<VirtualMachine>()
+            .iter()
+            .filter_map(|v| v.metadata.namespace.clone())
+            .collect();
+        inv.set_coverage(&VirtualMachineInstance::INFO, Coverage::Namespaces(namespaces.clone()));
+        inv.set_coverage(&Pod::INFO, Coverage::Namespaces(namespaces));
+    }
     inv.origins.extend(input.inv.origins.clone());
     inv.input_errors.extend(input.inv.input_errors.iter().cloned());
     crate::scan::set_version(&mut inv, flag_version);
