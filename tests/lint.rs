@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"));
-    c.env("NO_COLOR", "1").env_remove("KUBECONFIG").env_remove("HTTPS_PROXY").env_remove("HTTP_PROXY");
+    c.env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY");
     c
 }
 
@@ -22,7 +25,12 @@ fn run(args: &[&str], stdin: Option<&str>) -> Output {
     c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().expect("run plugin");
     if let Some(text) = stdin {
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
     } else {
         drop(child.stdin.take());
     }
@@ -55,7 +63,10 @@ fn terraform_plan_collision_before_v1_8() {
     let r = json_of(&out);
     let c = findings(&r, "image-name-collision");
     assert_eq!(c.len(), 2, "{r:#}");
-    let mut addresses: Vec<&str> = c.iter().filter_map(|f| f["details"]["terraformAddress"].as_str()).collect();
+    let mut addresses: Vec<&str> = c
+        .iter()
+        .filter_map(|f| f["details"]["terraformAddress"].as_str())
+        .collect();
     addresses.sort();
     assert_eq!(
         addresses,
@@ -64,23 +75,53 @@ fn terraform_plan_collision_before_v1_8() {
     for f in &c {
         assert_eq!(f["severity"], "error");
         assert_eq!(f["confidence"], "likely", "known version, derived class: {f:#}");
-        assert!(f["evidence"].as_array().unwrap().contains(&json!("shared-class:longhorn-ubuntu-22")));
+        assert!(
+            f["evidence"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("shared-class:longhorn-ubuntu-22"))
+        );
         assert!(f["evidence"].as_array().unwrap().contains(&json!("planned")));
-        assert!(f["object"].get("uid").is_none_or(Value::is_null), "planned uids are not reported");
+        assert!(
+            f["object"].get("uid").is_none_or(Value::is_null),
+            "planned uids are not reported"
+        );
         assert_eq!(f["origin"]["file"], PLAN);
-        assert!(f["title"].as_str().unwrap().starts_with("would share StorageClass longhorn-ubuntu-22"));
+        assert!(
+            f["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("would share StorageClass longhorn-ubuntu-22")
+        );
     }
     let a = c.iter().find(|f| f["object"]["namespace"] == "team-a").unwrap();
     assert_eq!(a["origin"]["line"], 14, "the resource_changes entry's line");
     assert_eq!(a["related"][0]["namespace"], "team-b");
     // The deleted image and the data source are not judged.
-    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["object"]["namespace"] != "team-c"));
-    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["object"]["namespace"] != "team-z"));
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["object"]["namespace"] != "team-c")
+    );
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["object"]["namespace"] != "team-z")
+    );
     // The moving URL of team-b's image, not team-a's pinned one.
     let m = findings(&r, "image-mutable-url");
     assert_eq!(m.len(), 1);
     assert_eq!(m[0]["object"]["namespace"], "team-b");
-    assert!(m[0]["evidence"].as_array().unwrap().contains(&json!("moving-segment:current")));
+    assert!(
+        m[0]["evidence"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("moving-segment:current"))
+    );
     // The 57-character VM with cpu/memory limits (from the provider's cpu/memory); web-01 is fine.
     let v = findings(&r, "vm-name-breaks-migration");
     assert_eq!(v.len(), 1, "{r:#}");
@@ -88,7 +129,12 @@ fn terraform_plan_collision_before_v1_8() {
         v[0]["object"]["name"],
         "ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a"
     );
-    assert!(v[0]["evidence"].as_array().unwrap().contains(&json!("template-limits:cpu=4,memory=8Gi")));
+    assert!(
+        v[0]["evidence"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("template-limits:cpu=4,memory=8Gi"))
+    );
     assert_eq!(v[0]["severity"], "info", "quotas unknown without a cluster: {:#}", v[0]);
     assert_eq!(r["summary"]["total"], 4);
     assert_eq!(r["summary"]["objectsScanned"], 4);
@@ -119,13 +165,26 @@ fn sarif_and_junit_carry_file_and_line() {
     assert_eq!(results.len(), 4);
     let lines: Vec<u64> = results
         .iter()
-        .map(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64().unwrap())
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert!(lines.contains(&14) && lines.contains(&41) && lines.contains(&72), "{lines:?}");
-    assert_eq!(results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], PLAN);
+    assert!(
+        lines.contains(&14) && lines.contains(&41) && lines.contains(&72),
+        "{lines:?}"
+    );
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        PLAN
+    );
     let out = run(&[PLAN, "--harvester-version", "v1.4.1", "-o", "junit"], None);
     let xml = String::from_utf8_lossy(&out.stdout);
-    assert!(xml.contains("<testsuite") && xml.contains("image-name-collision") && xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.contains("<testsuite") && xml.contains("image-name-collision") && xml.contains("<failure"),
+        "{xml}"
+    );
     let out = run(&[PLAN, "--harvester-version", "v1.4.1", "-o", "yaml"], None);
     assert!(String::from_utf8_lossy(&out.stdout).contains("terraformAddress"));
     let mut c = bin();
@@ -218,11 +277,22 @@ fn manifests_from_stdin_with_lines() {
     let v = findings(&r, "vm-name-breaks-migration");
     assert_eq!(v.len(), 1, "{r:#}");
     assert_eq!(v[0]["severity"], "warning", "{:#}", v[0]);
-    assert!(v[0]["evidence"].as_array().unwrap().contains(&json!("quota:default-abcde")));
+    assert!(
+        v[0]["evidence"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("quota:default-abcde"))
+    );
     assert_eq!(v[0]["origin"]["item"], 0);
     assert_eq!(v[0]["origin"]["line"], 28);
     // The quota itself is context, not a finding; the 53-character VM is fine.
-    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["object"]["kind"] != "ResourceQuota"));
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["object"]["kind"] != "ResourceQuota")
+    );
 }
 
 #[test]
@@ -247,11 +317,22 @@ fn directories_and_bad_input() {
     assert_eq!(out.status.code(), Some(0));
     let r = json_of(&out);
     assert_eq!(r["inputErrors"][0]["object"], "harvester_image.x", "{r:#}");
-    assert!(r["inputErrors"][0]["reason"].as_str().unwrap().contains("only known after apply"));
+    assert!(
+        r["inputErrors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("only known after apply")
+    );
     // Usage errors: a missing file, a rule lint does not run.
     assert_eq!(run(&["/nonexistent/x.yaml"], None).status.code(), Some(2));
-    assert_eq!(run(&[PLAN, "--rules", "orphaned-guest-pvc"], None).status.code(), Some(2));
-    assert_eq!(run(&[PLAN, "--harvester-version", "banana"], None).status.code(), Some(2));
+    assert_eq!(
+        run(&[PLAN, "--rules", "orphaned-guest-pvc"], None).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&[PLAN, "--harvester-version", "banana"], None).status.code(),
+        Some(2)
+    );
 }
 
 /// A plan in Terraform's format creating images `name` in `namespaces`.
@@ -270,8 +351,10 @@ fn plan_for(name: &str, namespaces: &[&str]) -> String {
             })
         })
         .collect();
-    serde_json::to_string_pretty(&json!({"format_version": "1.2", "terraform_version": "1.9.8", "resource_changes": changes}))
-        .unwrap()
+    serde_json::to_string_pretty(
+        &json!({"format_version": "1.2", "terraform_version": "1.9.8", "resource_changes": changes}),
+    )
+    .unwrap()
 }
 
 /// The seed's collision where the names already exist: team-a's image is in the cluster on its
@@ -308,7 +391,16 @@ async fn against_the_live_cluster() {
     assert!(findings(&r, "image-name-collision").is_empty(), "{r:#}");
 
     // v1.4.1: the planned image would share team-a's class.
-    let args = [p, "--against-cluster", "--kubeconfig", &kc, "--harvester-version", "v1.4.1", "-o", "json"];
+    let args = [
+        p,
+        "--against-cluster",
+        "--kubeconfig",
+        &kc,
+        "--harvester-version",
+        "v1.4.1",
+        "-o",
+        "json",
+    ];
     let out = run(&args, None);
     let r = json_of(&out);
     let c = findings(&r, "image-name-collision");
@@ -316,22 +408,62 @@ async fn against_the_live_cluster() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(c[0]["object"]["namespace"], b.as_str());
     assert_eq!(c[0]["related"][0]["namespace"], a.as_str());
-    assert!(c[0]["evidence"].as_array().unwrap().contains(&json!(format!("shared-class:{class}"))));
-    assert!(c[0]["message"].as_str().unwrap().contains(&format!("Today the class serves {a}/{name}")));
+    assert!(
+        c[0]["evidence"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("shared-class:{class}")))
+    );
+    assert!(
+        c[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Today the class serves {a}/{name}"))
+    );
     assert_eq!(r["source"]["type"], "live");
 
     // v1.8.0: the legacy class exists, so the new image deletes it and takes it over.
-    let args = [p, "--against-cluster", "--kubeconfig", &kc, "--harvester-version", "v1.8.0", "-o", "json"];
+    let args = [
+        p,
+        "--against-cluster",
+        "--kubeconfig",
+        &kc,
+        "--harvester-version",
+        "v1.8.0",
+        "-o",
+        "json",
+    ];
     let r = json_of(&run(&args, None));
     let c = findings(&r, "image-name-collision");
     assert_eq!(c.len(), 1, "{r:#}");
-    assert!(c[0]["evidence"].as_array().unwrap().contains(&json!(format!("takeover:{class}"))), "{:#}", c[0]);
+    assert!(
+        c[0]["evidence"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("takeover:{class}"))),
+        "{:#}",
+        c[0]
+    );
     assert!(c[0]["message"].as_str().unwrap().contains("legacy-class takeover"));
-    assert!(c[0]["title"].as_str().unwrap().starts_with("would take over StorageClass"));
+    assert!(
+        c[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("would take over StorageClass")
+    );
 
     // Re-applying team-a's own image (same namespace and name) is not a collision with itself.
     std::fs::write(&plan, plan_for(&name, &[&a])).unwrap();
-    let args = [p, "--against-cluster", "--kubeconfig", &kc, "--harvester-version", "v1.4.1", "-o", "json"];
+    let args = [
+        p,
+        "--against-cluster",
+        "--kubeconfig",
+        &kc,
+        "--harvester-version",
+        "v1.4.1",
+        "-o",
+        "json",
+    ];
     let r = json_of(&run(&args, None));
     assert!(findings(&r, "image-name-collision").is_empty(), "{r:#}");
 }

@@ -37,10 +37,16 @@ fn respond(mut s: TcpStream, log: Log) {
     let mut parts = first.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let target = parts.next().unwrap_or("").to_string();
-    log.lock().unwrap().push((method.clone(), target.clone(), range.clone()));
-    let path = target.rsplit_once("://").map_or(target.as_str(), |(_, r)| r.find('/').map_or("/", |i| &r[i..]));
+    log.lock()
+        .unwrap()
+        .push((method.clone(), target.clone(), range.clone()));
+    let path = target
+        .rsplit_once("://")
+        .map_or(target.as_str(), |(_, r)| r.find('/').map_or("/", |i| &r[i..]));
     let ok = |lm: &str, len: u64| {
-        format!("HTTP/1.1 200 OK\r\nLast-Modified: {lm}\r\nETag: \"abc-{len}\"\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+        format!(
+            "HTTP/1.1 200 OK\r\nLast-Modified: {lm}\r\nETag: \"abc-{len}\"\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        )
     };
     let reply = if method == "CONNECT" {
         "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
@@ -61,7 +67,8 @@ fn respond(mut s: TcpStream, log: Log) {
             )
         }
     } else if path.ends_with("/moved.img") {
-        "HTTP/1.1 302 Found\r\nLocation: /current/changed.img\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+        "HTTP/1.1 302 Found\r\nLocation: /current/changed.img\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_string()
     } else if path.ends_with("/slow.img") {
         std::thread::sleep(Duration::from_secs(4));
         ok(OLD, SIZE)
@@ -97,23 +104,36 @@ fn image(ns: &str, name: &str, url: &str) -> Value {
 
 fn scan(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> (Value, i32) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"));
-    c.args(["scan", "--from", dir.to_str().unwrap(), "--rules", "image-mutable-url", "-o", "json"])
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("ALL_PROXY")
-        .env_remove("NO_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .env_remove("all_proxy")
-        .env_remove("no_proxy");
+    c.args([
+        "scan",
+        "--from",
+        dir.to_str().unwrap(),
+        "--rules",
+        "image-mutable-url",
+        "-o",
+        "json",
+    ])
+    .args(extra)
+    .env("NO_COLOR", "1")
+    .env_remove("HTTP_PROXY")
+    .env_remove("HTTPS_PROXY")
+    .env_remove("ALL_PROXY")
+    .env_remove("NO_PROXY")
+    .env_remove("http_proxy")
+    .env_remove("https_proxy")
+    .env_remove("all_proxy")
+    .env_remove("no_proxy");
     for (k, v) in env {
         c.env(k, v);
     }
     let out = c.output().expect("run");
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (v, out.status.code().unwrap_or(-1))
 }
 
@@ -125,7 +145,9 @@ fn finding<'a>(r: &'a Value, name: &str) -> &'a Value {
 }
 
 fn has(f: &Value, e: &str) -> bool {
-    f["evidence"].as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.starts_with(e))))
+    f["evidence"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.starts_with(e))))
 }
 
 #[test]
@@ -157,7 +179,13 @@ fn each_case_against_a_local_server() {
     let (r, _) = scan(dir.path(), &[], &[]);
     assert!(log.lock().unwrap().is_empty(), "probed without --probe-urls");
     assert_eq!(finding(&r, "changed")["severity"], "warning");
-    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["object"]["name"] != "pinned-gone"));
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["object"]["name"] != "pinned-gone")
+    );
 
     let (r, code) = scan(dir.path(), &["--probe-urls", "--probe-timeout", "3s"], &[]);
     assert_eq!(code, 1, "errors found");
@@ -168,7 +196,12 @@ fn each_case_against_a_local_server() {
     assert!(has(f, "upstream-unchanged"), "{f:#}");
     assert!(has(f, "upstream-last-modified:2024-01-01T00:00:00Z"));
     assert!(has(f, "upstream-etag:\"abc-2361393152\""));
-    assert!(f["message"].as_str().unwrap().contains("unchanged since this image was imported"));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("unchanged since this image was imported")
+    );
     // Changed after import: an error, proven, in the words.
     let f = finding(&r, "changed");
     assert_eq!(f["severity"], "error");
@@ -190,7 +223,13 @@ fn each_case_against_a_local_server() {
     let f = finding(&r, "pinned-gone");
     assert_eq!(f["severity"], "error");
     assert!(has(f, "upstream-gone:404"));
-    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["object"]["name"] != "pinned-ok"));
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["object"]["name"] != "pinned-ok")
+    );
     // HEAD refused: a ranged GET, its Content-Range total as the size.
     let f = finding(&r, "nohead");
     assert!(has(f, "probe:GET"), "{f:#}");
@@ -198,7 +237,10 @@ fn each_case_against_a_local_server() {
     assert_eq!(f["severity"], "error", "Last-Modified after import");
     // A redirect is followed to the changed file.
     let f = finding(&r, "moved");
-    assert!(has(f, &format!("redirected-to:http://127.0.0.1:{port}/current/changed.img")), "{f:#}");
+    assert!(
+        has(f, &format!("redirected-to:http://127.0.0.1:{port}/current/changed.img")),
+        "{f:#}"
+    );
     assert_eq!(f["severity"], "error");
     // A 500 proves nothing: the warning stays and says the probe failed.
     let f = finding(&r, "broken");
@@ -207,8 +249,16 @@ fn each_case_against_a_local_server() {
 
     let log = log.lock().unwrap().clone();
     let heads = |p: &str| log.iter().filter(|(m, t, _)| m == "HEAD" && t.ends_with(p)).count();
-    assert_eq!(heads("/current/unchanged.img"), 1, "one request per distinct URL: {log:?}");
-    assert_eq!(heads("/current/changed.img"), 2, "its own URL, and once as the redirect's target");
+    assert_eq!(
+        heads("/current/unchanged.img"),
+        1,
+        "one request per distinct URL: {log:?}"
+    );
+    assert_eq!(
+        heads("/current/changed.img"),
+        2,
+        "its own URL, and once as the redirect's target"
+    );
     let gets: Vec<_> = log.iter().filter(|(m, _, _)| m == "GET").collect();
     assert_eq!(gets.len(), 1, "{log:?}");
     assert_eq!(gets[0].2.as_deref(), Some("bytes=0-0"));
@@ -246,16 +296,25 @@ fn proxies_from_the_environment() {
     )
     .unwrap();
     let p = format!("http://127.0.0.1:{proxy}");
-    let (r, _) = scan(dir.path(), &["--probe-urls"], &[("HTTP_PROXY", &p), ("HTTPS_PROXY", &p)]);
+    let (r, _) = scan(
+        dir.path(),
+        &["--probe-urls"],
+        &[("HTTP_PROXY", &p), ("HTTPS_PROXY", &p)],
+    );
     assert!(has(finding(&r, "via-proxy"), "upstream-unchanged"), "{r:#}");
     // HTTPS goes through a CONNECT tunnel, which this proxy refuses.
     assert!(has(finding(&r, "via-https-proxy"), "probe-failed"), "{r:#}");
     let log = plog.lock().unwrap().clone();
     assert!(
-        log.iter().any(|(m, t, _)| m == "HEAD" && t == "http://images.example.invalid/current/proxied.img"),
+        log.iter()
+            .any(|(m, t, _)| m == "HEAD" && t == "http://images.example.invalid/current/proxied.img"),
         "{log:?}"
     );
-    assert!(log.iter().any(|(m, t, _)| m == "CONNECT" && t == "images.example.invalid:443"), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|(m, t, _)| m == "CONNECT" && t == "images.example.invalid:443"),
+        "{log:?}"
+    );
 
     // NO_PROXY: a direct request, the proxy (a closed port) untouched.
     let (port, log) = server();
@@ -266,7 +325,11 @@ fn proxies_from_the_environment() {
     )
     .unwrap();
     let dp = format!("http://127.0.0.1:{dead}");
-    let (r, _) = scan(dir.path(), &["--probe-urls"], &[("HTTP_PROXY", &dp), ("NO_PROXY", "127.0.0.1")]);
+    let (r, _) = scan(
+        dir.path(),
+        &["--probe-urls"],
+        &[("HTTP_PROXY", &dp), ("NO_PROXY", "127.0.0.1")],
+    );
     assert!(has(finding(&r, "direct"), "upstream-unchanged"), "{r:#}");
     assert_eq!(log.lock().unwrap().len(), 1);
 }
@@ -280,7 +343,11 @@ fn the_demo_is_never_probed_by_default() {
         .output()
         .unwrap();
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let any = r["findings"].as_array().unwrap().iter().any(|f| has(f, "probe") || has(f, "upstream-"));
+    let any = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| has(f, "probe") || has(f, "upstream-"));
     assert!(!any);
 }
 

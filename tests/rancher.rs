@@ -25,7 +25,12 @@ fn rancher_kubeconfig() -> &'static PathBuf {
             .output()
             .expect("build-rancher-crds.sh");
         assert!(crds.status.success(), "{}", String::from_utf8_lossy(&crds.stderr));
-        let crd_dir = String::from_utf8_lossy(&crds.stdout).trim().lines().last().unwrap_or_default().to_string();
+        let crd_dir = String::from_utf8_lossy(&crds.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
         let dir = std::env::temp_dir().join(format!("hh-rancher-{}", std::process::id()));
         let out = Command::new("bash")
             .arg(repo.join("scripts/apiserver.sh"))
@@ -41,7 +46,13 @@ fn rancher_kubeconfig() -> &'static PathBuf {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default())
+        PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or_default(),
+        )
     })
 }
 
@@ -61,7 +72,9 @@ async fn send(c: &Client, method: &str, url: &str, body: &Value) -> Value {
         .header("content-type", "application/json")
         .body(serde_json::to_vec(body).unwrap())
         .unwrap();
-    c.request::<Value>(req).await.unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+    c.request::<Value>(req)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
 /// Create on the Rancher apiserver, then write `status` through the subresource.
@@ -87,7 +100,9 @@ async fn ensure_rancher_namespace(name: &str) {
         .method("POST")
         .uri("/api/v1/namespaces")
         .header("content-type", "application/json")
-        .body(serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).unwrap())
+        .body(
+            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).unwrap(),
+        )
         .unwrap();
     let _ = c.request::<Value>(req).await;
 }
@@ -128,7 +143,9 @@ fn scan(ns: &str, extra: &[&str]) -> Value {
 }
 
 fn of<'a>(r: &'a Value, name: &str) -> Option<&'a Value> {
-    r["findings"].as_array().and_then(|a| a.iter().find(|f| f["object"]["name"] == name))
+    r["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["object"]["name"] == name))
 }
 
 fn has(f: &Value, e: &str) -> bool {
@@ -214,7 +231,10 @@ async fn rancher_proves_orphans_and_protects_living_guest_volumes() {
     assert_eq!(f["severity"], "warning");
     assert!(has(f, &format!("rancher-cluster-gone:{gone}")), "{f:#}");
     assert!(f["message"].as_str().unwrap().contains("no longer knows cluster"));
-    assert!(of(&r, &in_use).is_none(), "a volume a living guest PV names is never an orphan: {r:#}");
+    assert!(
+        of(&r, &in_use).is_none(),
+        "a volume a living guest PV names is never an orphan: {r:#}"
+    );
     let f = of(&r, &stray).unwrap_or_else(|| panic!("{r:#}"));
     assert!(has(f, &format!("rancher-cluster-alive:{alive}")), "{f:#}");
     assert_ne!(f["confidence"], "proven");
@@ -237,7 +257,16 @@ async fn rancher_proves_orphans_and_protects_living_guest_volumes() {
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"))
-        .args(["scan", "-n", &ns, "--rules", "orphaned-guest-pvc", "-o", "json", "--rancher-kubeconfig"])
+        .args([
+            "scan",
+            "-n",
+            &ns,
+            "--rules",
+            "orphaned-guest-pvc",
+            "-o",
+            "json",
+            "--rancher-kubeconfig",
+        ])
         .arg(&bad)
         .env("KUBECONFIG", common::kubeconfig())
         .output()
@@ -247,5 +276,11 @@ async fn rancher_proves_orphans_and_protects_living_guest_volumes() {
     let f = of(&r, &orphan).unwrap();
     assert_eq!(f["confidence"], "possible");
     assert!(has(f, "rancher-unchecked"));
-    assert!(r["incomplete"].as_array().unwrap().iter().any(|g| g["kind"] == "Cluster" && g["reason"] == "failed"));
+    assert!(
+        r["incomplete"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["kind"] == "Cluster" && g["reason"] == "failed")
+    );
 }

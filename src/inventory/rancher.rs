@@ -53,8 +53,12 @@ pub struct Machine {
 #[serde(rename_all = "camelCase", tag = "state")]
 pub enum GuestPvs {
     /// The `volumeHandle`s of its Harvester CSI volumes: host PVC names.
-    Read { handles: BTreeSet<String> },
-    Unreadable { reason: String },
+    Read {
+        handles: BTreeSet<String>,
+    },
+    Unreadable {
+        reason: String,
+    },
 }
 
 impl Inventory {

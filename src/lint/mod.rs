@@ -186,10 +186,7 @@ fn load(texts: Vec<(String, String)>) -> Input {
                 });
             }
             for p in c.planned {
-                planned.insert(
-                    (p.kind.to_string(), Some(p.namespace), p.name),
-                    (p.address, p.line),
-                );
+                planned.insert((p.kind.to_string(), Some(p.namespace), p.name), (p.address, p.line));
             }
             let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": c.objects});
             files::load_text(&mut inv, &name, &list.to_string());
@@ -399,13 +396,9 @@ fn finish(
         .harvester_version
         .as_ref()
         .is_some_and(|v| *v >= Version::rc(1, 8, 0, 2));
-    report.findings.retain(|f| {
-        input.contains(&(
-            f.object.kind.clone(),
-            f.object.namespace.clone(),
-            f.object.name.clone(),
-        ))
-    });
+    report
+        .findings
+        .retain(|f| input.contains(&(f.object.kind.clone(), f.object.namespace.clone(), f.object.name.clone())));
     for f in &mut report.findings {
         let key = (f.object.kind.clone(), f.object.namespace.clone(), f.object.name.clone());
         let new = f.object.uid.as_deref().is_some_and(|u| u.starts_with(PLANNED_UID));

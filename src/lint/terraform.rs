@@ -45,7 +45,8 @@ pub struct Converted {
 
 /// Is `text` a Terraform plan (or state) in JSON?
 pub fn is_plan(value: &Value) -> bool {
-    value.get("format_version").is_some() && (value.get("resource_changes").is_some() || value.get("planned_values").is_some())
+    value.get("format_version").is_some()
+        && (value.get("resource_changes").is_some() || value.get("planned_values").is_some())
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {

@@ -101,12 +101,7 @@ async fn probe_one(client: &reqwest::Client, url: &str, timeout: Duration) -> Pr
         Err(e) => return failed(&e, timeout),
     };
     let (resp, method) = if matches!(head.status().as_u16(), 405 | 501) {
-        match client
-            .get(url)
-            .header(reqwest::header::RANGE, "bytes=0-0")
-            .send()
-            .await
-        {
+        match client.get(url).header(reqwest::header::RANGE, "bytes=0-0").send().await {
             Ok(r) => (r, "GET"),
             Err(e) => return failed(&e, timeout),
         }

@@ -520,7 +520,9 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
                  re-downloaded, so losing every copy of its BackingImage loses it for good."
             ),
             evidence: vec![format!("upstream-gone:{status}")],
-            title: Some(format!("upstream gone ({status}): the image can never be re-downloaded")),
+            title: Some(format!(
+                "upstream gone ({status}): the image can never be re-downloaded"
+            )),
         },
         Probe::Failed { reason } => ProbeVerdict {
             proven: false,
@@ -570,7 +572,9 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
                     imported.map(|t| format!(" ({t})")).unwrap_or_default()
                 );
                 if resized && let (Some(n), Some(s)) = (content_length, size) {
-                    sentence.push_str(&format!(" The upstream file has {n} bytes, the image {s} (status.size)."));
+                    sentence.push_str(&format!(
+                        " The upstream file has {n} bytes, the image {s} (status.size)."
+                    ));
                     evidence.push(format!("size-differs:{n}!={s}"));
                 }
                 if newer {
@@ -580,7 +584,9 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
                     proven: true,
                     sentence,
                     evidence,
-                    title: Some(format!("upstream changed on {when} after import: a re-download WILL fail")),
+                    title: Some(format!(
+                        "upstream changed on {when} after import: a re-download WILL fail"
+                    )),
                 }
             } else if imported_ts.is_some() && (lm_ts.is_some() || size.is_some() && content_length.is_some()) {
                 evidence.push("upstream-unchanged".into());
@@ -601,7 +607,11 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
                     sentence: format!(
                         "Probed (--probe-urls): the URL answers ({}); without an import time or size to compare \
                          with, whether it changed is unknown.",
-                        if facts.is_empty() { "no Last-Modified, ETag or Content-Length".to_string() } else { facts }
+                        if facts.is_empty() {
+                            "no Last-Modified, ETag or Content-Length".to_string()
+                        } else {
+                            facts
+                        }
                     ),
                     evidence,
                     title: None,
