@@ -179,6 +179,13 @@ fn sarif_and_junit_carry_file_and_line() {
         results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         PLAN
     );
+    // The typed SARIF 2.1.0 model reads it, regions included.
+    let typed: serde_sarif::sarif::Sarif = serde_json::from_value(s.clone()).expect("serde-sarif reads it");
+    let back = serde_json::to_value(&typed).unwrap();
+    assert_eq!(
+        back["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+    );
     let out = run(&[PLAN, "--harvester-version", "v1.4.1", "-o", "junit"], None);
     let xml = String::from_utf8_lossy(&out.stdout);
     assert!(
