@@ -330,6 +330,16 @@ fn directories_and_bad_input() {
             .unwrap()
             .contains("only known after apply")
     );
+    // --against-cluster with an unreachable cluster: exit 3, as scan.
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: x, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: x, user: x}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let out = run(&[PLAN, "--against-cluster", "--kubeconfig", kc.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     // Usage errors: a missing file, a rule lint does not run.
     assert_eq!(run(&["/nonexistent/x.yaml"], None).status.code(), Some(2));
     assert_eq!(

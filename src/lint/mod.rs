@@ -405,6 +405,9 @@ fn finish(
         if new {
             f.object.uid = None;
             f.evidence.push("planned".into());
+            if f.rule == rules::vm_name_breaks_migration::ID {
+                f.message = f.message.replace("It is stopped now;", "It does not exist yet;");
+            }
             if f.rule == rules::image_name_collision::ID
                 && let Some(class) = f.evidence.iter().find_map(|e| e.strip_prefix("shared-class:"))
             {
