@@ -300,11 +300,18 @@ pub struct Origin {
     pub document: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<usize>,
+    /// 1-based line where the object starts (`lint` sets it: its `metadata.name` line in YAML,
+    /// the `resource_changes` entry in a Terraform plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
         match (self.document, self.item) {
             (Some(d), Some(i)) => write!(f, " (document {d}, item {i})"),
             (Some(d), None) => write!(f, " (document {d})"),

@@ -45,6 +45,8 @@ fn demo_dump_reports_exactly_the_planted_problems() {
             "image-name-collision team-a/ubuntu-22 error",
             "image-name-collision team-b/ubuntu-22 error",
             "import-openstack-leak migrations/erp-db warning",
+            "longhorn-orphaned-data longhorn-system/orphan-6e0c1f5b2a9d4e7f83c1d0b9a4e2f6c7189d3b5a0e4c7f2d1b6a9e8c3f5d7a2b warning",
+            "longhorn-orphaned-data longhorn-system/pvc-5f0c2d9e-8a41-4c7b-9e13-6d2a7b4c1f08 warning",
             "migration-annotation-stale team-b/default-9xq2c warning",
             "orphaned-guest-pvc rke2-guests/pvc-153f00a9-7334-4e0d-89f6-f009691dec50 warning",
             "vm-name-breaks-migration sandbox/experiment-k8s-1-31-cilium-ebpf-kube-proxy-replacement-01 info",
@@ -68,7 +70,10 @@ fn demo_dump_reports_exactly_the_planted_problems() {
         "{orphan}"
     );
     assert_eq!(orphan["reclaimableBytes"], 3 * 21474836480u64);
-    assert_eq!(doc["summary"]["reclaimableBytes"], 3 * 21474836480u64);
+    assert_eq!(
+        doc["summary"]["reclaimableBytes"],
+        3 * 21474836480u64 + 3 * 53687091200u64
+    );
     let stale = doc["findings"]
         .as_array()
         .unwrap()
@@ -93,7 +98,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("image-name-collision ·") && text.contains("9 findings: 4 errors, 4 warnings, 1 info"),
+        text.contains("image-name-collision ·") && text.contains("11 findings: 4 errors, 6 warnings, 1 info"),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));

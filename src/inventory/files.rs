@@ -385,6 +385,7 @@ impl Loader {
                 file: file.to_string(),
                 document,
                 item,
+                line: None,
             },
         ));
     }
@@ -930,7 +931,7 @@ fn bundle_nulls(v: &mut Value) {
 
 /// Split a YAML stream at `---` document markers (a marker is always at column 0; block
 /// scalar content is indented, so this cannot cut inside a value).
-fn split_yaml_documents(text: &str) -> Vec<&str> {
+pub(crate) fn split_yaml_documents(text: &str) -> Vec<&str> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut pos = 0;

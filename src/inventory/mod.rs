@@ -7,6 +7,8 @@ pub mod kinds;
 pub mod live;
 pub mod manifest;
 pub mod openstack;
+pub mod probe;
+pub mod rancher;
 mod yaml_list;
 
 use std::any::Any;
@@ -357,11 +359,26 @@ pub struct Inventory {
     pub captured_at: Option<jiff::Timestamp>,
     /// Files input: where each object was read.
     pub origins: HashMap<ObjectKey, Origin>,
+    /// `--probe-urls`: what each image URL answered.
+    pub url_probes: Option<probe::Probes>,
+    /// `--rancher-kubeconfig`: what Rancher knows of its guest clusters.
+    pub rancher: Option<rancher::Inventory>,
 }
 
 /// An object's identity in one inventory: (qualified kind, namespace, name), the kind as
 /// [`KindInfo::qualified`] spells it.
 pub type ObjectKey = (String, Option<String>, String);
+
+/// The [`ObjectKey`] of an object reference.
+pub fn object_key(obj: &ObjectRef) -> ObjectKey {
+    let group = obj.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let kind = if group.is_empty() {
+        obj.kind.clone()
+    } else {
+        format!("{}.{group}", obj.kind)
+    };
+    (kind, obj.namespace.clone(), obj.name.clone())
+}
 
 /// A kind's identity: (group, kind). Kind names alone are not unique (Harvester's
 /// `settings.harvesterhci.io` and Longhorn's `settings.longhorn.io` are both `Setting`).
@@ -388,6 +405,8 @@ impl Inventory {
             not_installed: Default::default(),
             captured_at: None,
             origins: HashMap::new(),
+            url_probes: None,
+            rancher: None,
         }
     }
 
@@ -467,13 +486,7 @@ impl Inventory {
 
     /// Where files input read `obj` (none for live objects).
     pub fn origin_of(&self, obj: &ObjectRef) -> Option<&Origin> {
-        let group = obj.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        let kind = if group.is_empty() {
-            obj.kind.clone()
-        } else {
-            format!("{}.{group}", obj.kind)
-        };
-        self.origins.get(&(kind, obj.namespace.clone(), obj.name.clone()))
+        self.origins.get(&object_key(obj))
     }
 
     /// Number of objects of one kind.

@@ -136,6 +136,9 @@ pub fn document(report: &Report, opts: &RenderOptions) -> Value {
                     "artifactLocation": {"uri": uri_of(file)},
                     "properties": {"member": origin.file.split_once('!').map(|(_, m)| m), "document": origin.document, "item": origin.item},
                 });
+                if let Some(line) = origin.line {
+                    location["physicalLocation"]["region"] = json!({"startLine": line});
+                }
             }
             let mut result = json!({
                 "ruleId": f.rule,

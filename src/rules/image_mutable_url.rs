@@ -18,6 +18,7 @@ use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, 
 use crate::inventory::Kind;
 use crate::inventory::KindInfo;
 use crate::inventory::kinds::{BackingImage, VirtualMachineImage};
+use crate::inventory::probe::Probe;
 use crate::version::Version;
 
 pub struct ImageMutableUrl;
@@ -374,8 +375,22 @@ impl Rule for ImageMutableUrl {
                 continue;
             }
             let url = img.spec.url.as_str();
-            let Some(marker) = mutable_marker(url).or_else(|| extra_marker(url, extra)) else {
-                continue;
+            // `--probe-urls`: what the URL answered (gathered before the rules run).
+            let probed = inv
+                .url_probes
+                .as_ref()
+                .and_then(|p| p.get(url))
+                .map(|p| probe_verdict(img, p));
+            let marker = match mutable_marker(url).or_else(|| extra_marker(url, extra)) {
+                Some(m) => m,
+                // No pattern, but the probe proves it moved or went away.
+                None => match &probed {
+                    Some(v) if v.proven => Marker {
+                        what: "file, which the probe found changed or gone upstream,".into(),
+                        evidence: "probed".into(),
+                    },
+                    _ => continue,
+                },
             };
             let id = img.image_id();
             let bi = inv
@@ -447,6 +462,17 @@ impl Rule for ImageMutableUrl {
                 }
                 None => {}
             }
+            let mut probed_title = None;
+            if let Some(v) = probed {
+                msg.push(' ');
+                msg.push_str(&v.sentence);
+                evidence.extend(v.evidence);
+                if v.proven {
+                    severity = Severity::Error;
+                    confidence = Confidence::Proven;
+                    probed_title = v.title;
+                }
+            }
             let remediation = format!(
                 "Create a new image from a pinned URL, e.g. {}, with spec.checksum set to the file's SHA-512; \
                  move the VMs to it and delete this image. Until then keep the BackingImage's copies healthy \
@@ -454,7 +480,9 @@ impl Rule for ImageMutableUrl {
                 pinned_hint(url)
             );
             let mut f = Finding::about(self, severity, img, msg, remediation)
-                .with_title(if severity == Severity::Error {
+                .with_title(if let Some(t) = probed_title {
+                    t
+                } else if severity == Severity::Error {
                     format!("moving URL ({}): a BackingImage copy already failed", marker.what)
                 } else {
                     format!("moving URL ({}): lost for good if every copy fails", marker.what)
@@ -467,6 +495,129 @@ impl Rule for ImageMutableUrl {
             out.findings.push(f);
         }
         out
+    }
+}
+
+/// What a `--probe-urls` answer says about an image.
+struct ProbeVerdict {
+    /// Changed after import, or gone: an error, `proven`.
+    proven: bool,
+    sentence: String,
+    evidence: Vec<String>,
+    title: Option<String>,
+}
+
+/// Compare the probe of `img`'s URL with the image: `Last-Modified` after its import time, or a
+/// `Content-Length` other than `status.size`, is a change; 404/410 is gone.
+fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
+    let imported = img.imported_at();
+    let imported_ts = crate::meta::parse_time(imported);
+    match probe {
+        Probe::Gone { status } => ProbeVerdict {
+            proven: true,
+            sentence: format!(
+                "Probed (--probe-urls): the URL answers {status}, the file is gone upstream: the image can never be \
+                 re-downloaded, so losing every copy of its BackingImage loses it for good."
+            ),
+            evidence: vec![format!("upstream-gone:{status}")],
+            title: Some(format!(
+                "upstream gone ({status}): the image can never be re-downloaded"
+            )),
+        },
+        Probe::Failed { reason } => ProbeVerdict {
+            proven: false,
+            sentence: format!("Probing the URL (--probe-urls) failed ({reason}): nothing was learned from it."),
+            evidence: vec![format!("probe-failed:{reason}")],
+            title: None,
+        },
+        Probe::Found {
+            method,
+            final_url,
+            last_modified,
+            etag,
+            content_length,
+            ..
+        } => {
+            let mut evidence = vec![format!("probe:{method}")];
+            if let Some(f) = final_url {
+                evidence.push(format!("redirected-to:{f}"));
+            }
+            if let Some(lm) = last_modified {
+                evidence.push(format!("upstream-last-modified:{lm}"));
+            }
+            if let Some(e) = etag {
+                evidence.push(format!("upstream-etag:{e}"));
+            }
+            if let Some(n) = content_length {
+                evidence.push(format!("upstream-content-length:{n}"));
+            }
+            let size = img.size_bytes();
+            let lm_ts = crate::meta::parse_time(last_modified.as_deref());
+            let newer = matches!((lm_ts, imported_ts), (Some(l), Some(i)) if l > i);
+            let resized = matches!((content_length, size), (Some(n), Some(s)) if *n != s);
+            let facts = [
+                last_modified.as_ref().map(|l| format!("Last-Modified {l}")),
+                etag.as_ref().map(|e| format!("ETag {e}")),
+                content_length.map(|n| format!("Content-Length {n}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+            if newer || resized {
+                let when = last_modified.clone().unwrap_or_else(|| "an unknown date".into());
+                let mut sentence = format!(
+                    "Probed (--probe-urls): upstream changed on {when} after this image was imported{}: a re-download, \
+                     which Longhorn needs when every copy is lost, WILL fail ({facts}).",
+                    imported.map(|t| format!(" ({t})")).unwrap_or_default()
+                );
+                if resized && let (Some(n), Some(s)) = (content_length, size) {
+                    sentence.push_str(&format!(
+                        " The upstream file has {n} bytes, the image {s} (status.size)."
+                    ));
+                    evidence.push(format!("size-differs:{n}!={s}"));
+                }
+                if newer {
+                    evidence.push(format!("upstream-changed-after-import:{}", imported.unwrap_or("")));
+                }
+                ProbeVerdict {
+                    proven: true,
+                    sentence,
+                    evidence,
+                    title: Some(format!(
+                        "upstream changed on {when} after import: a re-download WILL fail"
+                    )),
+                }
+            } else if imported_ts.is_some() && (lm_ts.is_some() || size.is_some() && content_length.is_some()) {
+                evidence.push("upstream-unchanged".into());
+                ProbeVerdict {
+                    proven: false,
+                    sentence: format!(
+                        "Probed (--probe-urls): upstream is unchanged since this image was imported ({}; {facts}{}), \
+                         so a re-download would work today; the URL still moves, so that can change any day.",
+                        imported.unwrap_or(""),
+                        size.map(|s| format!(", status.size {s}")).unwrap_or_default()
+                    ),
+                    evidence,
+                    title: None,
+                }
+            } else {
+                ProbeVerdict {
+                    proven: false,
+                    sentence: format!(
+                        "Probed (--probe-urls): the URL answers ({}); without an import time or size to compare \
+                         with, whether it changed is unknown.",
+                        if facts.is_empty() {
+                            "no Last-Modified, ETag or Content-Length".to_string()
+                        } else {
+                            facts
+                        }
+                    ),
+                    evidence,
+                    title: None,
+                }
+            }
+        }
     }
 }
 

@@ -168,6 +168,39 @@ impl Rule for OrphanedGuestPvc {
     }
 }
 
+/// The guest cluster a volume belongs to, by its cluster label, or by the VM its Longhorn
+/// history names (`last-vm-gone:<vm>` evidence): that VM's HarvesterMachine's cluster while
+/// Rancher still has the machine, else the longest cluster or credentials name the VM's name
+/// starts with (`<cluster>-<pool>-…`, as Rancher names machines).
+fn rancher_owner(
+    r: &crate::inventory::rancher::Inventory,
+    ns: &str,
+    label: Option<&str>,
+    evidence: &[String],
+    credentials: &[&str],
+) -> Option<String> {
+    if let Some(c) = label {
+        return Some(c.to_string());
+    }
+    let names: Vec<&str> = r
+        .clusters
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(credentials.iter().copied())
+        .collect();
+    evidence
+        .iter()
+        .filter_map(|e| e.strip_prefix("last-vm-gone:"))
+        .find_map(|vm| match r.machine(ns, vm).and_then(|m| m.cluster.clone()) {
+            Some(c) => Some(c),
+            None => names
+                .iter()
+                .filter(|n| vm.strip_prefix(**n).is_some_and(|rest| rest.starts_with('-')))
+                .max_by_key(|n| n.len())
+                .map(|n| n.to_string()),
+        })
+}
+
 /// What the rule concluded about one candidate PVC.
 struct Verdict {
     confidence: Confidence,
@@ -221,6 +254,12 @@ impl Judge<'_> {
             || m.annotation(crate::key!("harvesterhci.io/imageId")).is_some()
             || m.annotation(crate::key!("harvesterhci.io/goldenImage")) == Some("true")
             || !m.owner_references.is_empty()
+        {
+            return None;
+        }
+        // `--rancher-kubeconfig`: a guest cluster's PersistentVolume still names it.
+        if let Some(r) = self.inv.rancher.as_ref().filter(|r| r.usable())
+            && r.guest_pv_of(&m.name).is_some()
         {
             return None;
         }
@@ -403,13 +442,68 @@ impl Judge<'_> {
         }
         let proven = label.is_some() && unmatched == 0;
         let likely = living_vm.is_none() && unmatched == 0 && alive == 0;
-        let confidence = if proven {
+        let mut confidence = if proven {
             Confidence::Proven
         } else if likely {
             Confidence::Likely
         } else {
             Confidence::Possible
         };
+        // `--rancher-kubeconfig`: ask Rancher about the cluster the volume belongs to.
+        let mut rancher_says = String::new();
+        if let Some(r) = &self.inv.rancher {
+            if !r.usable() {
+                evidence.push("rancher-unchecked".into());
+                rancher_says = format!(
+                    " Rancher could not be asked ({}).",
+                    r.error.as_deref().unwrap_or("unknown error")
+                );
+            } else {
+                let sas: Vec<&str> = creds.iter().map(|(sa, _)| *sa).collect();
+                match rancher_owner(r, ns, label, evidence, &sas) {
+                    Some(c) => match r.living(&c) {
+                        Some(_) => {
+                            let read = r.pvs_read(&c);
+                            evidence.push(format!("rancher-cluster-alive:{c}"));
+                            let cap = if read { Confidence::Likely } else { Confidence::Possible };
+                            confidence = confidence.min(cap);
+                            rancher_says = if read {
+                                format!(
+                                    " Rancher still has cluster {c}, and none of its guest PersistentVolumes names \
+                                     this volume."
+                                )
+                            } else {
+                                format!(
+                                    " Rancher still has cluster {c}, whose guest PersistentVolumes could not be read: \
+                                     it may still use this volume."
+                                )
+                            };
+                        }
+                        None => {
+                            let deleting = r.clusters.iter().any(|k| k.name == c && k.deleting);
+                            evidence.push(if deleting {
+                                format!("rancher-cluster-deleting:{c}")
+                            } else {
+                                format!("rancher-cluster-gone:{c}")
+                            });
+                            confidence = Confidence::Proven;
+                            rancher_says = format!(
+                                " Rancher ({}) {} cluster {c}, whose volume this is, and no guest cluster's \
+                                 PersistentVolume it could read names it: proven.",
+                                r.server,
+                                if deleting { "is deleting" } else { "no longer knows" }
+                            );
+                        }
+                    },
+                    None => {
+                        evidence.push("rancher-owner-unknown".into());
+                        rancher_says = " Rancher was asked, but the volume names no cluster Rancher or its history \
+                                        could attribute it to."
+                            .into();
+                    }
+                }
+            }
+        }
         let mut why = match label {
             Some(c) => format!("It is labelled for guest cluster {c}, which has no living VM."),
             None => "It carries no guest-cluster label (the CSI driver sets none).".to_string(),
@@ -435,6 +529,7 @@ impl Judge<'_> {
         } else if !creds.is_empty() && alive == 0 {
             why.push_str(" Every guest-cluster credentials ServiceAccount in the namespace belongs to a cluster with no living VM.");
         }
+        why.push_str(&rancher_says);
         Some((confidence, why))
     }
 

@@ -2,6 +2,7 @@
 
 mod describe;
 mod fix;
+mod lint;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::report::{self, ColorChoice, FailOn, Format, Printer, exit};
 use harvester_hygiene::rules::import_openstack_leak;
-use harvester_hygiene::scan::{Input, ScanOptions, scan};
+use harvester_hygiene::scan::{Input, ScanOptions};
 use harvester_hygiene::{Error, rules};
 
 #[derive(Parser)]
@@ -42,6 +43,9 @@ enum Command {
     /// Write what a scan reads (only the fields the rules read, never Secrets) and a manifest of
     /// what was listed completely, for offline scans with `scan --from` and full coverage
     Dump(Box<DumpArgs>),
+    /// Lint files before they reach a cluster: Kubernetes manifests (YAML/JSON, directories, `-`
+    /// for stdin) and Terraform plans (`terraform show -json plan.out`)
+    Lint(Box<lint::LintArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Explain one rule: why it matters, affected versions, upstream issues, remediation
@@ -81,6 +85,8 @@ struct ScanArgs {
     /// Exit with 1 when a finding has at least this severity: error, warning, info or never
     #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
     fail_on: FailOn,
+    #[command(flatten)]
+    extras: lint::ScanExtras,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -292,6 +298,7 @@ fn main() -> ExitCode {
         Command::Fix(args) => run_fix(*args),
         Command::Describe(args) => describe::run(*args),
         Command::Dump(args) => run_dump(*args),
+        Command::Lint(args) => lint::run(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
@@ -524,7 +531,7 @@ fn run_scan(args: ScanArgs) -> i32 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let report = match rt.block_on(scan(&opts)) {
+    let report = match rt.block_on(lint::scan_with(&opts, &args.extras)) {
         Ok(r) => r,
         Err(e) => {
             p.error(&e.to_string());

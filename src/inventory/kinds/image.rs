@@ -46,6 +46,9 @@ pub struct ImageStatus {
     /// (harvester/harvester `pkg/apis/harvesterhci.io/v1beta1/image.go`).
     #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
+    /// Bytes of the downloaded file (`--probe-urls` compares it with `Content-Length`).
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub size: String,
 }
 
 impl VirtualMachineImage {
@@ -98,6 +101,18 @@ impl VirtualMachineImage {
             return Some("retrying");
         }
         None
+    }
+    /// `status.size` in bytes, when set.
+    pub fn size_bytes(&self) -> Option<u64> {
+        self.status.size.trim().parse().ok().filter(|s| *s > 0)
+    }
+    /// When the download finished: the `Imported` condition's transition, else creation.
+    pub fn imported_at(&self) -> Option<&str> {
+        self.condition("Imported")
+            .filter(|c| c.is_true())
+            .and_then(|c| c.last_transition_time.as_deref())
+            .or(self.metadata.creation_timestamp.as_deref())
+            .filter(|t| !t.is_empty())
     }
     /// `namespace/name`, the value Harvester writes in `harvesterhci.io/imageId`.
     pub fn image_id(&self) -> String {
