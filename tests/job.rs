@@ -1,7 +1,8 @@
 //! The in-cluster job as a process against the real apiserver, as the Fleet bundle's
-//! ServiceAccount (TokenRequest token) with only the shipped RBAC: it writes the report
-//! ConfigMap, raises Events, logs a JSON line per finding, pushes metrics to a real
-//! Pushgateway, and on the next run notices a resolved finding.
+//! ServiceAccount (TokenRequest token) with only the shipped RBAC plus [`CHART_RBAC`]: it
+//! writes the report ConfigMap, raises core Events (updated, not duplicated, on the next run),
+//! logs a JSON line per finding, pushes metrics grouped by cluster to a real Pushgateway, and on
+//! the next run notices a resolved finding.
 
 mod common;
 
@@ -14,6 +15,41 @@ use serde_json::{Value, json};
 
 const NS: &str = "harvester-hygiene";
 const SA: &str = "system:serviceaccount:harvester-hygiene:harvester-hygiene";
+
+/// What the Helm chart (issue 15) grants the job on top of fleet/base's scan role: core
+/// Events (the job reads, creates and patches them), the policy-report APIs for
+/// `--policy-reports`, and `get` on namespaces (the kube-system UID names the cluster).
+const CHART_RBAC: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: harvester-hygiene-incluster-NS
+rules:
+  - apiGroups: [""]
+    resources: ["events"]
+    verbs: ["get", "list", "create", "patch"]
+  - apiGroups: ["wgpolicyk8s.io"]
+    resources: ["policyreports", "clusterpolicyreports"]
+    verbs: ["get", "list", "create", "update", "patch", "delete"]
+  - apiGroups: ["openreports.io"]
+    resources: ["reports", "clusterreports"]
+    verbs: ["get", "list", "create", "update", "patch", "delete"]
+  - apiGroups: [""]
+    resources: ["namespaces"]
+    verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: harvester-hygiene-incluster-NS
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: harvester-hygiene-incluster-NS
+subjects:
+  - kind: ServiceAccount
+    name: harvester-hygiene
+    namespace: NS
+"#;
 
 fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut c = Command::new("kubectl");
@@ -77,6 +113,8 @@ fn install(dir: &std::path::Path, kustomization: &str, ns: &str) -> std::path::P
         .collect();
     let out = kubectl(&["apply", "-n", ns, "-f", "-"], Some(&docs.join("\n---\n")));
     assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
+    let out = kubectl(&["apply", "-f", "-"], Some(&CHART_RBAC.replace("NS", ns)));
+    assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
     let out = kubectl(
         &["create", "token", "harvester-hygiene", "-n", ns, "--duration", "1h"],
         None,
@@ -136,7 +174,8 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
     // Least privilege, as the shipped ClusterRole grants it.
     for (verb, what, allowed) in [
         ("list", "virtualmachineimages.harvesterhci.io", "yes"),
-        ("create", "events.events.k8s.io", "yes"),
+        ("create", "events", "yes"),
+        ("patch", "events", "yes"),
         ("get", "secrets", "no"),
         ("list", "secrets", "no"),
         ("delete", "persistentvolumeclaims", "no"),
@@ -189,6 +228,13 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
     assert_eq!(done["incomplete"], false, "{done}");
     assert!(done["events"]["warning"].as_u64().unwrap() >= 1);
 
+    // The cluster: without --cluster-name, named by the kube-system namespace's UID.
+    let kube_system = common::get("v1", "Namespace", None, "kube-system").await.unwrap();
+    let uid = kube_system["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(done["cluster"]["uid"], uid.as_str(), "{done}");
+    assert_eq!(done["cluster"]["name"], uid.as_str(), "{done}");
+    assert_eq!(done["cluster"]["nameSource"], "uid", "{done}");
+
     // The report ConfigMap.
     let out = kubectl(
         &["get", "configmap", "harvester-hygiene-report", "-n", NS, "-o", "json"],
@@ -197,6 +243,12 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
     let cm: Value = serde_json::from_slice(&out.stdout).unwrap();
     let report: Value = serde_json::from_str(cm["data"]["report.json"].as_str().unwrap()).unwrap();
     assert_eq!(report["apiVersion"], "harvester-hygiene/v1");
+    assert_eq!(report["cluster"]["uid"], uid.as_str());
+    assert_eq!(
+        cm["metadata"]["labels"]["harvester-hygiene.io/cluster-uid"],
+        uid.as_str()
+    );
+    assert_eq!(cm["metadata"]["labels"]["harvester-hygiene.io/cluster"], uid.as_str());
     assert!(
         report["findings"]
             .as_array()
@@ -213,27 +265,56 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
             >= 1
     );
 
-    // The Warning event on the image.
-    let out = kubectl(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"], None);
-    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ev = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["regarding"]["name"] == name.as_str())
-        .expect("event on the image");
-    assert_eq!(ev["type"], "Warning");
+    // The Warning event on the image: a core v1 Event, as the Harvester and Rancher UIs read
+    // them (firstTimestamp, the object's uid).
+    let image = common::get("harvesterhci.io/v1beta1", "VirtualMachineImage", Some(&ns), &name)
+        .await
+        .unwrap();
+    let image_uid = image["metadata"]["uid"].as_str().unwrap().to_string();
+    let ev = only_event(&ns, &name, "Warning");
     assert_eq!(ev["reason"], "image-mutable-url");
-    assert!(ev["note"].as_str().unwrap().len() <= 1024);
+    assert_eq!(ev["involvedObject"]["uid"], image_uid.as_str(), "{ev}");
+    assert_eq!(ev["involvedObject"]["kind"], "VirtualMachineImage");
+    assert_eq!(ev["involvedObject"]["apiVersion"], "harvesterhci.io/v1beta1");
+    assert_eq!(ev["source"]["component"], "harvester-hygiene");
+    assert_eq!(ev["reportingComponent"], "harvester-hygiene");
+    assert_eq!(ev["reportingInstance"], "harvester-hygiene-29384-abcde");
+    assert_eq!(ev["count"], 1);
+    let first = ev["firstTimestamp"].as_str().expect("firstTimestamp").to_string();
+    assert!(ev["lastTimestamp"].is_string(), "{ev}");
+    assert!(ev["message"].as_str().unwrap().len() <= 1024);
 
-    // The metrics, as the Pushgateway serves them.
+    // The metrics, as the Pushgateway serves them: grouped by job and cluster, labelled with
+    // the cluster, and last_success after this complete, successful run.
     let metrics = http_get(port, "/metrics");
-    assert!(metrics.contains("harvester_hygiene_findings{"), "{metrics}");
+    let findings_line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("harvester_hygiene_findings{")
+                && l.contains("rule=\"image-mutable-url\"")
+                && l.contains("severity=\"warning\"")
+        })
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(findings_line.contains(&format!("cluster=\"{uid}\"")), "{findings_line}");
+    assert!(findings_line.contains("job=\"harvester_hygiene\""), "{findings_line}");
     assert!(
-        metrics.contains("rule=\"image-mutable-url\",severity=\"warning\""),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("harvester_hygiene_last_success_timestamp_seconds{")
+                && l.contains(&format!("cluster=\"{uid}\""))),
         "{metrics}"
     );
-    assert!(metrics.contains("harvester_hygiene_last_success_timestamp_seconds"));
+
+    // The next run, with the finding still there: the same Event, count 2, first time kept.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (code, lines, stderr) = run_job(&kc, &[]);
+    assert_eq!(code, 0, "{stderr}\n{lines:#?}");
+    let done = lines.iter().find(|l| l["msg"] == "scan complete").unwrap();
+    assert!(done["events"]["updated"].as_u64().unwrap() >= 1, "{done}");
+    let ev = only_event(&ns, &name, "Warning");
+    assert_eq!(ev["count"], 2, "{ev}");
+    assert_eq!(ev["firstTimestamp"], first.as_str());
+    assert_ne!(ev["lastTimestamp"], first.as_str());
 
     // Resolve it; the next run says so with a Normal event.
     let out = kubectl(
@@ -249,15 +330,120 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
             .any(|l| l["msg"] == "scan complete" && l["events"]["resolved"].as_u64().unwrap() >= 1),
         "{lines:#?}"
     );
-    let out = kubectl(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"], None);
+    let ev = only_event(&ns, &name, "Normal");
+    assert_eq!(ev["involvedObject"]["uid"], image_uid.as_str());
+    assert!(ev["firstTimestamp"].is_string());
+    assert!(ev["message"].as_str().unwrap().starts_with("resolved:"), "{ev}");
+}
+
+/// The one core Event of `type_` on the object `name` in `ns` (fails on none or several).
+fn only_event(ns: &str, name: &str, type_: &str) -> Value {
+    let out = kubectl(&["get", "events", "-n", ns, "-o", "json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let events: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        events["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["regarding"]["name"] == name.as_str() && e["type"] == "Normal")
+    let ours: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == name && e["type"] == type_)
+        .collect();
+    assert_eq!(ours.len(), 1, "one {type_} event on {ns}/{name}: {events:#}");
+    ours[0].clone()
+}
+
+#[tokio::test]
+async fn a_failed_run_keeps_the_last_success_and_clusters_keep_their_own_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = install_bundle(dir.path());
+    let port = free_port();
+    let _pgw = KillOnDrop(
+        Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-pushgateway (installed by scripts/install-testbed.sh)"),
     );
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Two clusters on one gateway (the second name needs base64 in the grouping key).
+    for cluster in ["east", "west/2"] {
+        let (code, lines, stderr) = run_job(
+            &kc,
+            &["--pushgateway-url", &url, "--cluster-name", cluster, "--no-events"],
+        );
+        assert_eq!(code, 0, "{stderr}\n{lines:#?}");
+    }
+    let success_of = |metrics: &str, cluster: &str| -> Option<String> {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("harvester_hygiene_last_success_timestamp_seconds{")
+                    && l.contains(&format!("cluster=\"{cluster}\""))
+            })
+            .map(|l| l.rsplit(' ').next().unwrap_or_default().to_string())
+    };
+    let before = http_get(port, "/metrics");
+    let east = success_of(&before, "east").unwrap_or_else(|| panic!("{before}"));
+    assert!(success_of(&before, "west/2").is_some(), "{before}");
+
+    // A run that cannot write its report (a ServiceAccount without RBAC) under the name east.
+    let nobody = no_rights_kubeconfig(dir.path());
+    std::thread::sleep(Duration::from_millis(1100));
+    let (code, _, _) = run_job(
+        &nobody,
+        &[
+            "--pushgateway-url",
+            &url,
+            "--cluster-name",
+            "east",
+            "--report-configmap",
+            &unique("r"),
+        ],
+    );
+    assert_eq!(code, 1);
+    let after = http_get(port, "/metrics");
+    assert_eq!(success_of(&after, "east").as_deref(), Some(east.as_str()), "{after}");
+    assert!(
+        after
+            .lines()
+            .any(|l| l.starts_with("harvester_hygiene_last_run_success{")
+                && l.contains("cluster=\"east\"")
+                && l.ends_with(" 0")),
+        "{after}"
+    );
+    assert!(
+        after
+            .lines()
+            .any(|l| l.starts_with("harvester_hygiene_last_run_success{")
+                && l.contains("cluster=\"west/2\"")
+                && l.ends_with(" 1")),
+        "{after}"
+    );
+}
+
+/// A kubeconfig for a new ServiceAccount with no RBAC at all.
+fn no_rights_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
+    let _ = kubectl(&["create", "namespace", NS], None);
+    let sa = unique("nobody");
+    let out = kubectl(&["create", "serviceaccount", &sa, "-n", NS], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kubectl(&["create", "token", &sa, "-n", NS], None);
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let admin = std::fs::read_to_string(common::kubeconfig()).unwrap();
+    let server = admin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .unwrap()
+        .to_string();
+    let kc = dir.join(format!("{sa}.kubeconfig"));
+    std::fs::write(&kc, format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: sa\n  user:\n    token: {token}\ncontexts:\n- name: sa\n  context:\n    cluster: c\n    user: sa\ncurrent-context: sa\n")).unwrap();
+    kc
 }
 
 /// Stops a child process when the test ends, passed or not.

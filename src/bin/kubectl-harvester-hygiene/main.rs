@@ -217,6 +217,10 @@ struct CommonArgs {
     /// Policy file: enable/disable rules, severities, namespaces, grace periods, exemptions
     #[arg(long, value_name = "PATH", env = "HARVESTER_HYGIENE_CONFIG")]
     config: Option<PathBuf>,
+    /// The cluster's name in the report (live scans; default: the kubeconfig context, else the
+    /// kube-system namespace's UID)
+    #[arg(long, value_name = "NAME")]
+    cluster_name: Option<String>,
     #[command(flatten)]
     openstack: OpenstackArgs,
     #[command(flatten)]
@@ -408,7 +412,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
         .without_import,
     });
     let input = if from.is_empty() {
-        Input::Live(live_options(common.kube))
+        Input::Live(live_options(common.kube, common.cluster_name))
     } else {
         Input::Files(from)
     };
@@ -434,8 +438,10 @@ fn runtime(p: &mut Printer) -> Result<tokio::runtime::Runtime, i32> {
         })
 }
 
-fn live_options(kube: KubeArgs) -> LiveOptions {
+fn live_options(kube: KubeArgs, cluster_name: Option<String>) -> LiveOptions {
     LiveOptions {
+        cluster_name,
+        name_from_context: true,
         kubeconfig: kube.kubeconfig,
         context: kube.context,
         impersonate: kube.as_user,
@@ -449,7 +455,7 @@ fn run_dump(args: DumpArgs) -> i32 {
     use harvester_hygiene::dump::{DumpOptions, dump};
     let mut p = Printer::stdio(ColorChoice::Auto);
     let opts = DumpOptions {
-        live: live_options(args.kube),
+        live: live_options(args.kube, None),
         namespace: args.namespace,
         rules: args.rules,
         output: args.output,
