@@ -588,3 +588,178 @@ async fn job_remediation_marks_then_acts_after_the_grace_period() {
                 .is_none()
     );
 }
+
+/// Create the policy-report CRDs (wgpolicyk8s.io, openreports.io) from their upstream modules
+/// (scripts/report-crds.sh), once per apiserver.
+fn install_report_crds() {
+    let out = Command::new("bash")
+        .arg(common::repo().join("scripts/report-crds.sh"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = kubectl(&["apply", "--server-side", "-f", &dir], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kubectl(
+        &[
+            "wait",
+            "--for",
+            "condition=established",
+            "--timeout=60s",
+            "crd/policyreports.wgpolicyk8s.io",
+            "crd/clusterpolicyreports.wgpolicyk8s.io",
+            "crd/reports.openreports.io",
+            "crd/clusterreports.openreports.io",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn get_json(args: &[&str]) -> Option<Value> {
+    let out = kubectl(args, None);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn policy_reports_are_published_per_namespace_and_replaced_on_the_next_run() {
+    install_report_crds();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = install_bundle(dir.path());
+
+    // A warning (fail/medium) in one namespace, an exempted finding (skip) in another, and a
+    // cluster-scoped one (a StorageClass whose BackingImage is gone).
+    let moving =
+        "https://dl.fedoraproject.org/pub/fedora/linux/development/rawhide/Cloud/x86_64/images/Fedora-Cloud-Base.qcow2";
+    let ns1 = namespace("polr-a").await;
+    let img = unique("rawhide");
+    let created = create(
+        json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineImage",
+        "metadata": {"name": img, "namespace": ns1},
+        "spec": {"displayName": img, "sourceType": "download", "url": moving}}),
+    )
+    .await;
+    let img_uid = created["metadata"]["uid"].as_str().unwrap().to_string();
+    let ns2 = namespace("polr-b").await;
+    let exempt = unique("exempt");
+    create(
+        json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineImage",
+        "metadata": {"name": exempt, "namespace": ns2, "annotations": {
+            "harvester-hygiene.io/ignore": "image-mutable-url",
+            "harvester-hygiene.io/ignore-reason": "a test image"}},
+        "spec": {"displayName": exempt, "sourceType": "download", "url": moving}}),
+    )
+    .await;
+    let sc = unique("lh-gone");
+    let sc_obj = create(json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": sc}, "provisioner": "driver.longhorn.io",
+        "parameters": {"backingImage": unique("bi-gone")}}))
+    .await;
+
+    let (code, lines, stderr) = run_job(&kc, &["--policy-reports", "--cluster-name", "polr-test", "--no-events"]);
+    assert_eq!(code, 0, "{stderr}\n{lines:#?}");
+    let pr = lines
+        .iter()
+        .find(|l| l["msg"] == "policy reports")
+        .expect("policy reports line");
+    assert_eq!(
+        pr["apis"],
+        json!(["wgpolicyk8s.io/v1alpha2", "openreports.io/v1alpha1"]),
+        "{pr}"
+    );
+
+    for (kind, cluster_kind) in [
+        ("policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io"),
+        ("reports.openreports.io", "clusterreports.openreports.io"),
+    ] {
+        let r = get_json(&["get", kind, "harvester-hygiene", "-n", &ns1, "-o", "json"])
+            .unwrap_or_else(|| panic!("{kind} in {ns1}"));
+        assert_eq!(r["metadata"]["labels"]["harvester-hygiene.io/cluster"], "polr-test");
+        assert_eq!(
+            r["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "harvester-hygiene"
+        );
+        let results = r["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{r:#}");
+        let res = &results[0];
+        assert_eq!(res["policy"], "image-mutable-url");
+        assert_eq!(res["result"], "fail");
+        assert_eq!(res["severity"], "medium");
+        assert_eq!(res["scored"], true);
+        assert_eq!(res["source"], "harvester-hygiene");
+        assert_eq!(res["resources"][0]["uid"], img_uid.as_str());
+        assert_eq!(res["resources"][0]["name"], img.as_str());
+        assert_eq!(res["properties"]["cluster"], "polr-test");
+        assert!(res["timestamp"]["seconds"].as_i64().unwrap() > 0);
+        assert_eq!(r["summary"]["fail"], 1, "{r:#}");
+        assert_eq!(r["summary"]["skip"], 0);
+        if kind.starts_with("reports.") {
+            assert_eq!(r["source"], "harvester-hygiene");
+        }
+
+        let r2 = get_json(&["get", kind, "harvester-hygiene", "-n", &ns2, "-o", "json"]).unwrap();
+        let res = &r2["results"][0];
+        assert_eq!(res["result"], "skip", "{r2:#}");
+        assert_eq!(res["policy"], "image-mutable-url");
+        assert!(res["message"].as_str().unwrap().contains("a test image"));
+        assert_eq!(r2["summary"]["skip"], 1);
+
+        let c = get_json(&["get", cluster_kind, "harvester-hygiene", "-o", "json"]).unwrap();
+        let sc_result = c["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resources"][0]["name"] == sc.as_str())
+            .unwrap_or_else(|| panic!("{c:#}"));
+        assert_eq!(sc_result["policy"], "storageclass-missing");
+        assert_eq!(sc_result["resources"][0]["uid"], sc_obj["metadata"]["uid"]);
+        assert_eq!(sc_result["resources"][0]["kind"], "StorageClass");
+    }
+    let rv2 = get_json(&[
+        "get",
+        "policyreports.wgpolicyk8s.io",
+        "harvester-hygiene",
+        "-n",
+        &ns2,
+        "-o",
+        "json",
+    ])
+    .unwrap()["metadata"]["resourceVersion"]
+        .clone();
+
+    // Fixed in ns1: the next run deletes that report and replaces ns2's, never duplicating.
+    let out = kubectl(
+        &["delete", "virtualmachineimages.harvesterhci.io", &img, "-n", &ns1],
+        None,
+    );
+    assert!(out.status.success());
+    let (code, lines, stderr) = run_job(&kc, &["--policy-reports", "--cluster-name", "polr-test", "--no-events"]);
+    assert_eq!(code, 0, "{stderr}\n{lines:#?}");
+    for kind in ["policyreports.wgpolicyk8s.io", "reports.openreports.io"] {
+        let in1 = get_json(&["get", kind, "-n", &ns1, "-o", "json"]).unwrap();
+        assert_eq!(in1["items"].as_array().unwrap().len(), 0, "{kind} in {ns1}: {in1:#}");
+        let in2 = get_json(&["get", kind, "-n", &ns2, "-o", "json"]).unwrap();
+        assert_eq!(in2["items"].as_array().unwrap().len(), 1, "{kind} in {ns2}: {in2:#}");
+    }
+    let r2 = get_json(&[
+        "get",
+        "policyreports.wgpolicyk8s.io",
+        "harvester-hygiene",
+        "-n",
+        &ns2,
+        "-o",
+        "json",
+    ])
+    .unwrap();
+    assert_ne!(r2["metadata"]["resourceVersion"], rv2, "replaced by the second run");
+    let clusters = get_json(&["get", "clusterpolicyreports.wgpolicyk8s.io", "-o", "json"]).unwrap();
+    let ours: Vec<&Value> = clusters["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "harvester-hygiene")
+        .collect();
+    assert_eq!(ours.len(), 1, "{clusters:#}");
+}
