@@ -2,6 +2,7 @@
 
 mod describe;
 mod fix;
+mod fleet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,9 @@ enum Command {
     /// Write what a scan reads (only the fields the rules read, never Secrets) and a manifest of
     /// what was listed completely, for offline scans with `scan --from` and full coverage
     Dump(Box<DumpArgs>),
+    /// The fleet-wide view: each cluster's latest in-cluster report (read-only, no scan), one
+    /// row per kubeconfig context (`--context a,b` or `--all-contexts`)
+    Report(Box<fleet::ReportArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Explain one rule: why it matters, affected versions, upstream issues, remediation
@@ -81,6 +85,9 @@ struct ScanArgs {
     /// Exit with 1 when a finding has at least this severity: error, warning, info or never
     #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
     fail_on: FailOn,
+    /// Scan every context of the kubeconfig in turn: each report, then one row per cluster
+    #[arg(long, conflicts_with_all = ["context", "from", "output_file"])]
+    all_contexts: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -296,6 +303,7 @@ fn main() -> ExitCode {
         Command::Fix(args) => run_fix(*args),
         Command::Describe(args) => describe::run(*args),
         Command::Dump(args) => run_dump(*args),
+        Command::Report(args) => fleet::run_report(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
@@ -522,10 +530,17 @@ fn run_fix(args: FixCmd) -> i32 {
 fn run_scan(args: ScanArgs) -> i32 {
     let limits = args.limits.limits();
     let mut p = Printer::stdio(args.view.color);
+    let kubeconfig = args.common.kube.kubeconfig.clone();
     let opts = match scan_options(args.common, args.from, limits, &mut p) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    if args.all_contexts {
+        let mut render = report::RenderOptions::new(p.term);
+        render.fail_on = args.fail_on;
+        render.rules = harvester_hygiene::scan::rule_help();
+        return fleet::scan_all(&opts, kubeconfig.as_ref(), args.output, &render, args.fail_on, &mut p);
+    }
     let rt = match runtime(&mut p) {
         Ok(rt) => rt,
         Err(code) => return code,
