@@ -286,7 +286,13 @@ pub fn table(rows: &[Row]) -> String {
             [
                 r.context.clone(),
                 cluster,
-                r.last_run.clone().unwrap_or_else(|| "-".into()),
+                r.last_run
+                    .as_deref()
+                    .map(|t| {
+                        t.parse::<jiff::Timestamp>()
+                            .map_or(t.to_string(), |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    })
+                    .unwrap_or_else(|| "-".into()),
                 r.age_seconds.map_or("-".into(), age),
                 count(r.errors),
                 count(r.warnings),
