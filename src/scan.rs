@@ -204,10 +204,16 @@ async fn cluster_identity(client: &kube::Client, lo: &LiveOptions, context: Opti
 
 /// Gather, judge and report.
 pub async fn scan(opts: &ScanOptions) -> Result<Report> {
+    Ok(scan_keep(opts).await?.0)
+}
+
+/// Gather, judge and report, and keep what was gathered (a live scan's client: the plugin's
+/// `--policy-reports` publishes with it).
+pub async fn scan_keep(opts: &ScanOptions) -> Result<(Report, Gathered)> {
     let g = gather(opts).await?;
-    let mut report = judge(&g.inv, &g.rules, &opts.config, clock(opts, &g.inv), g.source);
-    report.cluster = g.cluster;
-    Ok(report)
+    let mut report = judge(&g.inv, &g.rules, &opts.config, clock(opts, &g.inv), g.source.clone());
+    report.cluster = g.cluster.clone();
+    Ok((report, g))
 }
 
 fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {

@@ -194,6 +194,13 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
                  "url": "https://dl.fedoraproject.org/pub/fedora/linux/development/rawhide/Cloud/x86_64/images/Fedora-Cloud-Base.qcow2"}}))
     .await;
 
+    // A cluster-scoped one: its Event goes to `default`.
+    let sc = unique("lh-gone");
+    let sc_obj = create(json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": sc}, "provisioner": "driver.longhorn.io",
+        "parameters": {"backingImage": unique("bi-gone")}}))
+    .await;
+
     // A real Pushgateway.
     let port = free_port();
     let _pgw = KillOnDrop(
@@ -283,6 +290,11 @@ async fn job_publishes_report_events_and_metrics_with_least_privilege() {
     let first = ev["firstTimestamp"].as_str().expect("firstTimestamp").to_string();
     assert!(ev["lastTimestamp"].is_string(), "{ev}");
     assert!(ev["message"].as_str().unwrap().len() <= 1024);
+
+    let sc_ev = only_event("default", &sc, "Warning");
+    assert_eq!(sc_ev["reason"], "storageclass-missing");
+    assert_eq!(sc_ev["involvedObject"]["uid"], sc_obj["metadata"]["uid"]);
+    assert!(sc_ev["involvedObject"]["namespace"].is_null(), "{sc_ev}");
 
     // The metrics, as the Pushgateway serves them: grouped by job and cluster, labelled with
     // the cluster, and last_success after this complete, successful run.
@@ -762,4 +774,62 @@ async fn policy_reports_are_published_per_namespace_and_replaced_on_the_next_run
         .filter(|r| r["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "harvester-hygiene")
         .collect();
     assert_eq!(ours.len(), 1, "{clusters:#}");
+    let cluster_rv = ours[0]["metadata"]["resourceVersion"].clone();
+
+    // The plugin's scan -n NS --policy-reports writes that namespace's report only.
+    let again = unique("rawhide");
+    create(
+        json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineImage",
+        "metadata": {"name": again, "namespace": ns1},
+        "spec": {"displayName": again, "sourceType": "download", "url": moving}}),
+    )
+    .await;
+    let rv2 = r2["metadata"]["resourceVersion"].clone();
+    let out = common::plugin(&[
+        "scan",
+        "-n",
+        &ns1,
+        "--policy-reports",
+        "--cluster-name",
+        "polr-test",
+        "--harvester-version",
+        "v1.6.1",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r1 = get_json(&[
+        "get",
+        "policyreports.wgpolicyk8s.io",
+        "harvester-hygiene",
+        "-n",
+        &ns1,
+        "-o",
+        "json",
+    ])
+    .expect("the plugin wrote ns1's report");
+    assert_eq!(r1["results"][0]["resources"][0]["name"], again.as_str(), "{r1:#}");
+    let r2 = get_json(&[
+        "get",
+        "policyreports.wgpolicyk8s.io",
+        "harvester-hygiene",
+        "-n",
+        &ns2,
+        "-o",
+        "json",
+    ])
+    .unwrap();
+    assert_eq!(
+        r2["metadata"]["resourceVersion"], rv2,
+        "other namespaces are left alone"
+    );
+    let c = get_json(&[
+        "get",
+        "clusterpolicyreports.wgpolicyk8s.io",
+        "harvester-hygiene",
+        "-o",
+        "json",
+    ])
+    .unwrap();
+    assert_eq!(c["metadata"]["resourceVersion"], cluster_rv, "so is the cluster report");
 }

@@ -177,7 +177,7 @@ async fn policy_reports(
     if !args.policy_reports {
         return true;
     }
-    let out = publish::publish_policy_reports(client, report, cluster).await;
+    let out = publish::publish_policy_reports(client, report, cluster, None).await;
     for note in &out.skipped {
         log("info", "policy reports skipped", json!({"api": note}));
     }

@@ -290,6 +290,12 @@ async fn put(api: &Api<DynamicObject>, mut obj: DynamicObject) -> Result<(), kub
     Ok(())
 }
 
+/// Which stale reports a run may delete: all of ours, or one namespace's.
+#[derive(Debug, Clone, Copy)]
+struct Prune<'a> {
+    only_namespace: Option<&'a str>,
+}
+
 /// Write the reports of one API and delete the stale ones.
 async fn publish_flavour(
     client: &Client,
@@ -297,6 +303,7 @@ async fn publish_flavour(
     by_scope: &BTreeMap<Option<String>, Vec<Value>>,
     report: &Report,
     cluster: &Cluster,
+    prune: Prune<'_>,
     out: &mut PolicyReportOutcome,
 ) {
     let ns_res = flavour.resource(false);
@@ -333,8 +340,11 @@ async fn publish_flavour(
     }
     // The previous run's reports that this run has no results for.
     let lp = ListParams::default().labels(&format!("{MANAGED_BY}={SOURCE}"));
-    let all_ns: Api<DynamicObject> = Api::all_with(client.clone(), &ns_res);
-    match all_ns.list(&lp).await {
+    let listed: Api<DynamicObject> = match prune.only_namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ns_res),
+        None => Api::all_with(client.clone(), &ns_res),
+    };
+    match listed.list(&lp).await {
         Ok(list) => {
             for old in list.items {
                 let (Some(ns), Some(name)) = (old.metadata.namespace.clone(), old.metadata.name.clone()) else {
@@ -352,6 +362,9 @@ async fn publish_flavour(
             }
         }
         Err(e) => out.errors.push(format!("list {}: {e}", flavour.plural)),
+    }
+    if prune.only_namespace.is_some() {
+        return;
     }
     let cl: Api<DynamicObject> = Api::all_with(client.clone(), &cl_res);
     match cl.list(&lp).await {
@@ -374,14 +387,24 @@ async fn publish_flavour(
     }
 }
 
-/// Publish `report` as PolicyReports and, when served, OpenReports.
-pub async fn publish_policy_reports(client: &Client, report: &Report, cluster: &Cluster) -> PolicyReportOutcome {
+/// Publish `report` as PolicyReports and, when served, OpenReports. `only_namespace` (a scan
+/// with `-n`): write and prune that namespace's report only, never the cluster report.
+pub async fn publish_policy_reports(
+    client: &Client,
+    report: &Report,
+    cluster: &Cluster,
+    only_namespace: Option<&str>,
+) -> PolicyReportOutcome {
     let mut out = PolicyReportOutcome::default();
-    let by_scope = results(report, cluster);
+    let mut by_scope = results(report, cluster);
+    if let Some(ns) = only_namespace {
+        by_scope.retain(|scope, _| scope.as_deref() == Some(ns));
+    }
+    let prune = Prune { only_namespace };
     for flavour in [WGPOLICY, OPENREPORTS] {
         match served(client, &flavour).await {
             Ok(true) => {
-                publish_flavour(client, &flavour, &by_scope, report, cluster, &mut out).await;
+                publish_flavour(client, &flavour, &by_scope, report, cluster, prune, &mut out).await;
                 out.written.push(flavour.api_version());
             }
             Ok(false) => out.skipped.push(format!(

@@ -14,7 +14,7 @@ use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::report::{self, ColorChoice, FailOn, Format, Printer, exit};
 use harvester_hygiene::rules::import_openstack_leak;
-use harvester_hygiene::scan::{Input, ScanOptions, scan};
+use harvester_hygiene::scan::{Input, ScanOptions, scan_keep};
 use harvester_hygiene::{Error, rules};
 
 #[derive(Parser)]
@@ -88,6 +88,10 @@ struct ScanArgs {
     /// Scan every context of the kubeconfig in turn: each report, then one row per cluster
     #[arg(long, conflicts_with_all = ["context", "from", "output_file"])]
     all_contexts: bool,
+    /// Also publish the findings as wgpolicyk8s.io PolicyReports (and openreports.io Reports
+    /// when served) in the scanned cluster; with -n only that namespace's report
+    #[arg(long, conflicts_with_all = ["from", "all_contexts"])]
+    policy_reports: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -545,12 +549,38 @@ fn run_scan(args: ScanArgs) -> i32 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let report = match rt.block_on(scan(&opts)) {
+    let (report, gathered) = match rt.block_on(scan_keep(&opts)) {
         Ok(r) => r,
         Err(e) => {
             p.error(&e.to_string());
             return error_code(&e);
         }
+    };
+    let published = match (args.policy_reports, &gathered.client, &report.cluster) {
+        (true, Some(client), Some(cluster)) => {
+            let out = rt.block_on(harvester_hygiene::publish::publish_policy_reports(
+                client,
+                &report,
+                cluster,
+                opts.namespace.as_deref(),
+            ));
+            for note in &out.skipped {
+                p.warn(&format!("policy reports skipped: {note}"));
+            }
+            for e in &out.errors {
+                p.error(&format!("policy reports: {e}"));
+            }
+            if !out.written.is_empty() {
+                p.warn(&format!(
+                    "policy reports: {} written, {} stale deleted ({})",
+                    out.reports,
+                    out.deleted,
+                    out.written.join(", ")
+                ));
+            }
+            out.errors.is_empty()
+        }
+        _ => true,
     };
     let mut render = report::RenderOptions::new(p.term);
     render.fail_on = args.fail_on;
@@ -585,5 +615,8 @@ fn run_scan(args: ScanArgs) -> i32 {
         }
     }
     p.flush();
+    if !published {
+        return exit::INCOMPLETE;
+    }
     report::exit_code(&report, args.fail_on)
 }
