@@ -160,7 +160,7 @@ pub async fn dump(opts: &DumpOptions) -> Result<DumpSummary> {
     let mut entries = Vec::new();
     for l in &listed {
         let info = l.ops.info();
-        let gap = inv.gaps.iter().find(|g| g.kind.kind == info.kind);
+        let gap = inv.gaps.iter().find(|g| g.kind.same(info));
         let (complete, namespaces) = match inv.coverage_of(info) {
             Coverage::All => (true, None),
             Coverage::Namespaces(set) => (true, Some(set.iter().cloned().collect())),

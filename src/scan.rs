@@ -107,10 +107,7 @@ pub fn kinds_for(selected: &[&dyn Rule]) -> Vec<&'static dyn KindOps> {
         .iter()
         .copied()
         .filter(|ops| {
-            ops.info().kind == Setting::INFO.kind
-                || selected
-                    .iter()
-                    .any(|r| r.needs().iter().any(|n| n.kind == ops.info().kind))
+            ops.info().same(&Setting::INFO) || selected.iter().any(|r| r.needs().iter().any(|n| n.same(ops.info())))
         })
         .collect()
 }
@@ -351,7 +348,7 @@ fn run_rule(ctx: &Context<'_>, rule: &dyn Rule) -> (RuleRun, Vec<Finding>, Vec<E
     run.objects_checked = rule.needs().first().map_or(0, |k| inv.count_of(k));
     // An optional add-on that is not installed: full coverage (nothing of it exists), said.
     for k in rule.needs() {
-        if inv.not_installed.contains(k.kind) {
+        if inv.not_installed.contains(&crate::inventory::key(k)) {
             run.notes.push(format!(
                 "{} is not installed (optional add-on): nothing of it to check",
                 k.qualified()
@@ -417,7 +414,7 @@ fn summarize(inv: &Inventory, active: &[&dyn Rule], findings: &[Finding], exempt
 fn rules_needing(selected: &[&dyn Rule], info: &KindInfo) -> Vec<String> {
     selected
         .iter()
-        .filter(|r| r.needs().iter().any(|n| n.kind == info.kind))
+        .filter(|r| r.needs().iter().any(|n| n.same(info)))
         .map(|r| r.id().to_string())
         .collect()
 }
@@ -477,7 +474,7 @@ fn incomplete_entries(inv: &Inventory, selected: &[&dyn Rule]) -> Vec<Incomplete
     out.extend(openstack_unchecked(inv, selected));
     for ops in kinds_for(selected) {
         let info = ops.info();
-        if inv.gaps.iter().any(|g| g.kind.kind == info.kind) {
+        if inv.gaps.iter().any(|g| g.kind.same(info)) {
             continue;
         }
         let rules = rules_needing(selected, info);
@@ -493,7 +490,7 @@ fn incomplete_entries(inv: &Inventory, selected: &[&dyn Rule]) -> Vec<Incomplete
         match inv.coverage_of(info) {
             Coverage::All => {}
             _ if inv.covers_all(info) => {}
-            Coverage::Unknown if info.kind == Setting::INFO.kind => {
+            Coverage::Unknown if info.same(&Setting::INFO) => {
                 if inv.version_source == VersionSource::Unknown {
                     out.push(entry(Gap::NotInInput, "no server-version Setting in the input: the Harvester version is unknown (use --harvester-version)".into()));
                 }

@@ -185,10 +185,7 @@ fn apply_manifest(inv: &mut Inventory, source: &str, m: &manifest::Manifest, cou
             continue;
         };
         let info = ops.info();
-        let slot = kinds::REGISTRY
-            .iter()
-            .position(|o| o.info().kind == info.kind)
-            .unwrap_or(0);
+        let slot = kinds::REGISTRY.iter().position(|o| o.info().same(info)).unwrap_or(0);
         let held = counts.get(slot).copied().unwrap_or(0);
         for s in &k.skipped {
             inv.input_errors.push(InputError {
@@ -690,15 +687,12 @@ impl Loader {
             }
             return;
         }
-        let slot = kinds::REGISTRY
-            .iter()
-            .position(|o| o.info().kind == info.kind)
-            .unwrap_or(0);
+        let slot = kinds::REGISTRY.iter().position(|o| o.info().same(info)).unwrap_or(0);
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_json(batch, raw) {
             Ok(()) => {
                 let ns = if info.namespaced { ns } else { None };
-                self.origin(info.kind, ns.clone(), &head.metadata.name, file, None, item);
+                self.origin(&info.qualified(), ns.clone(), &head.metadata.name, file, None, item);
                 self.coverage.insert((slot, ns));
             }
             Err(e) => {
@@ -807,14 +801,11 @@ impl Loader {
                 "field metadata.name: missing".into(),
             );
         }
-        let slot = kinds::REGISTRY
-            .iter()
-            .position(|o| o.info().kind == info.kind)
-            .unwrap_or(0);
+        let slot = kinds::REGISTRY.iter().position(|o| o.info().same(info)).unwrap_or(0);
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {
-                self.origin(info.kind, namespace.clone(), &name, file, doc, item);
+                self.origin(&info.qualified(), namespace.clone(), &name, file, doc, item);
                 self.coverage.insert((slot, namespace));
             }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),

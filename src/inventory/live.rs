@@ -179,7 +179,7 @@ pub fn record(inv: &mut Inventory, info: &'static KindInfo, gap: Option<(Gap, St
         }
         Some((Gap::NotFound, _)) if info.optional => {
             inv.set_coverage(info, Coverage::All);
-            inv.not_installed.insert(info.kind);
+            inv.not_installed.insert(super::key(info));
         }
         // With -n, a forbidden system namespace (or the namespace object itself) is out of
         // scope, not a failed scan.
@@ -252,8 +252,10 @@ async fn list_each(
     each: &mut (dyn FnMut(&str) + Send),
 ) -> Option<(Gap, String)> {
     // With -n, a kind that lives in one system namespace (Longhorn's) is read there.
+    // So is a kind read by name there (a namespaced GET needs the namespace).
     let namespace = match (namespace, info.home_namespace) {
         (Some(_), Some(home)) => Some(home),
+        (None, Some(home)) if !info.only_names.is_empty() => Some(home),
         (ns, _) => ns,
     };
     let path = list_path(info, namespace);

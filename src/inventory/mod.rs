@@ -65,6 +65,11 @@ impl KindInfo {
             format!("{}/{}", self.group, self.version)
         }
     }
+    /// The same kind: group and kind name both match (Harvester's and Longhorn's `Setting`
+    /// differ only by group).
+    pub fn same(&self, other: &KindInfo) -> bool {
+        self.group == other.group && self.kind == other.kind
+    }
     /// `Kind.group`, kubectl's fully qualified spelling (`StorageClass.storage.k8s.io`).
     pub fn qualified(&self) -> String {
         if self.group.is_empty() {
@@ -332,8 +337,8 @@ pub struct KindGap {
 
 /// Everything the rules read.
 pub struct Inventory {
-    store: HashMap<&'static str, Batch>,
-    coverage: BTreeMap<&'static str, Coverage>,
+    store: HashMap<StoreKey, Batch>,
+    coverage: BTreeMap<StoreKey, Coverage>,
     pub gaps: Vec<KindGap>,
     pub input_errors: Vec<InputError>,
     pub harvester_version: Option<Version>,
@@ -347,19 +352,24 @@ pub struct Inventory {
     /// `--openstack`: the import-controller resources of each OpenstackSource's project.
     pub openstack: Option<openstack::Inventory>,
     /// Kinds of optional add-ons whose API is not served (404): covered, since none exist.
-    pub not_installed: std::collections::BTreeSet<&'static str>,
+    pub not_installed: std::collections::BTreeSet<StoreKey>,
     /// Files input: when the dump was taken (its manifest's `capturedAt`), the scan's clock.
     pub captured_at: Option<jiff::Timestamp>,
     /// Files input: where each object was read.
     pub origins: HashMap<ObjectKey, Origin>,
 }
 
-/// An object's identity in one inventory: (kind, namespace, name).
+/// An object's identity in one inventory: (qualified kind, namespace, name), the kind as
+/// [`KindInfo::qualified`] spells it.
 pub type ObjectKey = (String, Option<String>, String);
 
-/// Store key: kind names are unique across the registry (checked by a unit test).
-fn key(info: &KindInfo) -> &'static str {
-    info.kind
+/// A kind's identity: (group, kind). Kind names alone are not unique (Harvester's
+/// `settings.harvesterhci.io` and Longhorn's `settings.longhorn.io` are both `Setting`).
+pub type StoreKey = (&'static str, &'static str);
+
+/// Store key of a kind (unique across the registry, checked by a unit test).
+pub fn key(info: &'static KindInfo) -> StoreKey {
+    (info.group, info.kind)
 }
 
 impl Inventory {
@@ -384,7 +394,7 @@ impl Inventory {
     /// All objects of kind `K` in the inventory.
     pub fn objects<K: Kind>(&self) -> &[K] {
         self.store
-            .get(key(&K::INFO))
+            .get(&key(&K::INFO))
             .and_then(|b| b.downcast_ref::<Vec<K>>())
             .map_or(&[], Vec::as_slice)
     }
@@ -404,7 +414,7 @@ impl Inventory {
     /// Merge a decoded batch of `ops`'s kind.
     pub fn merge_batch(&mut self, ops: &dyn KindOps, batch: Batch) {
         let k = key(ops.info());
-        match self.store.get_mut(k) {
+        match self.store.get_mut(&k) {
             None => {
                 self.store.insert(k, batch);
             }
@@ -431,8 +441,8 @@ impl Inventory {
         }
     }
 
-    pub fn coverage_of(&self, info: &KindInfo) -> &Coverage {
-        self.coverage.get(key(info)).unwrap_or(&Coverage::Unknown)
+    pub fn coverage_of(&self, info: &'static KindInfo) -> &Coverage {
+        self.coverage.get(&key(info)).unwrap_or(&Coverage::Unknown)
     }
 
     /// Is kind `K` known in `namespace` (`None` = everywhere / cluster-scoped)?
@@ -441,7 +451,7 @@ impl Inventory {
     }
 
     /// Is every object of the kind known (all namespaces, or its home namespace)?
-    pub fn covers_all(&self, info: &KindInfo) -> bool {
+    pub fn covers_all(&self, info: &'static KindInfo) -> bool {
         let c = self.coverage_of(info);
         c.covers(None) || info.home_namespace.is_some_and(|h| c.covers(Some(h)))
     }
@@ -457,23 +467,28 @@ impl Inventory {
 
     /// Where files input read `obj` (none for live objects).
     pub fn origin_of(&self, obj: &ObjectRef) -> Option<&Origin> {
-        self.origins
-            .get(&(obj.kind.clone(), obj.namespace.clone(), obj.name.clone()))
+        let group = obj.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let kind = if group.is_empty() {
+            obj.kind.clone()
+        } else {
+            format!("{}.{group}", obj.kind)
+        };
+        self.origins.get(&(kind, obj.namespace.clone(), obj.name.clone()))
     }
 
     /// Number of objects of one kind.
-    pub fn count_of(&self, info: &KindInfo) -> usize {
+    pub fn count_of(&self, info: &'static KindInfo) -> usize {
         kinds::REGISTRY
             .iter()
-            .find(|ops| ops.info().kind == info.kind)
-            .map_or(0, |ops| self.store.get(key(ops.info())).map_or(0, |b| ops.len(b)))
+            .find(|ops| ops.info().same(info))
+            .map_or(0, |ops| self.store.get(&key(ops.info())).map_or(0, |b| ops.len(b)))
     }
 
     /// Number of objects of every kind.
     pub fn object_count(&self) -> usize {
         kinds::REGISTRY
             .iter()
-            .map(|ops| self.store.get(key(ops.info())).map_or(0, |b| ops.len(b)))
+            .map(|ops| self.store.get(&key(ops.info())).map_or(0, |b| ops.len(b)))
             .sum()
     }
 }

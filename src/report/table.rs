@@ -286,7 +286,11 @@ pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) 
             if findings.is_empty() {
                 continue;
             }
-            rule_header(run, findings.len(), term, wide, out)?;
+            let frees = findings
+                .iter()
+                .filter_map(|f| f.reclaimable_bytes)
+                .fold(0u64, u64::saturating_add);
+            rule_header(run, findings.len(), frees, term, wide, out)?;
             for f in &findings {
                 row(f, &cols, term, wide, out)?;
                 if wide {
@@ -317,13 +321,17 @@ pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) 
     Ok(())
 }
 
-fn rule_header(run: &RuleRun, n: usize, term: Terminal, wide: bool, out: &mut dyn Write) -> io::Result<()> {
+fn rule_header(run: &RuleRun, n: usize, frees: u64, term: Terminal, wide: bool, out: &mut dyn Write) -> io::Result<()> {
     let status = match run.status {
         RuleStatus::Complete => String::new(),
         other => format!(" · {}", status_word(other)),
     };
+    let frees = match frees {
+        0 => String::new(),
+        b => format!(" · frees {}", crate::report::human_bytes(b)),
+    };
     let head = format!(
-        "{} · {} · {}{status} — {}",
+        "{} · {} · {}{status}{frees} — {}",
         run.id,
         run.severity,
         plural(n, "finding", "findings"),
@@ -399,60 +407,38 @@ fn details(f: &Finding, width: usize, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Every rule that ran: objects checked, findings, status, the space fixing would free.
+/// The rules without findings (clean, skipped or disabled): objects checked and status. Rules
+/// with findings say the same in their group's header line.
 fn scoreboard(report: &Report, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
-    if report.rules.is_empty() {
+    let quiet: Vec<_> = report.rules.iter().filter(|r| r.findings == 0).collect();
+    if quiet.is_empty() {
         return Ok(());
     }
-    let mut frees: BTreeMap<&str, u64> = BTreeMap::new();
-    for f in &report.findings {
-        let e = frees.entry(f.rule.as_str()).or_default();
-        *e = e.saturating_add(f.reclaimable_bytes.unwrap_or(0));
-    }
-    let id_w = report.rules.iter().map(|r| chars(&r.id)).max().unwrap_or(4).max(4);
-    // Narrow terminals lose the CHECKED column first; then lines are cut.
-    let checked_col = id_w + 2 + 7 + 2 + 8 + 2 + 8 + 2 + 8 <= term.width;
+    let id_w = quiet.iter().map(|r| chars(&r.id)).max().unwrap_or(4).max(4);
     let fit = |line: String| shorten_end(&line, term.width);
     writeln!(
         out,
         "{}",
         term.dim(&fit(format!(
-            "{}  {}FINDINGS  {}  FREES",
-            pad("RULE", id_w),
-            if checked_col { "CHECKED  " } else { "" },
-            pad("STATUS", 8)
+            "{}  CHECKED  STATUS",
+            pad("RULES WITHOUT FINDINGS", id_w)
         )))
     )?;
-    for r in &report.rules {
-        let free = match frees.get(r.id.as_str()).copied().unwrap_or(0) {
-            0 => "-".to_string(),
-            b => crate::report::human_bytes(b),
-        };
-        let findings = pad_left(&r.findings.to_string(), 8);
+    for r in quiet {
         let checked = match r.status {
             RuleStatus::Disabled | RuleStatus::Skipped => "-".to_string(),
             _ => r.objects_checked.to_string(),
         };
-        let checked = if checked_col {
-            format!("{}  ", pad_left(&checked, 7))
-        } else {
-            String::new()
-        };
-        let line = |findings: &str| {
-            format!(
-                "{}  {checked}{findings}  {}  {free}",
+        writeln!(
+            out,
+            "{}",
+            fit(format!(
+                "{}  {}  {}",
                 pad(&r.id, id_w),
-                pad(status_word(r.status), 8)
-            )
-        };
-        let plain = line(&findings);
-        if chars(&plain) > term.width {
-            writeln!(out, "{}", fit(plain))?;
-        } else if r.findings > 0 {
-            writeln!(out, "{}", line(&term.severity(&findings, r.severity)))?;
-        } else {
-            writeln!(out, "{plain}")?;
-        }
+                pad_left(&checked, 7),
+                status_word(r.status)
+            ))
+        )?;
     }
     Ok(())
 }
@@ -478,13 +464,22 @@ fn totals(report: &Report, term: Terminal, out: &mut dyn Write) -> io::Result<()
             plain.push(format!("{n} {word}"));
         }
     }
-    let frees = if s.reclaimable_bytes > 0 {
-        format!(
-            " · fixing would free {}",
-            crate::report::human_bytes(s.reclaimable_bytes)
-        )
-    } else {
-        String::new()
+    // What `fix` can free, told apart from space held by report-only findings.
+    let by_fix: u64 = report
+        .findings
+        .iter()
+        .filter(|f| report.rules.iter().any(|r| r.id == f.rule && r.fixable))
+        .filter_map(|f| f.reclaimable_bytes)
+        .fold(0u64, u64::saturating_add);
+    let frees = match (s.reclaimable_bytes, by_fix) {
+        (0, _) => String::new(),
+        (all, fix) if fix == all => format!(" · fixing would free {}", crate::report::human_bytes(all)),
+        (all, 0) => format!(" · {} reclaimable by hand", crate::report::human_bytes(all)),
+        (all, fix) => format!(
+            " · {} reclaimable ({} by fix)",
+            crate::report::human_bytes(all),
+            crate::report::human_bytes(fix)
+        ),
     };
     let exempted = if s.exempted > 0 {
         format!(" · {} exempted by annotation", s.exempted)
@@ -565,6 +560,19 @@ fn coverage(report: &Report, width: usize, wide: bool, term: Terminal, out: &mut
                 String::new()
             } else if rules.len() == active && active > 1 {
                 format!("; limits all {active} rules")
+            } else if rules.len() > 3 && rules.len() * 2 > active {
+                // Most rules: name the ones it does not limit.
+                let spared: Vec<&str> = report
+                    .rules
+                    .iter()
+                    .filter(|r| r.status != RuleStatus::Disabled && !rules.contains(&r.id.as_str()))
+                    .map(|r| r.id.as_str())
+                    .collect();
+                format!(
+                    "; limits {} of {active} rules (all but {})",
+                    rules.len(),
+                    spared.join(", ")
+                )
             } else {
                 format!("; limits {}", rules.join(", "))
             };

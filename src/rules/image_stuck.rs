@@ -271,10 +271,12 @@ fn backing_images(rule: &ImageStuck, ctx: &Context<'_>, out: &mut Outcome) {
         });
         if let Some(id) = orphan {
             let msg = format!(
-                "BackingImage {} belongs to image {id}, which no longer exists: a failed cleanup left it, with a copy \
-                 on {}.",
+                "BackingImage {} belongs to image {id}, which no longer exists: a failed cleanup left it, {}.",
                 b.metadata.name,
-                super::plural(copies, "disk", "disks")
+                match copies {
+                    0 => "with no copy on any disk".to_string(),
+                    n => format!("with a copy on {}", super::plural(n, "disk", "disks")),
+                }
             );
             let mut f = Finding::about(rule, Severity::Warning, b, msg, rule.explain().remediation.to_string())
                 .with_confidence(Confidence::Likely)

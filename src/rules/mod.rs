@@ -1,17 +1,7 @@
 //! Rules: one file each, pure functions of the inventory (no I/O). To add a rule, write its
-//! file and add one line to [`REGISTRY`].
+//! file and add one line to the `registry!` list below.
 
-pub mod backup_failed;
 pub mod guest_clusters;
-pub mod image_mutable_url;
-pub mod image_name_collision;
-pub mod image_stuck;
-pub mod import_openstack_leak;
-pub mod migration_annotation_stale;
-pub mod migration_stuck;
-pub mod orphaned_guest_pvc;
-pub mod storageclass_missing;
-pub mod vm_name_breaks_migration;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -22,30 +12,29 @@ pub use crate::finding::{
 };
 use crate::inventory::{Inventory, Kind, KindInfo};
 
-pub use backup_failed::BackupFailed;
-pub use image_mutable_url::ImageMutableUrl;
-pub use image_name_collision::ImageNameCollision;
-pub use image_stuck::ImageStuck;
-pub use import_openstack_leak::ImportOpenstackLeak;
-pub use migration_annotation_stale::MigrationAnnotationStale;
-pub use migration_stuck::MigrationStuck;
-pub use orphaned_guest_pvc::OrphanedGuestPvc;
-pub use storageclass_missing::StorageClassMissing;
-pub use vm_name_breaks_migration::VmNameBreaksMigration;
+/// `module::Rule` per line: declares the module (its file), re-exports the rule and lists it
+/// in [`REGISTRY`], in this order (the order `rules` lists them).
+macro_rules! registry {
+    ($($module:ident :: $rule:ident),+ $(,)?) => {
+        $(pub mod $module; pub use $module::$rule;)+
+        /// Every rule, in the order `rules` lists them.
+        pub static REGISTRY: &[&dyn Rule] = &[$(&$rule),+];
+    };
+}
 
-/// Every rule, in the order `rules` lists them.
-pub static REGISTRY: &[&dyn Rule] = &[
-    &ImageNameCollision,
-    &ImageMutableUrl,
-    &ImageStuck,
-    &VmNameBreaksMigration,
-    &MigrationAnnotationStale,
-    &MigrationStuck,
-    &OrphanedGuestPvc,
-    &ImportOpenstackLeak,
-    &StorageClassMissing,
-    &BackupFailed,
-];
+registry! {
+    image_name_collision::ImageNameCollision,
+    image_mutable_url::ImageMutableUrl,
+    image_stuck::ImageStuck,
+    vm_name_breaks_migration::VmNameBreaksMigration,
+    migration_annotation_stale::MigrationAnnotationStale,
+    migration_stuck::MigrationStuck,
+    orphaned_guest_pvc::OrphanedGuestPvc,
+    import_openstack_leak::ImportOpenstackLeak,
+    storageclass_missing::StorageClassMissing,
+    backup_failed::BackupFailed,
+    longhorn_orphaned_data::LonghornOrphanedData,
+}
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {
     REGISTRY.iter().copied().find(|r| r.id() == id)

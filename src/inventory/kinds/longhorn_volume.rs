@@ -26,6 +26,10 @@ pub struct VolumeSpec {
     pub size: String,
     #[serde(default, deserialize_with = "nullable")]
     pub number_of_replicas: u64,
+    /// A disaster-recovery (standby) volume, restored incrementally from a backup and meant to
+    /// have no PV until it is activated. The JSON key is capitalised upstream (`Standby`).
+    #[serde(rename = "Standby", default, deserialize_with = "nullable")]
+    pub standby: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,6 +37,9 @@ pub struct VolumeSpec {
 pub struct VolumeStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub state: String,
+    /// `healthy`, `degraded` (attached), `faulted` (no usable replica), `unknown`.
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub robustness: String,
     #[serde(default, deserialize_with = "nullable")]
     pub kubernetes_status: KubernetesStatus,
 }
@@ -45,6 +52,13 @@ pub struct KubernetesStatus {
     pub namespace: String,
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub pvc_name: String,
+    /// The PV using the volume; cleared when that PV is deleted
+    /// (`controller/kubernetes_pv_controller.go` `cleanupForPVDeletion`).
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub pv_name: String,
+    /// When the PVC stopped being bound (history once set).
+    #[serde(rename = "lastPVCRefAt", default, deserialize_with = "crate::meta::text")]
+    pub last_pvc_ref_at: String,
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub last_pod_ref_at: String,
     #[serde(default, deserialize_with = "nullable")]

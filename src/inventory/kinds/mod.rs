@@ -1,76 +1,47 @@
 //! One file per kind: a typed view keeping only what the rules read.
-//! To add a kind: write its file, then add one line to [`REGISTRY`].
-
-mod addon;
-mod backing_image;
-mod cluster_role_binding;
-mod image;
-mod longhorn_volume;
-mod migration;
-pub mod namespace;
-mod openstack_source;
-pub mod pod;
-mod pvc;
-mod resource_quota;
-pub mod role_binding;
-mod schedule_vm_backup;
-pub mod setting;
-mod storage_class;
-mod upgrade;
-pub mod virtual_machine;
-mod virtual_machine_instance;
-mod vm_backup;
-mod vm_import;
-mod volume_snapshot;
-
-pub use addon::{Addon, VM_IMPORT_CONTROLLER};
-pub use backing_image::{BackingImage, DiskFileStatus};
-pub use cluster_role_binding::ClusterRoleBinding;
-pub use image::VirtualMachineImage;
-pub use longhorn_volume::LonghornVolume;
-pub use migration::VirtualMachineInstanceMigration;
-pub use namespace::Namespace;
-pub use openstack_source::OpenstackSource;
-pub use pod::Pod;
-pub use pvc::PersistentVolumeClaim;
-pub use resource_quota::ResourceQuota;
-pub use role_binding::RoleBinding;
-pub use schedule_vm_backup::ScheduleVMBackup;
-pub use setting::Setting;
-pub use storage_class::StorageClass;
-pub use upgrade::Upgrade;
-pub use virtual_machine::VirtualMachine;
-pub use virtual_machine_instance::VirtualMachineInstance;
-pub use vm_backup::VirtualMachineBackup;
-pub use vm_import::VirtualMachineImport;
-pub use volume_snapshot::VolumeSnapshot;
+//! To add a kind: write its file, then add one line to the `registry!` list below.
 
 use super::{KindOps, Ops};
 
-/// Every kind the inventory knows.
-pub static REGISTRY: &[&dyn KindOps] = &[
-    &Ops::<VirtualMachineImage>::NEW,
-    &Ops::<BackingImage>::NEW,
-    &Ops::<StorageClass>::NEW,
-    &Ops::<PersistentVolumeClaim>::NEW,
-    &Ops::<Setting>::NEW,
-    &Ops::<VirtualMachine>::NEW,
-    &Ops::<VirtualMachineInstance>::NEW,
-    &Ops::<Pod>::NEW,
-    &Ops::<ResourceQuota>::NEW,
-    &Ops::<LonghornVolume>::NEW,
-    &Ops::<VirtualMachineInstanceMigration>::NEW,
-    &Ops::<VolumeSnapshot>::NEW,
-    &Ops::<VirtualMachineImport>::NEW,
-    &Ops::<VirtualMachineBackup>::NEW,
-    &Ops::<ScheduleVMBackup>::NEW,
-    &Ops::<OpenstackSource>::NEW,
-    &Ops::<Addon>::NEW,
-    &Ops::<Upgrade>::NEW,
-    &Ops::<Namespace>::NEW,
-    &Ops::<RoleBinding>::NEW,
-    &Ops::<ClusterRoleBinding>::NEW,
-];
+/// `module::View` per line: declares the kind's module (its file), re-exports the view and
+/// lists it in [`REGISTRY`], in this order (the order live mode lists and `dump` writes).
+macro_rules! registry {
+    ($($module:ident :: $view:ident),+ $(,)?) => {
+        $(pub mod $module; pub use $module::$view;)+
+        /// Every kind the inventory knows.
+        pub static REGISTRY: &[&dyn KindOps] = &[$(&Ops::<$view>::NEW),+];
+    };
+}
+
+registry! {
+    image::VirtualMachineImage,
+    backing_image::BackingImage,
+    storage_class::StorageClass,
+    pvc::PersistentVolumeClaim,
+    setting::Setting,
+    virtual_machine::VirtualMachine,
+    virtual_machine_instance::VirtualMachineInstance,
+    pod::Pod,
+    resource_quota::ResourceQuota,
+    longhorn_volume::LonghornVolume,
+    migration::VirtualMachineInstanceMigration,
+    volume_snapshot::VolumeSnapshot,
+    vm_import::VirtualMachineImport,
+    vm_backup::VirtualMachineBackup,
+    schedule_vm_backup::ScheduleVMBackup,
+    openstack_source::OpenstackSource,
+    addon::Addon,
+    upgrade::Upgrade,
+    namespace::Namespace,
+    role_binding::RoleBinding,
+    cluster_role_binding::ClusterRoleBinding,
+    persistent_volume::PersistentVolume,
+    orphan::Orphan,
+    longhorn_setting::LonghornSetting,
+}
+
+pub use addon::VM_IMPORT_CONTROLLER;
+pub use backing_image::DiskFileStatus;
 
 /// The registered kind for an object's `apiVersion` and `kind`. The version is not
 /// compared: the views read fields that are the same in every served version
@@ -83,19 +54,13 @@ pub fn by_api_version_kind(api_version: &str, kind: &str) -> Option<&'static dyn
         .find(|ops| ops.info().kind == kind && ops.info().group == group)
 }
 
-/// The registered kind for a resource plural (`virtualmachineimages`), as support bundles
-/// name their files.
-pub fn by_plural(plural: &str) -> Option<&'static dyn KindOps> {
-    REGISTRY.iter().copied().find(|ops| ops.info().plural == plural)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn kind_names_are_unique() {
-        let mut names: Vec<_> = REGISTRY.iter().map(|o| o.info().kind).collect();
+    fn kinds_are_unique() {
+        let mut names: Vec<_> = REGISTRY.iter().map(|o| crate::inventory::key(o.info())).collect();
         names.sort_unstable();
         let before = names.len();
         names.dedup();
@@ -107,6 +72,5 @@ mod tests {
         assert!(by_api_version_kind("longhorn.io/v1beta1", "BackingImage").is_some());
         assert!(by_api_version_kind("example.com/v1", "BackingImage").is_none());
         assert!(by_api_version_kind("v1", "PersistentVolumeClaim").is_some());
-        assert_eq!(by_plural("storageclasses").map(|o| o.info().kind), Some("StorageClass"));
     }
 }
