@@ -119,6 +119,8 @@ pub struct Gathered {
     pub rules: Vec<&'static dyn Rule>,
     /// The client of a live scan.
     pub client: Option<kube::Client>,
+    /// Which cluster (live scans, or files input with a `--cluster-name`).
+    pub cluster: Option<crate::report::Cluster>,
 }
 
 /// Gather the inventory the selected rules need (live or from files) and the version.
@@ -131,7 +133,7 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
         })?),
         None => None,
     };
-    let (mut inv, mut source, client) = match &opts.input {
+    let (mut inv, mut source, client, cluster) = match &opts.input {
         Input::Files(paths) => {
             if opts.openstack.is_some() {
                 return Err(Error::Usage {
@@ -146,10 +148,11 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
                 captured_at: inv.captured_at.map(|t| t.to_string()),
                 ..new_source(SourceKind::Files, opts)
             };
-            (inv, source, None)
+            (inv, source, None, None)
         }
         Input::Live(lo) => {
             let (client, cluster) = live::connect(lo).await?;
+            let identity = cluster_identity(&client, lo, cluster.effective_context.as_deref()).await;
             let mut inv = Inventory::new(opts.namespace.clone(), false);
             let page = if lo.page_size == 0 { 500 } else { lo.page_size };
             live::gather(&client, &mut inv, &kinds_for(&selected), page).await;
@@ -165,7 +168,7 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
                 kubernetes_version: cluster.kubernetes_version,
                 ..source
             };
-            (inv, source, Some(client))
+            (inv, source, Some(client), Some(identity))
         }
     };
     set_version(&mut inv, flag_version);
@@ -175,13 +178,39 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
         source,
         rules: selected,
         client,
+        cluster,
     })
+}
+
+/// The UID of the `kube-system` namespace (needs `get` on it; `None` when it cannot be read),
+/// and the cluster's name: `--cluster-name`, else (the plugin) the kubeconfig context, else
+/// the UID. Harvester itself keeps no cluster name: its Settings (harvester/harvester
+/// `pkg/settings/settings.go`, v1.6.0) hold the Rancher registration URL and `rancher-cluster`
+/// options, and the name a person gave the cluster lives only in Rancher.
+async fn cluster_identity(client: &kube::Client, lo: &LiveOptions, context: Option<&str>) -> crate::report::Cluster {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let uid = api
+        .get_opt("kube-system")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|ns| ns.metadata.uid);
+    let context = if lo.name_from_context { context } else { None };
+    crate::report::Cluster::new(lo.cluster_name.as_deref(), context, uid)
 }
 
 /// Gather, judge and report.
 pub async fn scan(opts: &ScanOptions) -> Result<Report> {
+    Ok(scan_keep(opts).await?.0)
+}
+
+/// Gather, judge and report, and keep what was gathered (a live scan's client: the plugin's
+/// `--policy-reports` publishes with it).
+pub async fn scan_keep(opts: &ScanOptions) -> Result<(Report, Gathered)> {
     let g = gather(opts).await?;
-    Ok(judge(&g.inv, &g.rules, &opts.config, clock(opts, &g.inv), g.source))
+    let mut report = judge(&g.inv, &g.rules, &opts.config, clock(opts, &g.inv), g.source.clone());
+    report.cluster = g.cluster.clone();
+    Ok((report, g))
 }
 
 fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {
@@ -274,6 +303,7 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
         input_errors: inv.input_errors.clone(),
         exempted,
         actions: None,
+        cluster: None,
     };
     let blocking = report.blocking_gaps().next().is_some();
     report.summary.incomplete = blocking;

@@ -500,17 +500,13 @@ fn scan_reads() -> BTreeSet<Grant> {
     out
 }
 
-/// Core Events on the reported objects (the job looks up an earlier run's event and patches it),
-/// plus events.k8s.io create/patch while the job still records through kube-runtime's recorder
-/// (transitional; see templates/rbac-scan.yaml).
+/// Core Events on the reported objects (the job looks up an earlier run's event and patches it).
 fn events_grants() -> BTreeSet<Grant> {
     grant_set(&[
         ("", "events", "get"),
         ("", "events", "list"),
         ("", "events", "create"),
         ("", "events", "patch"),
-        ("events.k8s.io", "events", "create"),
-        ("events.k8s.io", "events", "patch"),
     ])
 }
 
@@ -1273,7 +1269,12 @@ async fn real_apiserver_accepts_the_addon_example() {
 /// What the job pushes for a run (src/publish/metrics.rs).
 fn pushed_metrics() -> String {
     let report = common::fixtures::run(&[], Some("v1.6.1"));
-    harvester_hygiene::publish::exposition(&report, std::time::Duration::from_secs(1), 0)
+    let run = harvester_hygiene::publish::RunOutcome {
+        duration: std::time::Duration::from_secs(1),
+        finished_unix: 0,
+        success: true,
+    };
+    harvester_hygiene::publish::exposition(&report, "test-cluster", run)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -1291,8 +1292,8 @@ fn prometheus_rule_alerts_fire_when_they_should() {
     // The series names are the ones the code writes.
     let text = pushed_metrics();
     for series in [
-        "harvester_hygiene_findings{rule=\"image-mutable-url\",severity=\"error\"}",
-        "harvester_hygiene_last_success_timestamp_seconds ",
+        "harvester_hygiene_findings{cluster=\"test-cluster\",rule=\"image-mutable-url\",severity=\"error\"}",
+        "harvester_hygiene_last_success_timestamp_seconds{cluster=\"test-cluster\"} ",
     ] {
         assert!(text.contains(series), "metrics.rs no longer writes {series}:\n{text}");
     }

@@ -1,6 +1,6 @@
 //! The report ConfigMap when the report is larger than a ConfigMap may hold (1 MiB): written
 //! to the real apiserver cut to the most severe findings, with the summary still counting all of
-//! them, and the fingerprints within their budget.
+//! them, and the fingerprints within their budget. And the PolicyReport mapping and budget.
 
 mod common;
 
@@ -77,4 +77,86 @@ async fn an_oversized_report_is_cut_to_fit_and_still_counts_everything() {
     // The next run reads those fingerprints back as the previous findings.
     let previous = write_report(&client, &ns, "hh-report", &big_report(10)).await.unwrap();
     assert_eq!(previous.len(), fps.len());
+}
+
+/// The PolicyReport mapping: error/warning -> fail high/medium (scored), info -> warn low (not
+/// scored), exempted -> skip, a rule skipped for missing input -> error in the cluster report;
+/// the summary counts the results.
+#[test]
+fn policy_report_results_follow_the_mapping() {
+    use harvester_hygiene::publish::policy_reports::{WGPOLICY, document, results};
+    use harvester_hygiene::report::{Cluster, Exempted, RuleStatus};
+    let mut r = big_report(3);
+    assert_eq!(r.findings.len(), 3);
+    r.findings[2].severity = Severity::Info;
+    let exempt = r.findings[1].clone();
+    r.exempted.push(Exempted {
+        finding: exempt,
+        reason: "planned".into(),
+    });
+    let skipped: Vec<String> = r
+        .rules
+        .iter()
+        .filter(|run| run.status == RuleStatus::Skipped)
+        .map(|run| run.id.clone())
+        .collect();
+    assert!(!skipped.is_empty(), "the fixture has rules without input");
+    let cluster = Cluster::new(Some("c1"), None, Some("uid-1".into()));
+    let by_scope = results(&r, &cluster);
+    let ns = &by_scope[&Some("ns".to_string())];
+    let grades: Vec<(&str, &str, bool)> = ns
+        .iter()
+        .map(|v| {
+            (
+                v["result"].as_str().unwrap(),
+                v["severity"].as_str().unwrap(),
+                v["scored"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grades,
+        [
+            ("fail", "high", true),
+            ("fail", "medium", true),
+            ("warn", "low", false),
+            ("skip", "medium", false)
+        ]
+    );
+    assert!(
+        ns.iter()
+            .all(|v| v["source"] == "harvester-hygiene" && v["policy"] == "migration-annotation-stale")
+    );
+    assert_eq!(ns[3]["message"], "exempted: planned");
+    assert_eq!(ns[0]["properties"]["clusterUID"], "uid-1");
+    let cl = &by_scope[&None];
+    assert_eq!(cl.len(), skipped.len());
+    assert!(
+        cl.iter()
+            .all(|v| v["result"] == "error" && v["message"].as_str().unwrap().starts_with("rule not run"))
+    );
+    let (doc, cut) = document(&WGPOLICY, Some("ns"), ns.clone(), &r, &cluster);
+    assert_eq!(cut, 0);
+    let v = serde_json::to_value(&doc).unwrap();
+    assert_eq!(v["kind"], "PolicyReport");
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"pass": 0, "fail": 2, "warn": 1, "error": 0, "skip": 1})
+    );
+    assert_eq!(v["metadata"]["labels"]["harvester-hygiene.io/cluster"], "c1");
+
+    // A namespace with more results than fit: cut, most severe first, and counted.
+    let many = big_report(2000);
+    let by_scope = results(&many, &cluster);
+    let (doc, cut) = document(
+        &WGPOLICY,
+        Some("ns"),
+        by_scope[&Some("ns".to_string())].clone(),
+        &many,
+        &cluster,
+    );
+    assert!(cut > 0, "2000 findings of 1.5 KiB do not fit in 1 MiB");
+    let v = serde_json::to_value(&doc).unwrap();
+    assert!(v.to_string().len() < 1536 * 1024);
+    assert_eq!(v["results"].as_array().unwrap().len() + cut, 2000);
 }

@@ -1,6 +1,6 @@
 //! `harvester-hygiene-job`: the in-cluster CronJob. Scans with the pod's service account,
-//! then keeps the report in a ConfigMap, raises Events, logs one JSON line per finding and
-//! optionally pushes metrics. Exit codes fit a CronJob: 0 when the job did its work (whatever
+//! then keeps the report in a ConfigMap, raises core Events, logs one JSON line per finding
+//! and optionally publishes PolicyReports and pushes metrics. Exit codes fit a CronJob: 0 when the job did its work (whatever
 //! it found), 1 when it could not (cluster unreachable, a kind it needs forbidden, the report
 //! not writable), 2 for a bad flag or policy file.
 
@@ -40,9 +40,17 @@ struct Args {
     /// At most this many Warning events per run (most severe findings first)
     #[arg(long, default_value_t = 500)]
     max_events: usize,
-    /// Push metrics to this Prometheus Pushgateway (http://host:port)
+    /// Push metrics to this Prometheus Pushgateway (http://host:port), grouped by job and cluster
     #[arg(long, value_name = "URL")]
     pushgateway_url: Option<String>,
+    /// Also publish the findings as wgpolicyk8s.io PolicyReports / ClusterPolicyReports (and
+    /// openreports.io Reports when served); skipped with a note when the CRDs are not installed
+    #[arg(long)]
+    policy_reports: bool,
+    /// The cluster's name in the report, metrics, PolicyReports and the ConfigMap's labels
+    /// [default: the kube-system namespace's UID]
+    #[arg(long, value_name = "NAME", env = "HARVESTER_HYGIENE_CLUSTER_NAME")]
+    cluster_name: Option<String>,
     /// Harvester version to assume instead of the server-version Setting
     #[arg(long)]
     harvester_version: Option<String>,
@@ -108,9 +116,14 @@ fn main() -> ExitCode {
 /// opt-in remediation and metrics, then the summary line. 1 when any step that must work did not.
 async fn run(args: Args, config: Config) -> u8 {
     let started = Instant::now();
-    let Some((gathered, report, now)) = scan(&args, config).await else {
+    let Some((gathered, mut report, now)) = scan(&args, config).await else {
         return 1;
     };
+    report.cluster = gathered.cluster.clone();
+    let cluster = report
+        .cluster
+        .clone()
+        .unwrap_or_else(|| harvester_hygiene::report::Cluster::new(args.cluster_name.as_deref(), None, None));
     let duration = started.elapsed();
     for line in publish::log_lines(&report) {
         println!("{line}");
@@ -128,14 +141,21 @@ async fn run(args: Args, config: Config) -> u8 {
     };
     let (published, previous) = publish_report(&client, &args, &report).await;
     let events = raise_events(&client, &args, &report, &previous).await;
+    let reported = policy_reports(&client, &args, &report, &cluster).await;
     let remediated = remediate(&client, &args, &gathered, &report, now).await;
+    let success = published && reported && remediated && !report.summary.incomplete;
     if let Some(url) = &args.pushgateway_url {
-        let body = publish::exposition(&report, duration, jiff::Timestamp::now().as_second());
-        if let Err(e) = publish::push_metrics(url, &body).await {
+        let run = publish::RunOutcome {
+            duration,
+            finished_unix: jiff::Timestamp::now().as_second(),
+            success,
+        };
+        let body = publish::exposition(&report, &cluster.name, run);
+        if let Err(e) = publish::push_metrics(url, &cluster.name, &body, success).await {
             log("warning", "cannot push metrics", json!({"error": e}));
         }
     }
-    summary(&report, duration, &events);
+    summary(&report, &cluster, duration, &events);
     if report.summary.incomplete {
         log(
             "error",
@@ -143,7 +163,40 @@ async fn run(args: Args, config: Config) -> u8 {
             json!({}),
         );
     }
-    u8::from(!published || !remediated || report.summary.incomplete)
+    u8::from(!success)
+}
+
+/// `--policy-reports`: false when a report could not be written (an API that is not served is
+/// skipped with a note, not a failure).
+async fn policy_reports(
+    client: &kube::Client,
+    args: &Args,
+    report: &Report,
+    cluster: &harvester_hygiene::report::Cluster,
+) -> bool {
+    if !args.policy_reports {
+        return true;
+    }
+    let out = publish::publish_policy_reports(client, report, cluster, None).await;
+    for note in &out.skipped {
+        log("info", "policy reports skipped", json!({"api": note}));
+    }
+    for e in &out.errors {
+        log("error", "cannot publish a policy report", json!({"error": e}));
+    }
+    if out.results_cut > 0 {
+        log(
+            "warning",
+            "policy report results left out to fit",
+            json!({"results": out.results_cut}),
+        );
+    }
+    log(
+        "info",
+        "policy reports",
+        json!({"apis": out.written, "reports": out.reports, "deleted": out.deleted, "skipped": out.skipped}),
+    );
+    out.errors.is_empty()
 }
 
 /// Gather with the pod's service account and judge; `None` (logged) when the cluster cannot be
@@ -152,6 +205,8 @@ async fn scan(args: &Args, config: Config) -> Option<(Gathered, Report, jiff::Ti
     let opts = ScanOptions {
         input: Input::Live(LiveOptions {
             page_size: args.chunk_size.max(1),
+            cluster_name: args.cluster_name.clone(),
+            name_from_context: false,
             ..Default::default()
         }),
         namespace: None,
@@ -255,18 +310,24 @@ async fn remediate(
     !staged.acted.iter().any(|a| a.status == remedy::Status::Failed)
 }
 
-fn summary(report: &Report, duration: std::time::Duration, events: &publish::EventSummary) {
+fn summary(
+    report: &Report,
+    cluster: &harvester_hygiene::report::Cluster,
+    duration: std::time::Duration,
+    events: &publish::EventSummary,
+) {
     log(
         "info",
         "scan complete",
         json!({
+            "cluster": cluster,
             "findings": report.summary.total,
             "bySeverity": report.summary.by_severity,
             "exempted": report.summary.exempted,
             "incomplete": report.summary.incomplete,
             "harvesterVersion": report.harvester_version,
             "durationSeconds": duration.as_secs_f64(),
-            "events": {"warning": events.warnings, "resolved": events.resolved, "skipped": events.skipped, "failed": events.failed},
+            "events": {"warning": events.warnings, "updated": events.updated, "resolved": events.resolved, "skipped": events.skipped, "failed": events.failed},
         }),
     );
 }

@@ -29,6 +29,12 @@ pub struct LiveOptions {
     pub request_timeout: Option<Duration>,
     /// Items per list page (client-go's default is 500).
     pub page_size: u32,
+    /// `--cluster-name`: the name reports give the cluster (default: see `name_from_context`).
+    pub cluster_name: Option<String>,
+    /// Without `--cluster-name`, name the cluster after the kubeconfig context (the plugin:
+    /// Rancher's generated kubeconfigs have one context per cluster, named after it); else, and
+    /// for the in-cluster job, after the `kube-system` namespace's UID.
+    pub name_from_context: bool,
 }
 
 /// What the report says about the cluster it read.
@@ -36,6 +42,9 @@ pub struct LiveOptions {
 pub struct ClusterInfo {
     pub server: String,
     pub context: Option<String>,
+    /// The kubeconfig context the client uses (`--context`, else the current context), when
+    /// it came from a kubeconfig.
+    pub effective_context: Option<String>,
     pub kubernetes_version: Option<String>,
 }
 
@@ -47,18 +56,28 @@ pub async fn connect(opts: &LiveOptions) -> Result<(Client, ClusterInfo)> {
         context: opts.context.clone(),
         ..Default::default()
     };
-    let mut config = match (&opts.kubeconfig, &opts.context) {
+    let (mut config, effective_context) = match (&opts.kubeconfig, &opts.context) {
         (Some(path), _) => {
             let kc = Kubeconfig::read_from(path)
                 .map_err(|e| Error::Config(format!("--kubeconfig {}: {e}", path.display())))?;
-            Config::from_custom_kubeconfig(kc, &kopts)
+            let current = opts.context.clone().or(kc.current_context.clone());
+            let config = Config::from_custom_kubeconfig(kc, &kopts)
                 .await
-                .map_err(|e| Error::Config(e.to_string()))?
+                .map_err(|e| Error::Config(e.to_string()))?;
+            (config, current)
         }
-        (None, Some(_)) => Config::from_kubeconfig(&kopts)
-            .await
-            .map_err(|e| Error::Config(e.to_string()))?,
-        (None, None) => Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
+        (None, Some(c)) => (
+            Config::from_kubeconfig(&kopts)
+                .await
+                .map_err(|e| Error::Config(e.to_string()))?,
+            Some(c.clone()),
+        ),
+        (None, None) => {
+            let config = Config::infer().await.map_err(|e| Error::Config(e.to_string()))?;
+            // infer() reads $KUBECONFIG or ~/.kube/config first, then the in-cluster account.
+            let current = Kubeconfig::read().ok().and_then(|kc| kc.current_context);
+            (config, current)
+        }
     };
     if let Some(user) = &opts.impersonate {
         config.auth_info.impersonate = Some(user.clone());
@@ -88,6 +107,7 @@ pub async fn connect(opts: &LiveOptions) -> Result<(Client, ClusterInfo)> {
         ClusterInfo {
             server,
             context: opts.context.clone(),
+            effective_context,
             kubernetes_version,
         },
     ))

@@ -15,6 +15,10 @@ use crate::rules::Severity;
 pub const REPORT_KEY: &str = "report.json";
 /// `{"<fingerprint>": {"rule": ..., "object": {...}}}` of the findings in this report.
 pub const FINGERPRINTS_KEY: &str = "fingerprints.json";
+/// The cluster's name (as a label value) and its `kube-system` UID, so a fleet of report
+/// ConfigMaps (or a backup of one) says which cluster each is from.
+pub const CLUSTER_LABEL: &str = "harvester-hygiene.io/cluster";
+pub const CLUSTER_UID_LABEL: &str = "harvester-hygiene.io/cluster-uid";
 /// A ConfigMap holds at most 1 MiB; keep clear of it.
 const REPORT_BUDGET: usize = 700 * 1024;
 const FINGERPRINT_BUDGET: usize = 250 * 1024;
@@ -90,7 +94,7 @@ pub async fn write_report(
         .and_then(|d| d.get(FINGERPRINTS_KEY))
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
-    let labels = BTreeMap::from([
+    let mut labels = BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_string(),
             "harvester-hygiene".to_string(),
@@ -105,7 +109,7 @@ pub async fn write_report(
         ),
         ("harvester-hygiene.io/info".to_string(), count(report, Severity::Info)),
     ]);
-    let annotations = BTreeMap::from([
+    let mut annotations = BTreeMap::from([
         (
             "harvester-hygiene.io/generated-at".to_string(),
             report.source.generated_at.clone(),
@@ -123,6 +127,13 @@ pub async fn write_report(
             report.harvester_version.clone().unwrap_or_else(|| "unknown".into()),
         ),
     ]);
+    if let Some(c) = &report.cluster {
+        labels.insert(CLUSTER_LABEL.to_string(), super::label_value(&c.name));
+        if let Some(uid) = &c.uid {
+            labels.insert(CLUSTER_UID_LABEL.to_string(), super::label_value(uid));
+        }
+        annotations.insert("harvester-hygiene.io/cluster-name".to_string(), c.name.clone());
+    }
     let data = BTreeMap::from([
         (REPORT_KEY.to_string(), fit_report(report, REPORT_BUDGET)),
         (FINGERPRINTS_KEY.to_string(), fingerprints(report, FINGERPRINT_BUDGET)),

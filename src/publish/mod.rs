@@ -1,13 +1,38 @@
 //! What the in-cluster job does with a report: keep it in a ConfigMap, raise Events on the
-//! offending objects, log one JSON line per finding, and push metrics to a Pushgateway.
+//! offending objects, log one JSON line per finding, push metrics to a Pushgateway and,
+//! opt-in, publish PolicyReports.
 
 mod configmap;
 mod events;
 mod metrics;
+pub mod policy_reports;
 
-pub use configmap::{FINGERPRINTS_KEY, REPORT_KEY, write_report};
-pub use events::{EventSummary, emit_events};
-pub use metrics::{exposition, push_metrics};
+pub use configmap::{CLUSTER_LABEL, CLUSTER_UID_LABEL, FINGERPRINTS_KEY, REPORT_KEY, write_report};
+pub use events::{COMPONENT, EventSummary, NOTE_MAX, emit_events, event_name};
+pub use metrics::{RunOutcome, exposition, push_metrics, push_path};
+pub use policy_reports::{PolicyReportOutcome, publish_policy_reports};
+
+/// `s` as a label value: at most 63 characters of `[A-Za-z0-9._-]`, starting and ending
+/// alphanumeric (others become `-`); `unknown` when nothing is left.
+pub fn label_value(s: &str) -> String {
+    let mapped: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.is_empty() {
+        "unknown".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
 
 pub use crate::finding::fingerprint;
 
@@ -45,6 +70,14 @@ pub fn log_lines(report: &crate::report::Report) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_valid() {
+        assert_eq!(label_value("prod-east"), "prod-east");
+        assert_eq!(label_value("Prod East/1"), "Prod-East-1");
+        assert_eq!(label_value("--"), "unknown");
+        assert_eq!(label_value(&"x".repeat(80)).len(), 63);
+    }
 
     #[test]
     fn truncation_respects_utf8() {

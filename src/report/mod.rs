@@ -27,6 +27,9 @@ pub struct Report {
     pub api_version: &'static str,
     pub kind: &'static str,
     pub harvester_version: Option<String>,
+    /// The cluster this report is about (live scans, and files input with `--cluster-name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
     pub source: Source,
     pub findings: Vec<Finding>,
     pub summary: Summary,
@@ -40,6 +43,43 @@ pub struct Report {
     /// `fix`: what was planned or done for each fixable finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<ActionRow>>,
+}
+
+/// Which cluster a report, metric or PolicyReport is about: `name` (from `--cluster-name`,
+/// else the kubeconfig context, else the UID) and the `kube-system` namespace's `uid`, which is
+/// stable for the life of a cluster and differs between clusters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cluster {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// Where `name` came from: `flag`, `context` or `uid` (`unknown` when none was available).
+    pub name_source: ClusterNameSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterNameSource {
+    Flag,
+    Context,
+    Uid,
+    Unknown,
+}
+
+impl Cluster {
+    /// The name, the UID when no name was given, else `unknown`.
+    pub fn new(flag: Option<&str>, context: Option<&str>, uid: Option<String>) -> Cluster {
+        let flag = flag.map(str::trim).filter(|s| !s.is_empty());
+        let context = context.map(str::trim).filter(|s| !s.is_empty());
+        let (name, name_source) = match (flag, context, &uid) {
+            (Some(f), _, _) => (f.to_string(), ClusterNameSource::Flag),
+            (None, Some(c), _) => (c.to_string(), ClusterNameSource::Context),
+            (None, None, Some(u)) => (u.clone(), ClusterNameSource::Uid),
+            (None, None, None) => ("unknown".to_string(), ClusterNameSource::Unknown),
+        };
+        Cluster { name, uid, name_source }
+    }
 }
 
 /// What `fix` planned or did for one finding, as plain data (the remedy fills it in; the

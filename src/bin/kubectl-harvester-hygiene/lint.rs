@@ -89,7 +89,7 @@ pub struct ScanExtras {
 }
 
 /// `scan`, with the opt-in evidence gathered before the rules run.
-pub async fn scan_with(opts: &ScanOptions, extras: &ScanExtras) -> Result<Report, Error> {
+pub async fn scan_with(opts: &ScanOptions, extras: &ScanExtras) -> Result<(Report, scan::Gathered), Error> {
     let probe = extras.probe.options();
     let timeout = match &opts.input {
         scan::Input::Live(lo) => lo.request_timeout,
@@ -97,7 +97,7 @@ pub async fn scan_with(opts: &ScanOptions, extras: &ScanExtras) -> Result<Report
     };
     let rancher = extras.rancher.options(timeout);
     if probe.is_none() && rancher.is_none() {
-        return scan::scan(opts).await;
+        return scan::scan_keep(opts).await;
     }
     let mut g = scan::gather(opts).await?;
     if let Some(po) = &probe {
@@ -114,9 +114,10 @@ pub async fn scan_with(opts: &ScanOptions, extras: &ScanExtras) -> Result<Report
         g.inv.rancher = Some(rancher::gather(ro).await);
     }
     let now = scan::clock(opts, &g.inv);
-    let mut report = scan::judge(&g.inv, &g.rules, &opts.config, now, g.source);
+    let mut report = scan::judge(&g.inv, &g.rules, &opts.config, now, g.source.clone());
+    report.cluster = g.cluster.clone();
     rancher::add_gaps(&mut report, &g.inv);
-    Ok(report)
+    Ok((report, g))
 }
 
 #[derive(Args)]
@@ -190,6 +191,7 @@ pub fn run(args: LintArgs) -> i32 {
             impersonate_groups: Vec::new(),
             request_timeout: None,
             page_size: 500,
+            ..Default::default()
         }),
         rules: args.rules.clone(),
         config,

@@ -2,6 +2,7 @@
 
 mod describe;
 mod fix;
+mod fleet;
 mod lint;
 
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ enum Command {
     /// Lint files before they reach a cluster: Kubernetes manifests (YAML/JSON, directories, `-`
     /// for stdin) and Terraform plans (`terraform show -json plan.out`)
     Lint(Box<lint::LintArgs>),
+    /// The fleet-wide view: each cluster's latest in-cluster report (read-only, no scan), one
+    /// row per kubeconfig context (`--context a,b` or `--all-contexts`)
+    Report(Box<fleet::ReportArgs>),
     /// List the rules, their default severity and what each finds
     Rules,
     /// Explain one rule: why it matters, affected versions, upstream issues, remediation
@@ -85,6 +89,13 @@ struct ScanArgs {
     /// Exit with 1 when a finding has at least this severity: error, warning, info or never
     #[arg(long, default_value = "error", value_parser = clap::value_parser!(FailOn))]
     fail_on: FailOn,
+    /// Scan every context of the kubeconfig in turn: each report, then one row per cluster
+    #[arg(long, conflicts_with_all = ["context", "from", "output_file"])]
+    all_contexts: bool,
+    /// Also publish the findings as wgpolicyk8s.io PolicyReports (and openreports.io Reports
+    /// when served) in the scanned cluster; with -n only that namespace's report
+    #[arg(long, conflicts_with_all = ["from", "all_contexts"])]
+    policy_reports: bool,
     #[command(flatten)]
     extras: lint::ScanExtras,
     #[command(flatten)]
@@ -223,6 +234,10 @@ struct CommonArgs {
     /// Policy file: enable/disable rules, severities, namespaces, grace periods, exemptions
     #[arg(long, value_name = "PATH", env = "HARVESTER_HYGIENE_CONFIG")]
     config: Option<PathBuf>,
+    /// The cluster's name in the report (live scans; default: the kubeconfig context, else the
+    /// kube-system namespace's UID)
+    #[arg(long, value_name = "NAME")]
+    cluster_name: Option<String>,
     #[command(flatten)]
     openstack: OpenstackArgs,
     #[command(flatten)]
@@ -299,6 +314,7 @@ fn main() -> ExitCode {
         Command::Describe(args) => describe::run(*args),
         Command::Dump(args) => run_dump(*args),
         Command::Lint(args) => lint::run(*args),
+        Command::Report(args) => fleet::run_report(*args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
@@ -415,7 +431,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
         .without_import,
     });
     let input = if from.is_empty() {
-        Input::Live(live_options(common.kube))
+        Input::Live(live_options(common.kube, common.cluster_name))
     } else {
         Input::Files(from)
     };
@@ -441,8 +457,10 @@ fn runtime(p: &mut Printer) -> Result<tokio::runtime::Runtime, i32> {
         })
 }
 
-fn live_options(kube: KubeArgs) -> LiveOptions {
+fn live_options(kube: KubeArgs, cluster_name: Option<String>) -> LiveOptions {
     LiveOptions {
+        cluster_name,
+        name_from_context: true,
         kubeconfig: kube.kubeconfig,
         context: kube.context,
         impersonate: kube.as_user,
@@ -456,7 +474,7 @@ fn run_dump(args: DumpArgs) -> i32 {
     use harvester_hygiene::dump::{DumpOptions, dump};
     let mut p = Printer::stdio(ColorChoice::Auto);
     let opts = DumpOptions {
-        live: live_options(args.kube),
+        live: live_options(args.kube, None),
         namespace: args.namespace,
         rules: args.rules,
         output: args.output,
@@ -523,20 +541,53 @@ fn run_fix(args: FixCmd) -> i32 {
 fn run_scan(args: ScanArgs) -> i32 {
     let limits = args.limits.limits();
     let mut p = Printer::stdio(args.view.color);
+    let kubeconfig = args.common.kube.kubeconfig.clone();
     let opts = match scan_options(args.common, args.from, limits, &mut p) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    if args.all_contexts {
+        let mut render = report::RenderOptions::new(p.term);
+        render.fail_on = args.fail_on;
+        render.rules = harvester_hygiene::scan::rule_help();
+        return fleet::scan_all(&opts, kubeconfig.as_ref(), args.output, &render, args.fail_on, &mut p);
+    }
     let rt = match runtime(&mut p) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let report = match rt.block_on(lint::scan_with(&opts, &args.extras)) {
+    let (report, gathered) = match rt.block_on(lint::scan_with(&opts, &args.extras)) {
         Ok(r) => r,
         Err(e) => {
             p.error(&e.to_string());
             return error_code(&e);
         }
+    };
+    let published = match (args.policy_reports, &gathered.client, &report.cluster) {
+        (true, Some(client), Some(cluster)) => {
+            let out = rt.block_on(harvester_hygiene::publish::publish_policy_reports(
+                client,
+                &report,
+                cluster,
+                opts.namespace.as_deref(),
+            ));
+            for note in &out.skipped {
+                p.warn(&format!("policy reports skipped: {note}"));
+            }
+            for e in &out.errors {
+                p.error(&format!("policy reports: {e}"));
+            }
+            if !out.written.is_empty() {
+                p.warn(&format!(
+                    "policy reports: {} written, {} stale deleted ({})",
+                    out.reports,
+                    out.deleted,
+                    out.written.join(", ")
+                ));
+            }
+            out.errors.is_empty()
+        }
+        _ => true,
     };
     let mut render = report::RenderOptions::new(p.term);
     render.fail_on = args.fail_on;
@@ -571,5 +622,8 @@ fn run_scan(args: ScanArgs) -> i32 {
         }
     }
     p.flush();
+    if !published {
+        return exit::INCOMPLETE;
+    }
     report::exit_code(&report, args.fail_on)
 }
