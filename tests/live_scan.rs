@@ -273,7 +273,7 @@ async fn forbidden_kind_is_reported_incomplete_and_exits_3() {
     );
     assert!(report.summary.incomplete);
     assert_eq!(
-        harvester_hygiene::report::exit_code(&report, harvester_hygiene::report::FailOn::Never),
+        harvester_hygiene::report::exit_code(&report, harvester_hygiene::report::FailOn::Never).code(),
         3
     );
     // The other kinds were still read.
@@ -318,7 +318,8 @@ async fn namespace_scoped_user_scans_its_namespace() {
         harvester_hygiene::report::exit_code(
             &report,
             harvester_hygiene::report::FailOn::At(harvester_hygiene::rules::Severity::Info)
-        ),
+        )
+        .code(),
         0
     );
     assert_eq!(report.rules[0].status, harvester_hygiene::report::RuleStatus::Partial);

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use harvester_hygiene::report::ExitStatus;
 use std::time::Instant;
 
 use clap::Parser;
@@ -89,7 +91,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             log("error", "bad policy file", json!({"error": e.to_string()}));
-            return ExitCode::from(2);
+            return ExitStatus::Usage.into();
         }
     };
     for rule in &args.remediate {
@@ -99,25 +101,25 @@ fn main() -> ExitCode {
                 "this rule cannot be remediated by the job",
                 json!({"rule": rule, "supported": harvester_hygiene::remedy::staged::JOB_RULES}),
             );
-            return ExitCode::from(2);
+            return ExitStatus::Usage.into();
         }
     }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             log("error", "cannot start the runtime", json!({"error": e.to_string()}));
-            return ExitCode::from(1);
+            return ExitStatus::RunFailed.into();
         }
     };
-    ExitCode::from(rt.block_on(run(args, config)))
+    rt.block_on(run(args, config)).into()
 }
 
 /// One run: scan, then publish with the scan's own client (one client, one identity), then the
 /// opt-in remediation and metrics, then the summary line. 1 when any step that must work did not.
-async fn run(args: Args, config: Config) -> u8 {
+async fn run(args: Args, config: Config) -> ExitStatus {
     let started = Instant::now();
     let Some((gathered, mut report, now)) = scan(&args, config).await else {
-        return 1;
+        return ExitStatus::RunFailed;
     };
     report.cluster = gathered.cluster.clone();
     let cluster = report
@@ -137,7 +139,7 @@ async fn run(args: Args, config: Config) -> u8 {
     }
     let Some(client) = gathered.client.clone() else {
         log("error", "internal: a live scan without a client", json!({}));
-        return 1;
+        return ExitStatus::RunFailed;
     };
     let (published, previous) = publish_report(&client, &args, &report).await;
     let events = raise_events(&client, &args, &report, &previous).await;
@@ -163,7 +165,7 @@ async fn run(args: Args, config: Config) -> u8 {
             json!({}),
         );
     }
-    u8::from(!success)
+    if success { ExitStatus::Ok } else { ExitStatus::RunFailed }
 }
 
 /// `--policy-reports`: false when a report could not be written (an API that is not served is

@@ -230,22 +230,53 @@ impl std::str::FromStr for FailOn {
     }
 }
 
-/// Exit codes, as the README documents them.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FINDINGS: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const INCOMPLETE: i32 = 3;
+/// How a command ends, as the README's exit codes table documents it. One type for both
+/// binaries: the plugin's commands and the job return it, and `main` turns it into the process
+/// exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done, nothing at or above `--fail-on`.
+    Ok,
+    /// 1: findings at or above `--fail-on` (the plugin).
+    Findings,
+    /// 1: the job's run failed (it could not scan or publish).
+    RunFailed,
+    /// 2: bad usage or input (flags, policy file, files that cannot be read).
+    Usage,
+    /// 3: the scan could not see everything it needs (a live kind unreadable, a cluster
+    /// unreachable, an OpenStack project unchecked).
+    Incomplete,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Ok => 0,
+            ExitStatus::Findings | ExitStatus::RunFailed => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::Incomplete => 3,
+        }
+    }
+    /// The worse of two (the higher code): several clusters or steps, one exit code.
+    pub fn worse(self, other: ExitStatus) -> ExitStatus {
+        if other.code() > self.code() { other } else { self }
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        std::process::ExitCode::from(s.code())
+    }
 }
 
 /// 3 when a live scan could not complete; else 1 when findings reach `fail_on`; else 0.
-pub fn exit_code(report: &Report, fail_on: FailOn) -> i32 {
+pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitStatus {
     if report.blocking_gaps().next().is_some() {
-        return exit::INCOMPLETE;
+        return ExitStatus::Incomplete;
     }
     match (fail_on, report.max_severity()) {
-        (FailOn::At(min), Some(max)) if max >= min => exit::FINDINGS,
-        _ => exit::OK,
+        (FailOn::At(min), Some(max)) if max >= min => ExitStatus::Findings,
+        _ => ExitStatus::Ok,
     }
 }
 

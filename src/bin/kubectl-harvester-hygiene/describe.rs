@@ -4,7 +4,7 @@
 use harvester_hygiene::finding::{Confidence, Finding, fingerprint};
 use harvester_hygiene::remedy::{self, ActionKind};
 use harvester_hygiene::report::describe::{self as view, Description, FixVerdict};
-use harvester_hygiene::report::{Format, Printer, exit};
+use harvester_hygiene::report::{ExitStatus, Format, Printer};
 use harvester_hygiene::rules;
 use harvester_hygiene::scan::{gather, judge};
 
@@ -43,7 +43,7 @@ fn verdict(f: &Finding, inv: &harvester_hygiene::inventory::Inventory) -> FixVer
     }
 }
 
-pub fn run(args: DescribeArgs) -> i32 {
+pub fn run(args: DescribeArgs) -> ExitStatus {
     let mut p = Printer::stdio(args.view.color);
     let (rule, key) = match (&args.object, is_fingerprint(&args.target)) {
         (None, true) => (None, None),
@@ -53,7 +53,7 @@ pub fn run(args: DescribeArgs) -> i32 {
                 "describe takes RULE NAMESPACE/NAME or a fingerprint (16 hex digits); {:?} is neither",
                 args.target
             ));
-            return exit::USAGE;
+            return ExitStatus::Usage;
         }
     };
     if let Some(r) = &rule
@@ -63,7 +63,7 @@ pub fn run(args: DescribeArgs) -> i32 {
             "unknown rule {r:?}; known rules: {}",
             rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
         ));
-        return exit::USAGE;
+        return ExitStatus::Usage;
     }
     let mut common = args.common;
     if let Some(r) = &rule
@@ -103,7 +103,7 @@ pub fn run(args: DescribeArgs) -> i32 {
                 "that finding is exempted by the object's harvester-hygiene.io/ignore annotation: {}",
                 ex.reason
             ));
-            return exit::FINDINGS;
+            return ExitStatus::Findings;
         }
         let what = match (&rule, &key) {
             (Some(r), Some(k)) => format!("no {r} finding for {k}"),
@@ -124,9 +124,9 @@ pub fn run(args: DescribeArgs) -> i32 {
         p.error(&format!("{what} in this scan{hint}"));
         if report.summary.incomplete {
             p.error("the scan could not read every kind the rule needs (see `scan`)");
-            return exit::INCOMPLETE;
+            return ExitStatus::Incomplete;
         }
-        return exit::FINDINGS;
+        return ExitStatus::Findings;
     }
     let descriptions: Vec<Description> = found
         .into_iter()
@@ -163,9 +163,9 @@ pub fn run(args: DescribeArgs) -> i32 {
         && !e.contains("Broken pipe")
     {
         p.error(&e);
-        return exit::USAGE;
+        return ExitStatus::Usage;
     }
-    exit::OK
+    ExitStatus::Ok
 }
 
 fn one_or_many(d: &[Description]) -> serde_json::Value {

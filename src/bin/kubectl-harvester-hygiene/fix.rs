@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use harvester_hygiene::finding::fingerprint;
 use harvester_hygiene::remedy::{self, Backup, ExecOptions, Mode, Status};
-use harvester_hygiene::report::{self, Format, Printer, exit};
+use harvester_hygiene::report::{self, ExitStatus, Format, Printer};
 use harvester_hygiene::rules::Finding;
 use harvester_hygiene::scan::{ScanOptions, gather, judge};
 
@@ -39,7 +39,7 @@ pub struct FixArgs {
 }
 
 /// Run `fix`; returns the exit code.
-pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Printer) -> i32 {
+pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Printer) -> ExitStatus {
     let mode = match (args.apply, args.dry_run.as_deref()) {
         (true, _) => Mode::Apply,
         (false, Some("server")) => Mode::DryRunServer,
@@ -47,14 +47,14 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
     };
     if mode == Mode::Apply && !args.yes && !std::io::stdin().is_terminal() {
         p.error("--apply asks before each action; stdin is not a terminal, so pass --yes to apply without asking");
-        return exit::USAGE;
+        return ExitStatus::Usage;
     }
     let wanted = match &args.from_report {
         Some(path) => match saved_fingerprints(path) {
             Ok(set) => Some(set),
             Err(e) => {
                 p.error(&e.to_string());
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
         },
         None => None,
@@ -69,13 +69,13 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
     };
     let Some(client) = g.client.clone() else {
         p.error("fix works on a live cluster (--from is for scans)");
-        return exit::USAGE;
+        return ExitStatus::Usage;
     };
     let mut report = judge(&g.inv, &g.rules, &opts.config, now(), g.source);
     if report.summary.incomplete {
         p.error("the scan could not read every kind the rules need; nothing is planned on partial data");
         let _ = p.report(&report, output);
-        return exit::INCOMPLETE;
+        return ExitStatus::Incomplete;
     }
     let findings: Vec<Finding> = report
         .findings
@@ -89,7 +89,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
             Ok(a) => a,
             Err(e) => {
                 p.error(&e.to_string());
-                return exit::INCOMPLETE;
+                return ExitStatus::Incomplete;
             }
         },
         None => remedy::plan(&findings, &g.inv),
@@ -117,7 +117,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
             Ok(b) => backup = Some(b),
             Err(e) => {
                 p.error(&e.to_string());
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
         }
     }
@@ -143,16 +143,16 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
     report.actions = Some(results.into_iter().map(Into::into).collect());
     if let Err(e) = p.report(&report, output) {
         p.error(&e.to_string());
-        return exit::USAGE;
+        return ExitStatus::Usage;
     }
     if let Some(dir) = backup.as_ref().and_then(|b| b.dir.as_ref()) {
         p.note(&format!("backups and audit log: {}", dir.display()));
     }
     if failed > 0 {
         p.error(&format!("{failed} action(s) failed"));
-        return exit::FINDINGS;
+        return ExitStatus::Findings;
     }
-    exit::OK
+    ExitStatus::Ok
 }
 
 fn saved_fingerprints(path: &PathBuf) -> Result<std::collections::BTreeSet<String>, String> {

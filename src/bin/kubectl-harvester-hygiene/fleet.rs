@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use futures::future::join_all;
 use harvester_hygiene::inventory::live::{self, LiveOptions};
-use harvester_hygiene::report::{self, ColorChoice, Format, Printer, exit};
+use harvester_hygiene::report::{self, ColorChoice, ExitStatus, Format, Printer};
 use harvester_hygiene::scan::{Input, ScanOptions};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::config::Kubeconfig;
@@ -339,7 +339,7 @@ fn document(kind: &str, rows: &[Row], reports: Option<Vec<Value>>) -> Value {
     doc
 }
 
-fn print_doc(p: &mut Printer, format: Format, doc: &Value) -> Result<(), i32> {
+fn print_doc(p: &mut Printer, format: Format, doc: &Value) -> Result<(), ExitStatus> {
     let text = match format {
         Format::Yaml => serde_saphyr::to_string(doc).map_err(|e| e.to_string()),
         _ => serde_json::to_string_pretty(doc).map_err(|e| e.to_string()),
@@ -351,34 +351,34 @@ fn print_doc(p: &mut Printer, format: Format, doc: &Value) -> Result<(), i32> {
         }
         Err(e) => {
             p.error(&e);
-            Err(exit::USAGE)
+            Err(ExitStatus::Usage)
         }
     }
 }
 
 /// 3 when a cluster could not be read (or has no report), else 1 when one has errors, else 0.
-fn fleet_code(rows: &[Row]) -> i32 {
+fn fleet_code(rows: &[Row]) -> ExitStatus {
     if rows.iter().any(|r| r.status != "ok" || r.incomplete == Some(true)) {
-        exit::INCOMPLETE
+        ExitStatus::Incomplete
     } else if rows.iter().any(|r| r.errors.unwrap_or(0) > 0) {
-        exit::FINDINGS
+        ExitStatus::Findings
     } else {
-        exit::OK
+        ExitStatus::Ok
     }
 }
 
 /// `kubectl harvester-hygiene report`.
-pub fn run_report(args: ReportArgs) -> i32 {
+pub fn run_report(args: ReportArgs) -> ExitStatus {
     let mut p = Printer::stdio(args.color);
     if !matches!(args.output, Format::Table | Format::Wide | Format::Json | Format::Yaml) {
         p.error("report: -o takes table, json or yaml");
-        return exit::USAGE;
+        return ExitStatus::Usage;
     }
     let names = match contexts(args.kubeconfig.as_ref(), &args.context, args.all_contexts) {
         Ok(n) => n,
         Err(e) => {
             p.error(&e);
-            return exit::USAGE;
+            return ExitStatus::Usage;
         }
     };
     let rt = match super::runtime(&mut p) {
@@ -414,16 +414,16 @@ pub fn scan_all(
     render: &report::RenderOptions,
     fail_on: report::FailOn,
     p: &mut Printer,
-) -> i32 {
+) -> ExitStatus {
     let Input::Live(lo) = &opts.input else {
         p.error("--all-contexts scans live clusters; it does not take --from");
-        return exit::USAGE;
+        return ExitStatus::Usage;
     };
     let names = match contexts(kubeconfig, &[], true) {
         Ok(n) => n,
         Err(e) => {
             p.error(&e);
-            return exit::USAGE;
+            return ExitStatus::Usage;
         }
     };
     let rt = match super::runtime(p) {
@@ -433,11 +433,11 @@ pub fn scan_all(
     let structured = matches!(format, Format::Json | Format::Yaml);
     if !matches!(format, Format::Table | Format::Wide | Format::Json | Format::Yaml) {
         p.error("--all-contexts: -o takes table, wide, json or yaml");
-        return exit::USAGE;
+        return ExitStatus::Usage;
     }
     let mut rows = Vec::new();
     let mut docs = Vec::new();
-    let mut code = exit::OK;
+    let mut code = ExitStatus::Ok;
     for name in &names {
         let mut o = opts.clone();
         o.input = Input::Live(LiveOptions {
@@ -448,20 +448,20 @@ pub fn scan_all(
             Ok(r) => {
                 let doc = serde_json::to_value(&r).unwrap_or(Value::Null);
                 rows.push(Row::from_report(name, &doc, jiff::Timestamp::now()));
-                code = code.max(report::exit_code(&r, fail_on));
+                code = code.worse(report::exit_code(&r, fail_on));
                 if structured {
                     docs.push(json!({"context": name, "report": doc}));
                 } else {
                     p.line(&format!("== context {name} =="));
                     if let Err(e) = p.report_with(&r, format, render.clone()) {
                         p.error(&e.to_string());
-                        return exit::USAGE;
+                        return ExitStatus::Usage;
                     }
                     p.line("");
                 }
             }
             Err(e) => {
-                code = exit::INCOMPLETE;
+                code = ExitStatus::Incomplete;
                 let status = match e {
                     harvester_hygiene::Error::Unreachable(_) => "unreachable",
                     _ => "failed",

@@ -11,7 +11,7 @@ use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::inventory::kinds::VirtualMachineImage;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::lint::{LintOptions, lint};
-use harvester_hygiene::report::{self, ColorChoice, FailOn, Format, Printer, Report, exit};
+use harvester_hygiene::report::{self, ColorChoice, ExitStatus, FailOn, Format, Printer, Report};
 use harvester_hygiene::scan::{self, ScanOptions};
 use harvester_hygiene::{Error, probe, rancher};
 
@@ -169,14 +169,14 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     u64::try_from(milli / 1000).ok().filter(|n| *n > 0).ok_or_else(bad)
 }
 
-pub fn run(args: LintArgs) -> i32 {
+pub fn run(args: LintArgs) -> ExitStatus {
     let mut p = Printer::stdio(args.color);
     let config = match &args.config {
         Some(path) => match scan::load_config(path) {
             Ok(c) => c,
             Err(e) => {
                 p.error(&e.to_string());
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
         },
         None => Config::default(),
@@ -206,7 +206,7 @@ pub fn run(args: LintArgs) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             p.error(&format!("cannot start the async runtime: {e}"));
-            return exit::USAGE;
+            return ExitStatus::Usage;
         }
     };
     let report = match rt.block_on(lint(&opts)) {
@@ -214,8 +214,8 @@ pub fn run(args: LintArgs) -> i32 {
         Err(e) => {
             p.error(&e.to_string());
             return match e {
-                Error::Unreachable(_) => exit::INCOMPLETE,
-                _ => exit::USAGE,
+                Error::Unreachable(_) => ExitStatus::Incomplete,
+                _ => ExitStatus::Usage,
             };
         }
     };
@@ -228,17 +228,17 @@ pub fn run(args: LintArgs) -> i32 {
             let mut buf = Vec::new();
             if let Err(e) = report::render(&report, args.output, &render, &mut buf) {
                 p.error(&e.to_string());
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
             if let Err(e) = report::write_atomic(path, &buf) {
                 p.error(&format!("--output-file {}: {e}", path.display()));
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
         }
         None => {
             if let Err(e) = p.report_with(&report, args.output, render) {
                 p.error(&e.to_string());
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
         }
     }

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::files::Limits;
 use harvester_hygiene::inventory::live::LiveOptions;
-use harvester_hygiene::report::{self, ColorChoice, FailOn, Format, Printer, exit};
+use harvester_hygiene::report::{self, ColorChoice, ExitStatus, FailOn, Format, Printer};
 use harvester_hygiene::rules::import_openstack_leak;
 use harvester_hygiene::scan::{Input, ScanOptions};
 use harvester_hygiene::{Error, rules};
@@ -298,7 +298,7 @@ fn main() -> ExitCode {
                 env!("CARGO_PKG_VERSION"),
                 report::API_VERSION
             );
-            exit::OK
+            ExitStatus::Ok
         }
         Command::Rules => {
             let w = rules::REGISTRY.iter().map(|r| r.id().len()).max().unwrap_or(4);
@@ -306,7 +306,7 @@ fn main() -> ExitCode {
             for r in rules::REGISTRY {
                 println!("{:<w$}  {:<8}  {}", r.id(), r.default_severity().as_str(), r.summary());
             }
-            exit::OK
+            ExitStatus::Ok
         }
         Command::Explain { rule } => explain(&rule),
         Command::Scan(args) => run_scan(*args),
@@ -316,16 +316,16 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(*args),
         Command::Report(args) => fleet::run_report(*args),
     };
-    ExitCode::from(u8::try_from(code).unwrap_or(2))
+    ExitCode::from(code)
 }
 
-fn explain(id: &str) -> i32 {
+fn explain(id: &str) -> ExitStatus {
     let Some(rule) = rules::find(id) else {
         eprintln!(
             "error: unknown rule {id:?}; known rules: {}",
             rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
         );
-        return exit::USAGE;
+        return ExitStatus::Usage;
     };
     let e = rule.explain();
     println!(
@@ -346,7 +346,7 @@ fn explain(id: &str) -> i32 {
             options.join(", ")
         );
     }
-    exit::OK
+    ExitStatus::Ok
 }
 
 /// Fold whitespace and wrap at 100 columns, indented by two.
@@ -371,19 +371,24 @@ fn textwrap(s: &str) -> String {
 }
 
 /// Exit code for a library error: unreachable cluster 3, anything else 2.
-fn error_code(e: &Error) -> i32 {
+fn error_code(e: &Error) -> ExitStatus {
     match e {
-        Error::Unreachable(_) => exit::INCOMPLETE,
-        _ => exit::USAGE,
+        Error::Unreachable(_) => ExitStatus::Incomplete,
+        _ => ExitStatus::Usage,
     }
 }
 
 /// Scan options from the shared flags (`from`: files input).
-fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut Printer) -> Result<ScanOptions, i32> {
+fn scan_options(
+    common: CommonArgs,
+    from: Vec<PathBuf>,
+    limits: Limits,
+    p: &mut Printer,
+) -> Result<ScanOptions, ExitStatus> {
     let mut config = match &common.config {
         Some(path) => harvester_hygiene::scan::load_config(path).map_err(|e| {
             p.error(&e.to_string());
-            exit::USAGE
+            ExitStatus::Usage
         })?,
         None => Config::default(),
     };
@@ -401,7 +406,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
                     "--exclude-rules: unknown rule {id:?}; known rules: {}",
                     rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
                 ));
-                return Err(exit::USAGE);
+                return Err(ExitStatus::Usage);
             }
         }
         if selected.is_empty() {
@@ -410,7 +415,7 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
         selected.retain(|id| !common.exclude_rules.contains(id));
         if selected.is_empty() {
             p.error("--exclude-rules leaves no rule to run");
-            return Err(exit::USAGE);
+            return Err(ExitStatus::Usage);
         }
     }
     let os = &common.openstack;
@@ -447,13 +452,13 @@ fn scan_options(common: CommonArgs, from: Vec<PathBuf>, limits: Limits, p: &mut 
     })
 }
 
-fn runtime(p: &mut Printer) -> Result<tokio::runtime::Runtime, i32> {
+fn runtime(p: &mut Printer) -> Result<tokio::runtime::Runtime, ExitStatus> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| {
             p.error(&format!("cannot start the async runtime: {e}"));
-            exit::USAGE
+            ExitStatus::Usage
         })
 }
 
@@ -470,7 +475,7 @@ fn live_options(kube: KubeArgs, cluster_name: Option<String>) -> LiveOptions {
     }
 }
 
-fn run_dump(args: DumpArgs) -> i32 {
+fn run_dump(args: DumpArgs) -> ExitStatus {
     use harvester_hygiene::dump::{DumpOptions, dump};
     let mut p = Printer::stdio(ColorChoice::Auto);
     let opts = DumpOptions {
@@ -517,13 +522,13 @@ fn run_dump(args: DumpArgs) -> i32 {
     ));
     p.flush();
     if incomplete.is_empty() {
-        exit::OK
+        ExitStatus::Ok
     } else {
-        exit::INCOMPLETE
+        ExitStatus::Incomplete
     }
 }
 
-fn run_fix(args: FixCmd) -> i32 {
+fn run_fix(args: FixCmd) -> ExitStatus {
     let mut p = Printer::stdio(args.view.color);
     let opts = match scan_options(args.common, Vec::new(), Limits::default(), &mut p) {
         Ok(o) => o,
@@ -538,7 +543,7 @@ fn run_fix(args: FixCmd) -> i32 {
     code
 }
 
-fn run_scan(args: ScanArgs) -> i32 {
+fn run_scan(args: ScanArgs) -> ExitStatus {
     let limits = args.limits.limits();
     let mut p = Printer::stdio(args.view.color);
     let kubeconfig = args.common.kube.kubeconfig.clone();
@@ -599,17 +604,17 @@ fn run_scan(args: ScanArgs) -> i32 {
             let mut buf = Vec::new();
             if let Err(e) = report::render(&report, args.output, &render, &mut buf) {
                 p.error(&e.to_string());
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
             if let Err(e) = report::write_atomic(path, &buf) {
                 p.error(&format!("--output-file {}: {e}", path.display()));
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
         }
         None => {
             if let Err(e) = p.report_with(&report, args.output, render) {
                 p.error(&e.to_string());
-                return exit::USAGE;
+                return ExitStatus::Usage;
             }
         }
     }
@@ -623,7 +628,7 @@ fn run_scan(args: ScanArgs) -> i32 {
     }
     p.flush();
     if !published {
-        return exit::INCOMPLETE;
+        return ExitStatus::Incomplete;
     }
     report::exit_code(&report, args.fail_on)
 }
