@@ -160,17 +160,59 @@ impl Rule for ImageNameCollision {
             None => "harvester-version:unknown".to_string(),
         };
 
-        let mut by_class: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        let survey = Survey {
+            inv,
+            images,
+            class_of,
+            lookup,
+            classes: &classes,
+            classes_known,
+            version,
+            new_naming,
+            inferred_new,
+            version_fact,
+        };
+        // Each image is reported once: a lost legacy class, else a shared class, else what a
+        // collision left behind.
+        let mut flagged = BTreeSet::new();
+        if new_naming {
+            self.takeovers(&survey, &mut flagged, &mut out);
+        }
+        self.shared(&survey, &mut flagged, &mut out);
+        self.aftermath(&survey, &flagged, &mut out);
+
+        if version.is_none() {
+            out.notes.push(
+                "Harvester version unknown: for images without status.storageClassName the class name was \
+                 inferred from the classes that exist (set --harvester-version to be exact)"
+                    .into(),
+            );
+        }
+        if !inv.covers::<VirtualMachineImage>(None) {
+            out.notes.push("VirtualMachineImages were not read in every namespace: collisions with unseen namespaces are not reported".into());
+        }
+        out
+    }
+}
+
+impl ImageNameCollision {
+    /// v1.8+: a same-name group where some images are on the legacy class and others on their
+    /// own class. Creating the newer ones deleted (or took over) the legacy class.
+    fn takeovers(&self, s: &Survey<'_>, flagged: &mut BTreeSet<usize>, out: &mut Outcome) {
+        let Survey {
+            inv,
+            images,
+            class_of,
+            lookup,
+            inferred_new,
+            version_fact,
+            ..
+        } = s;
         let mut by_name: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
         for (i, img) in images.iter().enumerate() {
-            by_class.entry(class_of[i].name.as_str()).or_default().insert(i);
             by_name.entry(img.metadata.name.as_str()).or_default().insert(i);
         }
-        let mut flagged = BTreeSet::new();
-
-        // v1.8+: a same-name group where some images are on the legacy class and others on
-        // their own class. Creating the newer ones deleted (or took over) the legacy class.
-        if new_naming {
+        {
             for (name, group) in &by_name {
                 let legacy = legacy_class(name);
                 let (old, new): (Vec<usize>, Vec<usize>) = group.iter().partition(|&&i| class_of[i].name == legacy);
@@ -185,9 +227,9 @@ impl Rule for ImageNameCollision {
                     }
                     let newer: Vec<(&VirtualMachineImage, &str)> =
                         new.iter().map(|&j| (images[j], class_of[j].name.as_str())).collect();
-                    if let Some(mut f) = self.lost_class(img, &legacy, &newer, &lookup) {
+                    if let Some(mut f) = self.lost_class(img, &legacy, &newer, lookup) {
                         f = f.evidence(version_fact.clone());
-                        if inferred_new {
+                        if *inferred_new {
                             f = f.evidence("new-naming-inferred:lh-class-exists");
                         }
                         f.related = group
@@ -201,7 +243,24 @@ impl Rule for ImageNameCollision {
             }
         }
 
-        // Images that share one class.
+    }
+
+    /// Images that share one class.
+    fn shared(&self, s: &Survey<'_>, flagged: &mut BTreeSet<usize>, out: &mut Outcome) {
+        let Survey {
+            inv,
+            images,
+            class_of,
+            lookup,
+            version,
+            new_naming,
+            version_fact,
+            ..
+        } = s;
+        let mut by_class: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        for (i, _) in images.iter().enumerate() {
+            by_class.entry(class_of[i].name.as_str()).or_default().insert(i);
+        }
         for (class, group) in &by_class {
             if group.len() < 2 {
                 continue;
@@ -217,7 +276,7 @@ impl Rule for ImageNameCollision {
                 }
                 let others: Vec<&VirtualMachineImage> = group.iter().filter(|&&j| j != i).map(|&j| images[j]).collect();
                 let other_names: Vec<String> = others.iter().map(|o| o.image_id()).collect();
-                let mut msg = if new_naming {
+                let mut msg = if *new_naming {
                     format!(
                         "VirtualMachineImage {} shares the legacy cluster-scoped StorageClass {class} with {}: before \
                          v1.8.0-rc2 Harvester named an image's class after the image name only, ignoring the \
@@ -243,7 +302,7 @@ impl Rule for ImageNameCollision {
                     " While any PVC uses the class, deleting either image is refused, and re-initialising or \
                      deleting one re-points or removes the class the other relies on.",
                 );
-                if new_naming {
+                if *new_naming {
                     msg.push_str(
                         " On v1.8 an image of this name created after the upgrade deletes the legacy class and \
                          re-creates it for itself: if one of these images was created on v1.8, the image the class \
@@ -290,7 +349,19 @@ impl Rule for ImageNameCollision {
             }
         }
 
-        // Aftermath: an image whose class is gone or serves another image.
+    }
+
+    /// Aftermath: an image whose class is gone or serves another image.
+    fn aftermath(&self, s: &Survey<'_>, flagged: &BTreeSet<usize>, out: &mut Outcome) {
+        let Survey {
+            inv,
+            images,
+            lookup,
+            classes,
+            classes_known,
+            version_fact,
+            ..
+        } = s;
         for (i, img) in images.iter().enumerate() {
             if flagged.contains(&i) || !inv.in_scope(img.metadata.namespace.as_deref()) {
                 continue;
@@ -373,21 +444,8 @@ impl Rule for ImageNameCollision {
             }
         }
 
-        if version.is_none() {
-            out.notes.push(
-                "Harvester version unknown: for images without status.storageClassName the class name was \
-                 inferred from the classes that exist (set --harvester-version to be exact)"
-                    .into(),
-            );
-        }
-        if !inv.covers::<VirtualMachineImage>(None) {
-            out.notes.push("VirtualMachineImages were not read in every namespace: collisions with unseen namespaces are not reported".into());
-        }
-        out
     }
-}
 
-impl ImageNameCollision {
     /// The v1.8 finding for `img`, on the legacy class `legacy`, whose same-named `newer`
     /// images have classes of their own. `None` when the legacy class is intact and still
     /// serves `img` (the images no longer share anything).
@@ -668,6 +726,20 @@ impl Served {
             ),
         }
     }
+}
+
+/// What every part of the check reads, computed once.
+struct Survey<'a> {
+    inv: &'a Inventory,
+    images: Vec<&'a VirtualMachineImage>,
+    class_of: Vec<ImageClass>,
+    lookup: Lookup<'a>,
+    classes: &'a HashMap<&'a str, &'a StorageClass>,
+    classes_known: bool,
+    version: Option<&'a Version>,
+    new_naming: bool,
+    inferred_new: bool,
+    version_fact: String,
 }
 
 struct Lookup<'a> {
