@@ -77,6 +77,16 @@ const TRACKED: &[(&str, Charge)] = &[
 
 /// What the migration target pod will be charged: the running launcher pod's own charge
 /// (KubeVirt renders the target from the same VMI), or an estimate from the VM's resources.
+/// What the check reads, computed once per scan.
+struct Seen<'a> {
+    inv: &'a Inventory,
+    /// `None`: version unknown (affected or not).
+    version: Option<&'a Version>,
+    overhead_fixed: i128,
+    quotas: BTreeMap<&'a str, Vec<&'a ResourceQuota>>,
+    vmis: BTreeMap<(&'a str, &'a str), &'a VirtualMachineInstance>,
+}
+
 enum Target<'a> {
     Pod(&'a Pod),
     Estimate { res: &'a Resources, overhead_fixed: i128 },
@@ -332,90 +342,176 @@ impl Rule for VmNameBreaksMigration {
             .filter_map(|v| Some(((v.metadata.namespace.as_deref()?, v.metadata.name.as_str()), v)))
             .collect();
 
-        for vm in inv.objects::<VirtualMachine>() {
-            let name = vm.metadata.name.as_str();
-            let Some(ns) = vm.metadata.namespace.as_deref() else {
-                continue;
-            };
-            if name.len() <= MAX_SAFE_NAME || !inv.in_scope(Some(ns)) {
-                continue;
-            }
-            let key_part = 10 + name.len();
-            let template = &vm.spec.template.spec.domain.resources;
-            // The limits Harvester reads: the VMI's when it runs, else the template's (a VMI is
-            // rendered from it; a stopped VM is judged by what it will run with).
-            let vmi_known = inv.covers::<VirtualMachineInstance>(Some(ns));
-            let vmi = vmis.get(&(ns, name)).copied();
-            let (res, res_evidence) = match vmi.and_then(|v| v.spec.domain.resources.as_ref()) {
-                Some(r) => (r, format!("vmi-limits:{}", limits_text(r))),
-                None => (template, format!("template-limits:{}", limits_text(template))),
-            };
-            if !res.has_cpu_or_memory_limit() {
-                continue; // no key is written: harvester calculator.go checkResourceQuotaAndVMI
-            }
-            let base = |f: Finding| {
-                f.evidence(format!("name-length:{}", name.len()))
-                    .evidence(res_evidence.clone())
-            };
-            let name_fact = format!(
-                "its name has {} characters, and the migration controller writes the ResourceQuota annotation \
-                 harvesterhci.io/migrating-{name}, whose name part ({key_part} characters) exceeds Kubernetes' 63",
-                name.len()
-            );
-
-            if !inv.covers::<ResourceQuota>(Some(ns)) {
-                let msg = format!(
-                    "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}. ResourceQuotas are unknown in \
-                     {ns}, so whether a Rancher quota with cpu/memory limits governs it was not checked."
-                );
-                let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
-                    "{}-character name may block live migration; quotas in {ns} not read",
-                    name.len()
-                ));
-                out.findings.push(
-                    base(f)
-                        .evidence("unknown-kind:ResourceQuota")
-                        .with_confidence(Confidence::Possible),
-                );
-                continue;
-            }
-            let ns_quotas = quotas.get(ns).map(Vec::as_slice).unwrap_or_default();
-            // Harvester writes on the first default quota; one with cpu/memory limits qualifies.
-            let Some(target_quota) = ns_quotas
+        let seen = Seen {
+            inv,
+            version,
+            overhead_fixed,
+            quotas,
+            vmis,
+        };
+        out.findings.extend(
+            inv.objects::<VirtualMachine>()
                 .iter()
-                .find(|q| q.is_rancher_default() && q.limits_cpu_or_memory())
-            else {
-                continue;
-            };
-            let qname = target_quota.metadata.name.as_str();
+                .filter_map(|vm| self.judge(&seen, vm)),
+        );
+        out
+    }
+}
 
-            if vmi.is_none() && !vmi_known {
-                let msg = format!(
-                    "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}, and namespace {ns} has the \
-                     Rancher default ResourceQuota {qname} with cpu/memory limits. VirtualMachineInstances are unknown \
-                     in {ns}, so whether it runs and with which limits was not checked (its template has {}).",
-                    limits_text(template)
-                );
-                let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
-                    "{}-character name may block live migration under quota {qname}; VMIs not read",
-                    name.len()
-                ));
-                out.findings.push(
-                    base(f)
-                        .evidence(format!("quota:{qname}"))
-                        .evidence("unknown-kind:VirtualMachineInstance")
-                        .with_confidence(Confidence::Possible),
-                );
-                continue;
-            }
+impl VmNameBreaksMigration {
+    /// One VM of 54+ characters: whether a quota with cpu/memory limits governs it and what a
+    /// migration would need.
+    fn judge(&self, seen: &Seen<'_>, vm: &VirtualMachine) -> Option<Finding> {
+        let Seen {
+            inv,
+            version,
+            overhead_fixed,
+            quotas,
+            vmis,
+        } = seen;
+        let (inv, version, overhead_fixed) = (*inv, *version, *overhead_fixed);
+        let name = vm.metadata.name.as_str();
+        let ns = vm.metadata.namespace.as_deref()?;
+        if name.len() <= MAX_SAFE_NAME || !inv.in_scope(Some(ns)) {
+            return None;
+        }
+        let key_part = 10 + name.len();
+        let template = &vm.spec.template.spec.domain.resources;
+        // The limits Harvester reads: the VMI's when it runs, else the template's (a VMI is
+        // rendered from it; a stopped VM is judged by what it will run with).
+        let vmi_known = inv.covers::<VirtualMachineInstance>(Some(ns));
+        let vmi = vmis.get(&(ns, name)).copied();
+        let (res, res_evidence) = match vmi.and_then(|v| v.spec.domain.resources.as_ref()) {
+            Some(r) => (r, format!("vmi-limits:{}", limits_text(r))),
+            None => (template, format!("template-limits:{}", limits_text(template))),
+        };
+        if !res.has_cpu_or_memory_limit() {
+            return None; // no key is written: harvester calculator.go checkResourceQuotaAndVMI
+        }
+        let base = |f: Finding| {
+            f.evidence(format!("name-length:{}", name.len()))
+                .evidence(res_evidence.clone())
+        };
+        let name_fact = format!(
+            "its name has {} characters, and the migration controller writes the ResourceQuota annotation \
+             harvesterhci.io/migrating-{name}, whose name part ({key_part} characters) exceeds Kubernetes' 63",
+            name.len()
+        );
 
-            let mut msg = format!(
-                "{name_fact}, so Harvester cannot record the migration on namespace {ns}'s Rancher default \
-                 ResourceQuota {qname} nor raise it for the migration target."
+        if !inv.covers::<ResourceQuota>(Some(ns)) {
+            let msg = format!(
+                "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}. ResourceQuotas are unknown in \
+                 {ns}, so whether a Rancher quota with cpu/memory limits governs it was not checked."
             );
-            let mut evidence = vec![format!("quota:{qname}")];
-            let (mut severity, mut confidence);
+            let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
+                "{}-character name may block live migration; quotas in {ns} not read",
+                name.len()
+            ));
+            return Some(
+                base(f)
+                    .evidence("unknown-kind:ResourceQuota")
+                    .with_confidence(Confidence::Possible),
+            );
+        }
+        let ns_quotas = quotas.get(ns).map(Vec::as_slice).unwrap_or_default();
+        // Harvester writes on the first default quota; one with cpu/memory limits qualifies.
+        let target_quota = ns_quotas
+            .iter()
+            .find(|q| q.is_rancher_default() && q.limits_cpu_or_memory())?;
+        let qname = target_quota.metadata.name.as_str();
 
+        if vmi.is_none() && !vmi_known {
+            let msg = format!(
+                "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}, and namespace {ns} has the \
+                 Rancher default ResourceQuota {qname} with cpu/memory limits. VirtualMachineInstances are unknown \
+                 in {ns}, so whether it runs and with which limits was not checked (its template has {}).",
+                limits_text(template)
+            );
+            let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
+                "{}-character name may block live migration under quota {qname}; VMIs not read",
+                name.len()
+            ));
+            return Some(
+                base(f)
+                    .evidence(format!("quota:{qname}"))
+                    .evidence("unknown-kind:VirtualMachineInstance")
+                    .with_confidence(Confidence::Possible),
+            );
+        }
+
+        let mut msg = format!(
+            "{name_fact}, so Harvester cannot record the migration on namespace {ns}'s Rancher default \
+             ResourceQuota {qname} nor raise it for the migration target."
+        );
+        let mut evidence = vec![format!("quota:{qname}")];
+        let (mut severity, mut confidence) = Self::verdict(
+            inv,
+            ns,
+            qname,
+            ns_quotas,
+            vmi,
+            res,
+            overhead_fixed,
+            &mut msg,
+            &mut evidence,
+        );
+        let lead = match version {
+            Some(v) if severity == Severity::Error => {
+                format!("VirtualMachine {ns}/{name} cannot live-migrate on Harvester {v}:")
+            }
+            Some(v) => format!(
+                "VirtualMachine {ns}/{name} can live-migrate on Harvester {v} only while its namespace has quota \
+                 headroom:"
+            ),
+            None => {
+                severity = severity.min(Severity::Warning);
+                confidence = Confidence::Possible;
+                evidence.push("version:unknown".into());
+                format!(
+                    "VirtualMachine {ns}/{name} cannot live-migrate normally if this cluster runs Harvester v1.2.0 \
+                     to v1.4.1 (the version is unknown: check the server-version Setting, or pass \
+                     --harvester-version):"
+                )
+            }
+        };
+        let msg = format!("{lead} {msg}");
+        let mut f =
+            base(Finding::about(self, severity, vm, msg, REMEDIATION.to_string())).with_confidence(confidence);
+        f = f.with_title(match (version.is_some(), severity) {
+            (true, Severity::Error) => format!(
+                "{}-character name: live migration fails, quota {qname} has no headroom",
+                name.len()
+            ),
+            (true, _) => format!(
+                "{}-character name: migrates only while quota {qname} has headroom",
+                name.len()
+            ),
+            (false, _) => format!(
+                "{}-character name: no live migration on Harvester v1.2.0-v1.4.1 (version unknown)",
+                name.len()
+            ),
+        });
+        for e in evidence {
+            f = f.evidence(e);
+        }
+        Some(f)
+    }
+
+    /// How bad it is now: a stopped VM (warning), or a running one whose target pod the quotas
+    /// can or cannot hold (error when they cannot). Adds to the message and the evidence.
+    #[allow(clippy::too_many_arguments)]
+    fn verdict(
+        inv: &Inventory,
+        ns: &str,
+        qname: &str,
+        ns_quotas: &[&ResourceQuota],
+        vmi: Option<&VirtualMachineInstance>,
+        res: &Resources,
+        overhead_fixed: i128,
+        msg: &mut String,
+        evidence: &mut Vec<String>,
+    ) -> (Severity, Confidence) {
+        let (severity, mut confidence);
             match vmi {
                 None => {
                     // Stopped: no launcher pod to charge yet.
@@ -500,47 +596,6 @@ impl Rule for VmNameBreaksMigration {
                     }
                 }
             }
-            let lead = match version {
-                Some(v) if severity == Severity::Error => {
-                    format!("VirtualMachine {ns}/{name} cannot live-migrate on Harvester {v}:")
-                }
-                Some(v) => format!(
-                    "VirtualMachine {ns}/{name} can live-migrate on Harvester {v} only while its namespace has quota \
-                     headroom:"
-                ),
-                None => {
-                    severity = severity.min(Severity::Warning);
-                    confidence = Confidence::Possible;
-                    evidence.push("version:unknown".into());
-                    format!(
-                        "VirtualMachine {ns}/{name} cannot live-migrate normally if this cluster runs Harvester v1.2.0 \
-                         to v1.4.1 (the version is unknown: check the server-version Setting, or pass \
-                         --harvester-version):"
-                    )
-                }
-            };
-            let msg = format!("{lead} {msg}");
-            let mut f =
-                base(Finding::about(self, severity, vm, msg, REMEDIATION.to_string())).with_confidence(confidence);
-            f = f.with_title(match (version.is_some(), severity) {
-                (true, Severity::Error) => format!(
-                    "{}-character name: live migration fails, quota {qname} has no headroom",
-                    name.len()
-                ),
-                (true, _) => format!(
-                    "{}-character name: migrates only while quota {qname} has headroom",
-                    name.len()
-                ),
-                (false, _) => format!(
-                    "{}-character name: no live migration on Harvester v1.2.0-v1.4.1 (version unknown)",
-                    name.len()
-                ),
-            });
-            for e in evidence {
-                f = f.evidence(e);
-            }
-            out.findings.push(f);
-        }
-        out
+        (severity, confidence)
     }
 }
