@@ -293,20 +293,48 @@ pub enum Format {
     Junit,
 }
 
+/// A renderer: the report, the render options, where to write.
+pub type Renderer = fn(&Report, &RenderOptions, &mut dyn Write) -> std::io::Result<()>;
+
+/// Every output format: its `-o` name and its renderer. To add one: its renderer file, a
+/// [`Format`] variant and one line here (`-o` parsing and [`render`] read this list).
+pub static FORMATS: &[(Format, &str, Renderer)] = &[
+    (Format::Table, "table", |r, o, out| table::render(r, false, o.term, out)),
+    (Format::Wide, "wide", |r, o, out| table::render(r, true, o.term, out)),
+    (Format::Json, "json", |r, _, out| {
+        serde_json::to_writer_pretty(&mut *out, r)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    }),
+    (Format::Yaml, "yaml", |r, _, out| {
+        serde_saphyr::to_string(r)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|text| out.write_all(text.as_bytes()))
+    }),
+    (Format::Sarif, "sarif", |r, o, out| {
+        serde_json::to_writer_pretty(&mut *out, &sarif::document(r, o))
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    }),
+    (Format::Junit, "junit", |r, o, out| {
+        out.write_all(junit::document(r, o.fail_on).as_bytes())
+    }),
+];
+
+impl Format {
+    /// Its `-o` name.
+    pub fn name(self) -> &'static str {
+        FORMATS.iter().find(|f| f.0 == self).map_or("?", |f| f.1)
+    }
+}
+
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "table" => Ok(Format::Table),
-            "wide" => Ok(Format::Wide),
-            "json" => Ok(Format::Json),
-            "yaml" => Ok(Format::Yaml),
-            "sarif" => Ok(Format::Sarif),
-            "junit" => Ok(Format::Junit),
-            o => Err(format!(
-                "unknown output format {o:?} (expected table, wide, json, yaml, sarif or junit)"
-            )),
-        }
+        FORMATS.iter().find(|f| f.1 == s).map(|f| f.0).ok_or_else(|| {
+            let names: Vec<&str> = FORMATS.iter().map(|f| f.1).collect();
+            format!("unknown output format {s:?} (expected one of {})", names.join(", "))
+        })
     }
 }
 
@@ -352,25 +380,45 @@ impl RenderOptions {
 /// Write `report` in `format`. Tables take the width and colour of `opts.term`. A reader
 /// that stops early (`| head`) is not an error, as with kubectl.
 pub fn render(report: &Report, format: Format, opts: &RenderOptions, out: &mut dyn Write) -> Result<()> {
-    let result = match format {
-        Format::Json => serde_json::to_writer_pretty(&mut *out, report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out)),
-        Format::Yaml => serde_saphyr::to_string(report)
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|text| out.write_all(text.as_bytes())),
-        Format::Table | Format::Wide => table::render(report, format == Format::Wide, opts.term, out),
-        Format::Sarif => serde_json::to_writer_pretty(&mut *out, &sarif::document(report, opts))
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out)),
-        Format::Junit => out.write_all(junit::document(report, opts.fail_on).as_bytes()),
+    let result = match FORMATS.iter().find(|f| f.0 == format) {
+        Some((_, _, renderer)) => renderer(report, opts, out),
+        None => Err(std::io::Error::other("no renderer registered")),
     };
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::Render {
-            format: format!("{format:?}").to_lowercase(),
+            format: format.name().to_string(),
             reason: e.to_string(),
         }),
         Ok(()) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant is registered once and its name parses back to it. The match has no
+    /// wildcard, so a new variant does not compile until it is listed here, and then this test
+    /// fails until it has its line in `FORMATS`.
+    #[test]
+    fn every_format_is_registered_once() {
+        let all = [
+            Format::Table,
+            Format::Wide,
+            Format::Json,
+            Format::Yaml,
+            Format::Sarif,
+            Format::Junit,
+        ];
+        for f in all {
+            match f {
+                Format::Table | Format::Wide | Format::Json | Format::Yaml | Format::Sarif | Format::Junit => {}
+            }
+            assert_eq!(FORMATS.iter().filter(|e| e.0 == f).count(), 1, "{f:?}");
+            assert_eq!(f.name().parse::<Format>(), Ok(f));
+        }
+        assert_eq!(FORMATS.len(), all.len());
+        assert!("xml".parse::<Format>().is_err_and(|e| e.contains("table, wide, json")));
     }
 }
