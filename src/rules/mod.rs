@@ -34,6 +34,7 @@ registry! {
     storageclass_missing::StorageClassMissing,
     backup_failed::BackupFailed,
     longhorn_orphaned_data::LonghornOrphanedData,
+    guest_cluster_leftovers::GuestClusterLeftovers,
 }
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {
