@@ -76,7 +76,10 @@ fn docs() -> Vec<String> {
 fn leftovers_of_a_dead_guest_cluster() {
     let r = run(&docs(), Some("v1.6.0"));
     let f = of(&r, RULE);
-    let mut names: Vec<String> = f.iter().map(|x| format!("{}/{}", x.object.kind, x.object.name)).collect();
+    let mut names: Vec<String> = f
+        .iter()
+        .map(|x| format!("{}/{}", x.object.kind, x.object.name))
+        .collect();
     names.sort_unstable();
     assert_eq!(
         names,
@@ -118,7 +121,10 @@ fn leftovers_of_a_dead_guest_cluster() {
     assert_eq!(pool.confidence, Confidence::Likely);
     assert_eq!(
         pool.evidence,
-        ["stale-allocation:10.0.0.6=rke/c1-default-web-deadbeef", "dead-cluster:c1"]
+        [
+            "stale-allocation:10.0.0.6=rke/c1-default-web-deadbeef",
+            "dead-cluster:c1"
+        ]
     );
     // Report only, and never a Secret.
     assert!(f.iter().all(|x| x.fix_input.is_none()));
