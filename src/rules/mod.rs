@@ -35,6 +35,7 @@ registry! {
     backup_failed::BackupFailed,
     longhorn_orphaned_data::LonghornOrphanedData,
     guest_cluster_leftovers::GuestClusterLeftovers,
+    vm_disk_orphaned::VmDiskOrphaned,
 }
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {
