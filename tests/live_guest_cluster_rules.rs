@@ -218,3 +218,237 @@ async fn guest_cluster_leftovers_on_real_objects() {
         ]
     );
 }
+
+/// A VM disk PVC `name` bound to a PV (reclaimPolicy Delete) and its Longhorn volume, detached
+/// since 2026-01-02, its history naming the VMI `vm`. Returns the PV's name.
+async fn vm_disk(ns: &str, name: &str, vm: &str, annotations: Value) -> String {
+    let pv = common::unique("pv");
+    create(
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"], "volumeMode": "Block",
+                 "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "harvester-longhorn",
+                 "csi": {"driver": "driver.longhorn.io", "volumeHandle": pv},
+                 "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": name}}}),
+    )
+    .await;
+    create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+        "spec": {"accessModes": ["ReadWriteMany"], "volumeMode": "Block", "storageClassName": "harvester-longhorn",
+                 "volumeName": pv, "resources": {"requests": {"storage": "10Gi"}}},
+        "status": {"phase": "Bound", "capacity": {"storage": "10Gi"}}}))
+    .await;
+    create(lh_volume(&pv, ns, name, vm, "2026-01-02T03:04:05Z")).await;
+    pv
+}
+
+fn kubectl(args: &[&str]) -> Value {
+    let out = std::process::Command::new("kubectl")
+        .args(args)
+        .args(["-o", "json"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn fix(args: &[&str]) -> (i32, Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"))
+        .arg("fix")
+        .args(args)
+        .args([
+            "-o",
+            "json",
+            "--harvester-version",
+            "v1.6.0",
+            "--rules",
+            "vm-disk-orphaned",
+        ])
+        .env("KUBECONFIG", common::kubeconfig())
+        .env_remove("HH_TEST_KUBECONFIG")
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        doc,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn actions(doc: &Value) -> Vec<&Value> {
+    doc["actions"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn vm_disk_orphaned_plan_dry_run_apply_and_backup() {
+    common::ensure_namespace("longhorn-system").await;
+    let ns = namespace("vmd").await;
+    // Disk of deleted VM web (proven), an image-backed disk of deleted VM db (likely).
+    let web = "web-disk-0-abcde";
+    let web_pv = vm_disk(&ns, web, "web", json!({})).await;
+    let db_pv = vm_disk(
+        &ns,
+        "db-root",
+        "db",
+        json!({"harvesterhci.io/imageId": "default/ubuntu"}),
+    )
+    .await;
+    // Near-misses: a disk its VM still uses; a disk whose history's VM exists; a guest-cluster
+    // CSI volume (orphaned-guest-pvc's).
+    vm_disk(&ns, "keep-disk-0-qwert", "keep", json!({})).await;
+    create(vm(
+        &ns,
+        "keep",
+        json!({}),
+        json!([{"name": "disk-0", "persistentVolumeClaim": {"claimName": "keep-disk-0-qwert"}}]),
+    ))
+    .await;
+    vm_disk(&ns, "spare-disk-0-aaaaa", "stopped", json!({})).await;
+    create(vm(&ns, "stopped", json!({}), json!([]))).await;
+    vm_disk(&ns, &format!("pvc-{}", common::uuid()), "rke-pool1-x", json!({})).await;
+
+    // The rule.
+    let report = run_rules(&["vm-disk-orphaned"], jiff::SignedDuration::from_hours(1)).await;
+    let mine: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "vm-disk-orphaned" && f.object.namespace.as_deref() == Some(ns.as_str()))
+        .collect();
+    let mut names: Vec<&str> = mine.iter().map(|f| f.object.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["db-root", web], "{:#?}", report.findings);
+    let w = mine.iter().find(|f| f.object.name == web).unwrap();
+    assert_eq!(w.confidence, Confidence::Proven);
+    assert!(w.evidence.iter().any(|e| e == "last-vm-gone:web"), "{:?}", w.evidence);
+    assert_eq!(
+        mine.iter().find(|f| f.object.name == "db-root").unwrap().confidence,
+        Confidence::Likely
+    );
+
+    // 1. The plan changes nothing.
+    let (code, doc, err) = fix(&["-n", &ns]);
+    assert_eq!(code, 0, "{err}");
+    let a = actions(&doc);
+    assert_eq!(a.len(), 2, "{doc}");
+    assert!(a.iter().all(|x| x["status"] == "planned"), "{doc}");
+    let web_action = a.iter().find(|x| x["object"]["name"] == web).unwrap();
+    assert_eq!(web_action["action"]["persistentVolume"], web_pv.as_str());
+    assert_eq!(
+        kubectl(&["get", "pv", &web_pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+    // 2. Server-side dry-run passes and changes nothing.
+    let (code, doc, err) = fix(&["-n", &ns, "--dry-run=server"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(actions(&doc).iter().all(|x| x["status"] == "dry-run-ok"), "{doc}");
+    common::assert_live("v1", "PersistentVolumeClaim", Some(&ns), web).await;
+    assert_eq!(
+        kubectl(&["get", "pv", &web_pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+    // 3. Apply: the PVs are retained, the PVCs deleted, backups and audit written.
+    let backup = tempfile::tempdir().unwrap();
+    let bdir = backup.path().join("b");
+    let (code, doc, err) = fix(&["-n", &ns, "--apply", "--yes", "--backup-dir", bdir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}\n{doc}");
+    assert!(actions(&doc).iter().all(|x| x["status"] == "done"), "{doc}");
+    for pv in [&web_pv, &db_pv] {
+        assert_eq!(
+            kubectl(&["get", "pv", pv])["spec"]["persistentVolumeReclaimPolicy"],
+            "Retain"
+        );
+        assert!(bdir.join(format!("PersistentVolume__{pv}.json")).exists());
+    }
+    common::wait_gone("v1", "PersistentVolumeClaim", Some(&ns), web).await;
+    assert!(bdir.join(format!("PersistentVolumeClaim_{ns}_{web}.json")).exists());
+    let audit = std::fs::read_to_string(bdir.join("audit.jsonl")).unwrap();
+    assert!(
+        audit.lines().any(|l| l.contains("\"done\"") && l.contains(web)),
+        "{audit}"
+    );
+    // The near-misses are untouched.
+    for n in ["keep-disk-0-qwert", "spare-disk-0-aaaaa"] {
+        common::assert_live("v1", "PersistentVolumeClaim", Some(&ns), n).await;
+    }
+    // 4. Idempotent.
+    let (code, doc, err) = fix(&[
+        "-n",
+        &ns,
+        "--apply",
+        "--yes",
+        "--backup-dir",
+        backup.path().join("b2").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(actions(&doc).is_empty(), "{doc}");
+}
+
+#[tokio::test]
+async fn vm_disk_changed_or_reattached_is_not_touched() {
+    use harvester_hygiene::publish::fingerprint;
+    use harvester_hygiene::remedy::{self, ExecOptions, Mode, Status};
+    use harvester_hygiene::scan::{gather, judge};
+    common::ensure_namespace("longhorn-system").await;
+    let ns = namespace("vmdg").await;
+    let changed = "a-disk-0-11111";
+    let used = "b-disk-0-22222";
+    let changed_pv = vm_disk(&ns, changed, "a", json!({})).await;
+    vm_disk(&ns, used, "b", json!({})).await;
+    let opts = ScanOptions {
+        input: Input::Live(LiveOptions {
+            kubeconfig: Some(common::kubeconfig().to_path_buf()),
+            page_size: 100,
+            ..Default::default()
+        }),
+        namespace: Some(ns.clone()),
+        harvester_version: Some("v1.6.0".into()),
+        rules: vec!["vm-disk-orphaned".into()],
+        config: Default::default(),
+        now: None,
+        openstack: None,
+        limits: Default::default(),
+    };
+    let g = gather(&opts).await.unwrap();
+    let report = judge(&g.inv, &g.rules, &opts.config, jiff::Timestamp::now(), g.source.clone());
+    let planned = remedy::plan(&report.findings, &g.inv);
+    assert_eq!(planned.len(), 2, "{:#?}", report.findings);
+    // Between plan and apply: one PVC is modified, the other is attached to a new VM.
+    let out = std::process::Command::new("kubectl")
+        .args(["label", "pvc", changed, "-n", &ns, "touched=yes"])
+        .env("KUBECONFIG", common::kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    create(vm(
+        &ns,
+        "b2",
+        json!({}),
+        json!([{"name": "disk-0", "persistentVolumeClaim": {"claimName": used}}]),
+    ))
+    .await;
+    let g2 = gather(&opts).await.unwrap();
+    let r2 = judge(&g2.inv, &g2.rules, &opts.config, jiff::Timestamp::now(), g2.source);
+    let fresh: std::collections::BTreeMap<String, _> = r2.findings.into_iter().map(|f| (fingerprint(&f), f)).collect();
+    let exec = ExecOptions {
+        mode: Mode::Apply,
+        include_owned_snapshots: false,
+        backup: None,
+        openstack_insecure: false,
+    };
+    let client = g.client.clone().unwrap();
+    let results = remedy::execute(&client, planned, &fresh, &exec, &mut |_| true).await;
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert_eq!(r.status, Status::Skipped, "{r:?}");
+    }
+    for n in [changed, used] {
+        common::assert_live("v1", "PersistentVolumeClaim", Some(&ns), n).await;
+    }
+    assert_eq!(
+        kubectl(&["get", "pv", &changed_pv])["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
+}
