@@ -79,6 +79,7 @@ pub const KEPT_KEY_PREFIXES: &[&str] = &[
     "migration.harvesterhci.io/",
     "resourcequota.management.cattle.io/",
     "field.cattle.io/",
+    "cloudprovider.harvesterhci.io/",
     // KubeVirt's pod labels: `kubevirt.io` (= virt-launcher) and `kubevirt.io/created-by`.
     "kubevirt.io",
     "vm.kubevirt.io/",

@@ -140,6 +140,7 @@ impl<'a> PlanContext<'a> {
 /// Fixable rules and their planners (one line per fixable rule).
 const PLANNERS: &[(&str, Planner)] = &[
     (rules::orphaned_guest_pvc::ID, pvc::plan),
+    (rules::vm_disk_orphaned::ID, pvc::plan_vm_disk),
     (rules::migration_annotation_stale::ID, quota::plan),
     (rules::import_openstack_leak::ID, openstack::plan),
 ];

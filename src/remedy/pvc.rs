@@ -1,4 +1,4 @@
-//! `orphaned-guest-pvc` → retain, then delete. Harvester's Longhorn classes use
+//! `orphaned-guest-pvc` and `vm-disk-orphaned` → retain, then delete. Harvester's Longhorn classes use
 //! `reclaimPolicy: Delete`, so a plain PVC delete would destroy the data: first the bound PV
 //! is switched to `Retain`, then the PVC is deleted with uid and resourceVersion
 //! preconditions. The Longhorn volume survives on a Released PV.
@@ -32,9 +32,7 @@ pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, St
     if f.confidence < Confidence::Likely {
         return None;
     }
-    let pvc = inv.objects::<PersistentVolumeClaim>().iter().find(|p| {
-        p.metadata.namespace == f.object.namespace && p.metadata.name == f.object.name && p.metadata.uid == f.object.uid
-    })?;
+    let pvc = the_pvc(f, inv)?;
     // The guard, independent of how the rule judged: never in a namespace that holds a living
     // guest-cluster VM or credentials that are not a dead cluster's.
     let ns = pvc.metadata.namespace.as_deref().unwrap_or("");
@@ -49,6 +47,27 @@ pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, St
             format!("leave PVC {} (guest cluster may be alive)", f.object.key()),
         ));
     }
+    retain_and_delete(f, pvc)
+}
+
+/// `vm-disk-orphaned`: the same retain-then-delete, for `proven` and `likely` findings (the VM
+/// the volume's history names is gone, no VM, VMI, pod or image references the disk). The
+/// guest-cluster guard does not apply: a VM disk is named after its VM, not by a guest CSI
+/// driver; the fresh re-scan before acting re-checks every reference.
+pub fn plan_vm_disk(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
+    if f.confidence < Confidence::Likely {
+        return None;
+    }
+    retain_and_delete(f, the_pvc(f, ctx.inv)?)
+}
+
+fn the_pvc<'a>(f: &Finding, inv: &'a crate::inventory::Inventory) -> Option<&'a PersistentVolumeClaim> {
+    inv.objects::<PersistentVolumeClaim>().iter().find(|p| {
+        p.metadata.namespace == f.object.namespace && p.metadata.name == f.object.name && p.metadata.uid == f.object.uid
+    })
+}
+
+fn retain_and_delete(f: &Finding, pvc: &PersistentVolumeClaim) -> Option<(ActionKind, String)> {
     let pv = Some(pvc.spec.volume_name.clone()).filter(|v| !v.is_empty());
     let owned_snapshots = match &f.fix_input {
         Some(FixInput::OrphanPvc { owned_snapshots }) => owned_snapshots.clone(),

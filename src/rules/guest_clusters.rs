@@ -121,6 +121,11 @@ impl<'a> GuestClusters<'a> {
         gc
     }
 
+    /// The namespaces holding guest-cluster credentials (a binding to either role).
+    pub fn credential_namespaces(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.credentials.keys().copied()
+    }
+
     /// Does a VM in `ns` have a name that `name` accepts?
     pub fn vm_exists(&self, ns: &str, name: impl Fn(&str) -> bool) -> bool {
         self.vms

@@ -34,6 +34,8 @@ registry! {
     storageclass_missing::StorageClassMissing,
     backup_failed::BackupFailed,
     longhorn_orphaned_data::LonghornOrphanedData,
+    guest_cluster_leftovers::GuestClusterLeftovers,
+    vm_disk_orphaned::VmDiskOrphaned,
 }
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {

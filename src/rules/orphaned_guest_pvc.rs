@@ -639,15 +639,16 @@ impl Judge<'_> {
     }
 }
 
-/// Who references which PVC, and where guest-cluster VMs live.
-struct References<'a> {
+/// Who references which PVC (VMs, their volumeClaimTemplates, VMIs, pods, images); shared with
+/// `vm-disk-orphaned`.
+pub(super) struct References<'a> {
     claimed: BTreeSet<(&'a str, &'a str)>,
     /// Owned strings from the volumeClaimTemplates annotation.
     templated: BTreeSet<(&'a str, String)>,
 }
 
 impl<'a> References<'a> {
-    fn build(inv: &'a Inventory) -> Self {
+    pub(super) fn build(inv: &'a Inventory) -> Self {
         let mut r = References {
             claimed: BTreeSet::new(),
             templated: BTreeSet::new(),
@@ -690,7 +691,7 @@ impl<'a> References<'a> {
         r
     }
 
-    fn uses(&self, ns: &str, name: &str) -> bool {
+    pub(super) fn uses(&self, ns: &str, name: &str) -> bool {
         self.claimed.contains(&(ns, name)) || self.templated.contains(&(ns, name.to_string()))
     }
 }

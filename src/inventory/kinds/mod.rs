@@ -38,6 +38,9 @@ registry! {
     persistent_volume::PersistentVolume,
     orphan::Orphan,
     longhorn_setting::LonghornSetting,
+    service_account::ServiceAccount,
+    load_balancer::LoadBalancer,
+    ip_pool::IpPool,
 }
 
 pub use addon::VM_IMPORT_CONTROLLER;
