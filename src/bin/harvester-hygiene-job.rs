@@ -216,6 +216,7 @@ async fn scan(args: &Args, config: Config) -> Option<(Gathered, Report, jiff::Ti
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     };
     let gathered = match gather(&opts).await {
         Ok(g) => g,
