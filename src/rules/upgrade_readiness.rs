@@ -443,7 +443,7 @@ fn crossings(rule: &UpgradeReadiness, ctx: &Context<'_>, current: &Version, targ
                 .or_default()
                 .insert(i.metadata.namespace.as_deref().unwrap_or(""));
         }
-        for i in images {
+        for i in images.iter().copied() {
             let n = by_name.get(i.metadata.name.as_str()).map_or(0, BTreeSet::len);
             if n < 2 {
                 continue;
@@ -472,8 +472,7 @@ fn crossings(rule: &UpgradeReadiness, ctx: &Context<'_>, current: &Version, targ
             .evidence(format!("legacy-class:{class}"))
             .evidence(format!("harvester-version:{current}"))
             .evidence(t.to_string());
-            f.related = inv
-                .objects::<VirtualMachineImage>()
+            f.related = images
                 .iter()
                 .filter(|o| o.metadata.name == i.metadata.name && o.metadata.namespace != i.metadata.namespace)
                 .map(|o| o.object_ref())
