@@ -187,7 +187,11 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
             let identity = cluster_identity(&client, lo, cluster.effective_context.as_deref()).await;
             let mut inv = Inventory::new(opts.namespace.clone(), false);
             let page = if lo.page_size == 0 { 500 } else { lo.page_size };
-            let running: Vec<&dyn Rule> = selected.iter().copied().filter(|r| rule_runs(*r, target.as_ref())).collect();
+            let running: Vec<&dyn Rule> = selected
+                .iter()
+                .copied()
+                .filter(|r| rule_runs(*r, target.as_ref()))
+                .collect();
             live::gather(&client, &mut inv, &kinds_for(&running), page).await;
             if let Some(oo) = &opts.openstack
                 && selected.iter().any(|r| r.id() == rules::import_openstack_leak::ID)

@@ -11,7 +11,15 @@ use serde_json::{Value, json};
 const RULE: &str = "upgrade-readiness";
 
 fn scan(args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["scan", "-o", "json", "--harvester-version", "v1.6.1", "--fail-on", "never"];
+    let mut all = vec![
+        "scan",
+        "-o",
+        "json",
+        "--harvester-version",
+        "v1.6.1",
+        "--fail-on",
+        "never",
+    ];
     all.extend_from_slice(args);
     let out = plugin(&all);
     let code = out.status.code().unwrap_or(-1);

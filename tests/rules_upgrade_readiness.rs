@@ -25,7 +25,7 @@ fn judge(docs: &[String], current: &str, target: Option<&str>) -> Report {
     )
 }
 
-fn of<'a>(r: &'a Report) -> Vec<&'a Finding> {
+fn of(r: &Report) -> Vec<&Finding> {
     r.findings.iter().filter(|f| f.rule == RULE).collect()
 }
 
@@ -75,7 +75,11 @@ fn upgrade(ns: &str, name: &str, state: Option<&str>, extra_meta: &str) -> Strin
 
 fn repo_vm(ns: &str, name: &str, labels: &[(&str, &str)]) -> String {
     let l: String = labels.iter().map(|(k, v)| format!("    {k}: {v}\n")).collect();
-    let l = if l.is_empty() { String::new() } else { format!("  labels:\n{l}") };
+    let l = if l.is_empty() {
+        String::new()
+    } else {
+        format!("  labels:\n{l}")
+    };
     format!(
         "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n  name: {name}\n  namespace: {ns}\n{l}spec:\n  template:\n    spec: {{}}\n"
     )
@@ -83,7 +87,11 @@ fn repo_vm(ns: &str, name: &str, labels: &[(&str, &str)]) -> String {
 
 fn image(ns: &str, name: &str, labels: &[(&str, &str)], backend: &str) -> String {
     let l: String = labels.iter().map(|(k, v)| format!("    {k}: {v}\n")).collect();
-    let l = if l.is_empty() { String::new() } else { format!("  labels:\n{l}") };
+    let l = if l.is_empty() {
+        String::new()
+    } else {
+        format!("  labels:\n{l}")
+    };
     format!(
         "apiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineImage\nmetadata:\n  name: {name}\n  namespace: {ns}\n  uid: uid-{ns}-{name}\n{l}spec:\n  displayName: {name}\n  sourceType: download\n  url: https://example.com/{name}.iso\n  backend: {backend}\nstatus:\n  size: 6442450944\n  storageClassName: longhorn-{name}\n"
     )
@@ -98,7 +106,11 @@ fn without_a_target_the_rule_does_not_run() {
     assert!(run.is_some());
     let run = run.unwrap_or_else(|| unreachable!());
     assert_eq!(run.status, RuleStatus::Disabled);
-    assert!(run.notes.iter().any(|n| n.contains("--target-version")), "{:?}", run.notes);
+    assert!(
+        run.notes.iter().any(|n| n.contains("--target-version")),
+        "{:?}",
+        run.notes
+    );
     assert!(!r.summary.by_rule.contains_key(RULE));
     // With a target, the same object is a blocker.
     let r = judge(&docs, "v1.6.1", Some("v1.7.0"));
@@ -181,7 +193,11 @@ fn unhealthy_and_single_replica_volumes() {
         r.findings
     );
     let f = find(&r, "longhorn-system/pvc-degraded");
-    assert!(f.evidence.iter().any(|e| e == "robustness:degraded"), "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e == "robustness:degraded"),
+        "{:?}",
+        f.evidence
+    );
     assert!(f.message.contains("default/pvc-degraded-pvc"), "{}", f.message);
     // The webhook's opt-out on the Upgrade clears detached single-replica volumes (the Upgrade
     // itself, unfinished, is its own finding).
@@ -205,7 +221,10 @@ fn unhealthy_and_single_replica_volumes() {
 fn unfinished_upgrades_and_their_leftovers() {
     let hs = "harvester-system";
     fn repo(up: &str) -> Vec<(&str, &str)> {
-        vec![("harvesterhci.io/upgrade", up), ("harvesterhci.io/upgradeComponent", "repo")]
+        vec![
+            ("harvesterhci.io/upgrade", up),
+            ("harvesterhci.io/upgradeComponent", "repo"),
+        ]
     }
     let docs = vec![
         upgrade(hs, "hvst-upgrade-stuck", Some("UpgradingNodes"), ""),
@@ -224,21 +243,43 @@ fn unfinished_upgrades_and_their_leftovers() {
         repo_vm("default", "upgrade-repo-hvst-upgrade-gone", &repo("hvst-upgrade-gone")),
         // ISO images: of a deleted upgrade; near-misses: of the running one, labelled outside
         // harvester-system, unlabelled in harvester-system.
-        image(hs, "hvst-upgrade-gone", &[("harvesterhci.io/upgrade", "hvst-upgrade-gone")], "backingimage"),
-        image(hs, "hvst-upgrade-stuck", &[("harvesterhci.io/upgrade", "hvst-upgrade-stuck")], "backingimage"),
-        image("default", "hvst-upgrade-x", &[("harvesterhci.io/upgrade", "hvst-upgrade-gone")], "backingimage"),
+        image(
+            hs,
+            "hvst-upgrade-gone",
+            &[("harvesterhci.io/upgrade", "hvst-upgrade-gone")],
+            "backingimage",
+        ),
+        image(
+            hs,
+            "hvst-upgrade-stuck",
+            &[("harvesterhci.io/upgrade", "hvst-upgrade-stuck")],
+            "backingimage",
+        ),
+        image(
+            "default",
+            "hvst-upgrade-x",
+            &[("harvesterhci.io/upgrade", "hvst-upgrade-gone")],
+            "backingimage",
+        ),
         image(hs, "plain-iso", &[], "backingimage"),
     ];
     let r = judge(&docs, "v1.6.0", Some("v1.6.1"));
     assert_eq!(
         keys(&r, "unfinished Upgrade"),
-        ["harvester-system/hvst-upgrade-nolabel", "harvester-system/hvst-upgrade-stuck"],
+        [
+            "harvester-system/hvst-upgrade-nolabel",
+            "harvester-system/hvst-upgrade-stuck"
+        ],
         "{:#?}",
         r.findings
     );
     let f = find(&r, "harvester-system/hvst-upgrade-stuck");
     assert_eq!(f.severity, Severity::Error);
-    assert!(f.evidence.iter().any(|e| e == "upgrade-state:UpgradingNodes"), "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e == "upgrade-state:UpgradingNodes"),
+        "{:?}",
+        f.evidence
+    );
     assert!(f.message.contains("2d ago"), "{}", f.message);
     assert_eq!(
         keys(&r, "repo VM"),
@@ -250,13 +291,24 @@ fn unfinished_upgrades_and_their_leftovers() {
         r.findings
     );
     let gone = find(&r, "harvester-system/upgrade-repo-hvst-upgrade-gone");
-    assert_eq!((gone.severity, gone.confidence), (Severity::Warning, Confidence::Proven));
+    assert_eq!(
+        (gone.severity, gone.confidence),
+        (Severity::Warning, Confidence::Proven)
+    );
     assert!(gone.evidence.iter().any(|e| e == "upgrade-missing:hvst-upgrade-gone"));
     let old = find(&r, "harvester-system/upgrade-repo-hvst-upgrade-old");
     assert_eq!(old.confidence, Confidence::Likely);
     assert!(old.evidence.iter().any(|e| e == "upgrade-finished:hvst-upgrade-old"));
-    assert_eq!(keys(&r, "ISO image"), ["harvester-system/hvst-upgrade-gone"], "{:#?}", r.findings);
-    assert_eq!(find(&r, "harvester-system/hvst-upgrade-gone").reclaimable_bytes, Some(6_442_450_944));
+    assert_eq!(
+        keys(&r, "ISO image"),
+        ["harvester-system/hvst-upgrade-gone"],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(
+        find(&r, "harvester-system/hvst-upgrade-gone").reclaimable_bytes,
+        Some(6_442_450_944)
+    );
 }
 
 #[test]
@@ -278,7 +330,11 @@ fn stuck_migrations_block_the_upgrade() {
     assert_eq!(keys(&r, "blocks the upgrade"), ["a/stuck"], "{:#?}", r.findings);
     let f = find(&r, "a/stuck");
     assert_eq!(f.severity, Severity::Error);
-    assert!(f.evidence.iter().any(|e| e == "check:migration-stuck"), "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e == "check:migration-stuck"),
+        "{:?}",
+        f.evidence
+    );
     assert!(f.evidence.iter().any(|e| e == "phase:Pending"), "{:?}", f.evidence);
     // migration-stuck itself still reports it, as a warning.
     let own: Vec<&Finding> = r.findings.iter().filter(|f| f.rule == "migration-stuck").collect();
@@ -304,7 +360,11 @@ fn version_boundaries_the_upgrade_crosses() {
     );
     let f = find(&r, "team/ubuntu");
     assert_eq!(f.severity, Severity::Warning);
-    assert!(f.evidence.iter().any(|e| e == "legacy-class:longhorn-ubuntu"), "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e == "legacy-class:longhorn-ubuntu"),
+        "{:?}",
+        f.evidence
+    );
     assert_eq!(f.related.len(), 1, "{:?}", f.related);
     // Near-misses: a target before the boundary; a current version already past it; v1.8.0-rc1.
     for (cur, tgt) in [("v1.7.1", "v1.7.2"), ("v1.8.0", "v1.8.1"), ("v1.7.1", "v1.8.0-rc1")] {
@@ -322,7 +382,12 @@ fn version_boundaries_the_upgrade_crosses() {
     ];
     let r = judge(&docs, "v1.3.2", Some("v1.4.1"));
     assert_eq!(keys(&r, "VM name"), [format!("q/{long}")], "{:#?}", r.findings);
-    assert!(find(&r, &format!("q/{long}")).evidence.iter().any(|e| e == "name-length:54"));
+    assert!(
+        find(&r, &format!("q/{long}"))
+            .evidence
+            .iter()
+            .any(|e| e == "name-length:54")
+    );
     // Near-miss: a fixed target.
     let r = judge(&docs, "v1.3.2", Some("v1.4.2"));
     assert!(keys(&r, "VM name").is_empty(), "{:#?}", r.findings);
