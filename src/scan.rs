@@ -149,13 +149,14 @@ pub fn rule_runs(rule: &dyn Rule, target: Option<&Version>) -> bool {
 pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
     let selected = select_rules(&opts.rules)?;
     let target = parse_target(opts.target_version.as_deref())?;
-    if target.is_none()
-        && !opts.rules.is_empty()
-        && let Some(r) = selected.iter().find(|r| r.needs_target())
-    {
+    // Rules named explicitly that all need a target would run nothing.
+    if target.is_none() && !opts.rules.is_empty() && selected.iter().all(|r| r.needs_target()) {
         return Err(Error::Usage {
             what: "--rules".into(),
-            reason: format!("{} runs only with --target-version", r.id()),
+            reason: format!(
+                "{} runs only with --target-version",
+                selected.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+            ),
         });
     }
     let flag_version = match &opts.harvester_version {

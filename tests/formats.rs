@@ -167,16 +167,17 @@ fn junit_has_a_case_per_rule_and_object_failing_at_fail_on() {
         "{xml}"
     );
     // Default --fail-on error: the 4 errors fail, the rest pass; the 3 rules that ran clean are
-    // one passing case each, and backup-failed (no backups in the demo: skipped) one skipped case.
+    // one passing case each, and backup-failed (no backups in the demo: skipped) and
+    // upgrade-readiness (no --target-version: disabled) one skipped case each.
     assert!(
-        xml.contains("<testsuites name=\"harvester-hygiene\" tests=\"15\" failures=\"4\" errors=\"0\" skipped=\"1\""),
+        xml.contains("<testsuites name=\"harvester-hygiene\" tests=\"16\" failures=\"4\" errors=\"0\" skipped=\"2\""),
         "{xml}"
     );
     assert_eq!(
         xml.matches("<testsuite ").count(),
         harvester_hygiene::rules::REGISTRY.len()
     );
-    assert_eq!(xml.matches("<testcase ").count(), 15);
+    assert_eq!(xml.matches("<testcase ").count(), 16);
     assert!(
         xml.contains("<testcase classname=\"image-name-collision\" name=\"team-a/VirtualMachineImage/ubuntu-22\">\n      <failure type=\"error\" message=\"StorageClass longhorn-ubuntu-22 shared with team-b/ubuntu-22"),
         "{xml}"
