@@ -38,6 +38,9 @@ pub struct ScanOptions {
     pub openstack: Option<crate::openstack::Options>,
     /// `--max-file-bytes`, `--max-total-bytes`, `--max-zip-ratio`: bounds on files input.
     pub limits: files::Limits,
+    /// `--target-version`: also judge what blocks or breaks an upgrade to this version (rules
+    /// with [`Rule::needs_target`] run only with it).
+    pub target_version: Option<String>,
 }
 
 impl ScanOptions {
@@ -51,6 +54,7 @@ impl ScanOptions {
             now: None,
             openstack: None,
             limits: files::Limits::default(),
+            target_version: None,
         }
     }
 }
@@ -121,11 +125,40 @@ pub struct Gathered {
     pub client: Option<kube::Client>,
     /// Which cluster (live scans, or files input with a `--cluster-name`).
     pub cluster: Option<crate::report::Cluster>,
+    /// `--target-version`, parsed.
+    pub target: Option<Version>,
+}
+
+/// Parse `--target-version`.
+pub fn parse_target(raw: Option<&str>) -> Result<Option<Version>> {
+    raw.map(|v| {
+        Version::parse(v).ok_or_else(|| Error::Usage {
+            what: "--target-version".into(),
+            reason: format!("{v:?} is not a version like v1.6.1, v1.8.0-rc2 or v1.8-head"),
+        })
+    })
+    .transpose()
+}
+
+/// Whether `rule` runs in a scan with (or without) a target version.
+pub fn rule_runs(rule: &dyn Rule, target: Option<&Version>) -> bool {
+    !rule.needs_target() || target.is_some()
 }
 
 /// Gather the inventory the selected rules need (live or from files) and the version.
 pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
     let selected = select_rules(&opts.rules)?;
+    let target = parse_target(opts.target_version.as_deref())?;
+    // Rules named explicitly that all need a target would run nothing.
+    if target.is_none() && !opts.rules.is_empty() && selected.iter().all(|r| r.needs_target()) {
+        return Err(Error::Usage {
+            what: "--rules".into(),
+            reason: format!(
+                "{} runs only with --target-version",
+                selected.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
     let flag_version = match &opts.harvester_version {
         Some(v) => Some(Version::parse(v).ok_or_else(|| Error::Usage {
             what: "--harvester-version".into(),
@@ -155,7 +188,12 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
             let identity = cluster_identity(&client, lo, cluster.effective_context.as_deref()).await;
             let mut inv = Inventory::new(opts.namespace.clone(), false);
             let page = if lo.page_size == 0 { 500 } else { lo.page_size };
-            live::gather(&client, &mut inv, &kinds_for(&selected), page).await;
+            let running: Vec<&dyn Rule> = selected
+                .iter()
+                .copied()
+                .filter(|r| rule_runs(*r, target.as_ref()))
+                .collect();
+            live::gather(&client, &mut inv, &kinds_for(&running), page).await;
             if let Some(oo) = &opts.openstack
                 && selected.iter().any(|r| r.id() == rules::import_openstack_leak::ID)
             {
@@ -173,12 +211,14 @@ pub async fn gather(opts: &ScanOptions) -> Result<Gathered> {
     };
     set_version(&mut inv, flag_version);
     source.harvester_version_source = inv.version_source;
+    source.target_version = target.as_ref().map(ToString::to_string);
     Ok(Gathered {
         inv,
         source,
         rules: selected,
         client,
         cluster,
+        target,
     })
 }
 
@@ -208,7 +248,14 @@ pub async fn scan(opts: &ScanOptions) -> Result<Report> {
 /// `--policy-reports` publishes with it).
 pub async fn scan_keep(opts: &ScanOptions) -> Result<(Report, Gathered)> {
     let g = gather(opts).await?;
-    let mut report = judge(&g.inv, &g.rules, &opts.config, clock(opts, &g.inv), g.source.clone());
+    let mut report = judge_for(
+        &g.inv,
+        &g.rules,
+        &opts.config,
+        clock(opts, &g.inv),
+        g.source.clone(),
+        g.target.as_ref(),
+    );
     report.cluster = g.cluster.clone();
     Ok((report, g))
 }
@@ -224,6 +271,7 @@ fn new_source(kind: SourceKind, opts: &ScanOptions) -> Source {
         harvester_version_source: VersionSource::Unknown,
         generated_at: jiff::Timestamp::now().to_string(),
         captured_at: None,
+        target_version: None,
         tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
     }
 }
@@ -264,9 +312,27 @@ pub fn clock(opts: &ScanOptions, inv: &Inventory) -> jiff::Timestamp {
     opts.now.or(inv.captured_at).unwrap_or_else(jiff::Timestamp::now)
 }
 
-/// Run `selected` over `inv` and build the report.
+/// Run `selected` over `inv` and build the report (no target version).
 pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff::Timestamp, source: Source) -> Report {
-    let ctx = Context { inv, config, now };
+    judge_for(inv, selected, config, now, source, None)
+}
+
+/// Run `selected` over `inv` and build the report; `target` is `--target-version` (rules with
+/// [`Rule::needs_target`] run only with it).
+pub fn judge_for(
+    inv: &Inventory,
+    selected: &[&dyn Rule],
+    config: &Config,
+    now: jiff::Timestamp,
+    source: Source,
+    target: Option<&Version>,
+) -> Report {
+    let ctx = Context {
+        inv,
+        config,
+        now,
+        target,
+    };
     let mut findings = Vec::new();
     let mut exempted = Vec::new();
     let mut runs = Vec::new();
@@ -284,7 +350,11 @@ pub fn judge(inv: &Inventory, selected: &[&dyn Rule], config: &Config, now: jiff
             .then_with(|| a.object.namespace.cmp(&b.object.namespace))
             .then_with(|| a.object.name.cmp(&b.object.name))
     });
-    let active: Vec<&dyn Rule> = selected.iter().copied().filter(|r| config.enabled(r.id())).collect();
+    let active: Vec<&dyn Rule> = selected
+        .iter()
+        .copied()
+        .filter(|r| config.enabled(r.id()) && rule_runs(*r, target))
+        .collect();
     let incomplete = incomplete_entries(inv, &active);
     let summary = summarize(inv, &active, &findings, exempted.len());
     let mut report = Report {
@@ -325,6 +395,10 @@ fn run_rule(ctx: &Context<'_>, rule: &dyn Rule) -> (RuleRun, Vec<Finding>, Vec<E
         objects_checked: 0,
     };
     if !config.enabled(rule.id()) {
+        return (run, Vec::new(), Vec::new());
+    }
+    if !rule_runs(rule, ctx.target) {
+        run.notes = vec!["runs only with --target-version".into()];
         return (run, Vec::new(), Vec::new());
     }
     let outcome = rule.check(ctx);

@@ -40,6 +40,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
     assert_eq!(
         got,
         vec![
+            "guest-cluster-leftovers rke2-guests/rke2-guests-staging info",
             "image-mutable-url harvester-public/debian-12 warning",
             "image-mutable-url team-a/jammy-daily error",
             "image-name-collision team-a/ubuntu-22 error",
@@ -98,7 +99,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("image-name-collision ·") && text.contains("11 findings: 4 errors, 6 warnings, 1 info"),
+        text.contains("image-name-collision ·") && text.contains("12 findings: 4 errors, 6 warnings, 2 info"),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));

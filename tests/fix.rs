@@ -504,6 +504,7 @@ async fn live_opts(ns: &str) -> ScanOptions {
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     }
 }
 

@@ -138,7 +138,7 @@ fn sarif_validates_against_the_2_1_0_schema_with_rules_locations_and_links() {
         "{collision}"
     );
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), 11);
+    assert_eq!(results.len(), 12);
     let pvc = results.iter().find(|r| r["ruleId"] == "orphaned-guest-pvc").unwrap();
     assert_eq!(pvc["level"], "warning");
     let loc = &pvc["locations"][0];
@@ -150,7 +150,7 @@ fn sarif_validates_against_the_2_1_0_schema_with_rules_locations_and_links() {
         loc["physicalLocation"]["artifactLocation"]["uri"],
         "examples/demo-cluster/pvcs/rke2-guests.yaml"
     );
-    assert_eq!(results.iter().filter(|r| r["level"] == "note").count(), 1);
+    assert_eq!(results.iter().filter(|r| r["level"] == "note").count(), 2);
     assert!(
         results
             .iter()
@@ -167,16 +167,17 @@ fn junit_has_a_case_per_rule_and_object_failing_at_fail_on() {
         "{xml}"
     );
     // Default --fail-on error: the 4 errors fail, the rest pass; the 3 rules that ran clean are
-    // one passing case each, and backup-failed (no backups in the demo: skipped) one skipped case.
+    // one passing case each, and backup-failed (no backups in the demo: skipped) and
+    // upgrade-readiness (no --target-version: disabled) one skipped case each.
     assert!(
-        xml.contains("<testsuites name=\"harvester-hygiene\" tests=\"15\" failures=\"4\" errors=\"0\" skipped=\"1\""),
+        xml.contains("<testsuites name=\"harvester-hygiene\" tests=\"18\" failures=\"4\" errors=\"0\" skipped=\"2\""),
         "{xml}"
     );
     assert_eq!(
         xml.matches("<testsuite ").count(),
         harvester_hygiene::rules::REGISTRY.len()
     );
-    assert_eq!(xml.matches("<testcase ").count(), 15);
+    assert_eq!(xml.matches("<testcase ").count(), 18);
     assert!(
         xml.contains("<testcase classname=\"image-name-collision\" name=\"team-a/VirtualMachineImage/ubuntu-22\">\n      <failure type=\"error\" message=\"StorageClass longhorn-ubuntu-22 shared with team-b/ubuntu-22"),
         "{xml}"
@@ -192,7 +193,7 @@ fn junit_has_a_case_per_rule_and_object_failing_at_fail_on() {
     );
     assert_eq!(xml.matches("<failure ").count(), xml.matches("</failure>").count());
     let (_, xml, _) = scan(&["-o", "junit", "--fail-on", "info"]);
-    assert!(xml.contains("failures=\"11\""), "{xml}");
+    assert!(xml.contains("failures=\"12\""), "{xml}");
     // A rule with nothing to report is one passing case; a disabled one is skipped.
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.yaml");
@@ -234,7 +235,7 @@ fn output_file_is_written_atomically_and_stdout_stays_empty() {
     let table = dir.path().join("t.txt");
     let (_, _, _) = scan(&["--color", "always", "--output-file", table.to_str().unwrap()]);
     let t = std::fs::read_to_string(&table).unwrap();
-    assert!(t.contains("11 findings") && !t.contains('\u{1b}'), "{t}");
+    assert!(t.contains("12 findings") && !t.contains('\u{1b}'), "{t}");
     // A directory that does not exist: exit 2, nothing written.
     let bad = dir.path().join("missing/r.json");
     let (code, _, err) = scan(&["-o", "json", "--output-file", bad.to_str().unwrap()]);
@@ -250,10 +251,10 @@ fn exclude_rules_and_namespace_globs_on_the_command_line() {
         serde_json::from_str::<serde_json::Value>(&out).unwrap()
     };
     let all = json(&[]);
-    assert_eq!(all["findings"].as_array().unwrap().len(), 11);
+    assert_eq!(all["findings"].as_array().unwrap().len(), 12);
     let doc = json(&["--exclude-rules", "image-name-collision,image-mutable-url"]);
     let findings = doc["findings"].as_array().unwrap();
-    assert_eq!(findings.len(), 7, "{doc}");
+    assert_eq!(findings.len(), 8, "{doc}");
     assert!(
         findings
             .iter()

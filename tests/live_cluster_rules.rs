@@ -31,6 +31,7 @@ async fn run(namespace: Option<&str>, version: &str) -> harvester_hygiene::repor
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     })
     .await
     .expect("scan")

@@ -24,6 +24,7 @@ async fn run_rules(rules: &[&str], ahead: jiff::SignedDuration) -> harvester_hyg
         now: Some(jiff::Timestamp::now() + ahead),
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     })
     .await
     .expect("scan")
@@ -410,6 +411,7 @@ async fn vm_disk_changed_or_reattached_is_not_touched() {
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     };
     let g = gather(&opts).await.unwrap();
     let report = judge(&g.inv, &g.rules, &opts.config, jiff::Timestamp::now(), g.source.clone());

@@ -24,6 +24,7 @@ async fn run(ns: &str) -> harvester_hygiene::report::Report {
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     })
     .await
     .expect("scan")
@@ -108,6 +109,7 @@ async fn run_rules(rules: &[&str], ahead: jiff::SignedDuration) -> harvester_hyg
         now: Some(jiff::Timestamp::now() + ahead),
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     })
     .await
     .expect("scan")

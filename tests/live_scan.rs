@@ -60,6 +60,7 @@ async fn run(user: Option<&str>, namespace: Option<&str>, rules: &[&str]) -> Rep
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     };
     scan(&opts).await.expect("scan")
 }

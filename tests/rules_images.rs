@@ -66,6 +66,7 @@ fn source() -> harvester_hygiene::report::Source {
         harvester_version_source: harvester_hygiene::inventory::VersionSource::Unknown,
         generated_at: String::new(),
         captured_at: None,
+        target_version: None,
         tool: String::new(),
     }
 }

@@ -471,6 +471,7 @@ async fn headroom_on_a_real_apiserver() {
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: None,
     })
     .await
     .expect("scan");

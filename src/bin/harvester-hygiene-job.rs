@@ -14,7 +14,7 @@ use clap::Parser;
 use harvester_hygiene::config::Config;
 use harvester_hygiene::inventory::live::LiveOptions;
 use harvester_hygiene::report::Report;
-use harvester_hygiene::scan::{Gathered, Input, ScanOptions, gather, judge};
+use harvester_hygiene::scan::{Gathered, Input, ScanOptions, gather, judge_for};
 use harvester_hygiene::{publish, remedy};
 use serde_json::json;
 
@@ -56,6 +56,9 @@ struct Args {
     /// Harvester version to assume instead of the server-version Setting
     #[arg(long)]
     harvester_version: Option<String>,
+    /// Also run upgrade-readiness: what blocks or breaks an upgrade to this Harvester version
+    #[arg(long, value_name = "VERSION", env = "HARVESTER_HYGIENE_TARGET_VERSION")]
+    target_version: Option<String>,
     /// Items per list request
     #[arg(long, default_value_t = 500)]
     chunk_size: u32,
@@ -218,6 +221,7 @@ async fn scan(args: &Args, config: Config) -> Option<(Gathered, Report, jiff::Ti
         now: None,
         openstack: None,
         limits: Default::default(),
+        target_version: args.target_version.clone(),
     };
     let gathered = match gather(&opts).await {
         Ok(g) => g,
@@ -227,12 +231,13 @@ async fn scan(args: &Args, config: Config) -> Option<(Gathered, Report, jiff::Ti
         }
     };
     let now = jiff::Timestamp::now();
-    let report = judge(
+    let report = judge_for(
         &gathered.inv,
         &gathered.rules,
         &opts.config,
         now,
         gathered.source.clone(),
+        gathered.target.as_ref(),
     );
     Some((gathered, report, now))
 }

@@ -330,6 +330,7 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
         harvester_version_source: crate::inventory::VersionSource::Unknown,
         generated_at: jiff::Timestamp::now().to_string(),
         captured_at: None,
+        target_version: None,
         tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
     };
     let mut inv = match &opts.against {

@@ -143,6 +143,9 @@ pub struct Source {
     /// measured at that time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captured_at: Option<String>,
+    /// `--target-version`: the upgrade `upgrade-readiness` judged (absent on a plain scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
     pub tool: String,
 }
 

@@ -42,7 +42,7 @@ const NAME_MAX: usize = 40;
 
 /// The first tag with `lh-<uid>` classes (harvester/harvester#9392 via #10187,
 /// `pkg/image/common/operator.go`); v1.8.0-rc1's `pkg/util/image.go` still names `longhorn-<name>`.
-const NEW_NAMING: Boundary = Boundary::new(Version::rc(1, 8, 0, 2));
+pub(crate) const NEW_NAMING: Boundary = Boundary::new(Version::rc(1, 8, 0, 2));
 
 fn new_naming_from() -> Version {
     Version::rc(1, 8, 0, 2)

@@ -36,6 +36,7 @@ registry! {
     longhorn_orphaned_data::LonghornOrphanedData,
     guest_cluster_leftovers::GuestClusterLeftovers,
     vm_disk_orphaned::VmDiskOrphaned,
+    upgrade_readiness::UpgradeReadiness,
 }
 
 pub fn find(id: &str) -> Option<&'static dyn Rule> {
@@ -56,6 +57,8 @@ pub struct Context<'a> {
     pub config: &'a Config,
     /// The scan's clock (ages and grace periods are measured against it).
     pub now: jiff::Timestamp,
+    /// `--target-version`: the version an upgrade is planned to (`None` on a plain scan).
+    pub target: Option<&'a crate::version::Version>,
 }
 
 impl Context<'_> {
@@ -135,6 +138,10 @@ pub trait Rule: Sync {
     /// The kinds the rule reads. The scan lists exactly these (plus the version Setting).
     fn needs(&self) -> &'static [&'static KindInfo];
     fn check(&self, ctx: &Context<'_>) -> Outcome;
+    /// Runs only when the scan has a target version (`--target-version`); disabled otherwise.
+    fn needs_target(&self) -> bool {
+        false
+    }
     /// Check the rule's options from the policy file (besides `enabled` and `severity`):
     /// `check_options::<TheRulesOptions>(raw)`. The default takes none.
     fn check_options(&self, raw: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {

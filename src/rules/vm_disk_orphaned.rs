@@ -110,6 +110,7 @@ impl Rule for VmDiskOrphaned {
                 "harvester/harvester pkg/controller/master/virtualmachine/vm_controller.go (removePVCInRemovedPVCsAnnotation, createPVCsFromAnnotation)",
                 "longhorn/longhorn-manager controller/kubernetes_pv_controller.go (workloadsStatus, lastPodRefAt)",
                 "kubevirt/kubevirt pkg/virt-controller/services/template.go (virt-launcher-<vm> pod names)",
+                "harvester/harvester#3161 (kubectl delete vm leaves its volumes)",
             ],
             remediation: "Check that nobody needs the disk (restore it to a VM otherwise: attach it in the VM's \
                           Volumes tab). Then retain the volume (set the PV's persistentVolumeReclaimPolicy to Retain) \

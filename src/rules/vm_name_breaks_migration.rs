@@ -32,10 +32,10 @@ pub const ID: &str = "vm-name-breaks-migration";
 /// The name part `migrating-<vm>` must be at most 63 characters.
 pub const MAX_SAFE_NAME: usize = 53;
 /// The migrating-<vm name> key arrived in v1.2.0 (harvester/harvester#3829).
-const FIRST_AFFECTED: Boundary = Boundary::new(Version::new(1, 2, 0));
+pub(crate) const FIRST_AFFECTED: Boundary = Boundary::new(Version::new(1, 2, 0));
 /// The UID key (harvester/harvester#7504) is first in v1.4.2-rc2, not v1.4.2-rc1
 /// (`pkg/util/constants.go` `AnnotationMigratingUIDPrefix`); v1.5.0-dev-20250217 still lacks it.
-const FIXED: Boundary = Boundary::new(Version::rc(1, 4, 2, 2)).dev_from(1, 6);
+pub(crate) const FIXED: Boundary = Boundary::new(Version::rc(1, 4, 2, 2)).dev_from(1, 6);
 /// Harvester v1.3.0 moved to KubeVirt v1.x, whose fixed overhead is larger.
 const KUBEVIRT_1X_FROM: Version = Version::new(1, 3, 0);
 

@@ -20,6 +20,7 @@ pub fn source() -> Source {
         harvester_version_source: VersionSource::Unknown,
         generated_at: String::new(),
         captured_at: None,
+        target_version: None,
         tool: String::new(),
     }
 }

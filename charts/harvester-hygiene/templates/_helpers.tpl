@@ -62,7 +62,7 @@ checks them against the code) and the one Setting it GETs. No Secrets, no writes
   verbs: ["list"]
 - apiGroups: ["harvesterhci.io"]
   resources: ["settings"]
-  resourceNames: ["server-version"]
+  resourceNames: ["server-version", "upgrade-config"]
   verbs: ["get"]
 - apiGroups: ["longhorn.io"]
   resources: ["backingimages", "volumes", "orphans"]

@@ -114,7 +114,7 @@ pub async fn scan_with(opts: &ScanOptions, extras: &ScanExtras) -> Result<(Repor
         g.inv.rancher = Some(rancher::gather(ro).await);
     }
     let now = scan::clock(opts, &g.inv);
-    let mut report = scan::judge(&g.inv, &g.rules, &opts.config, now, g.source.clone());
+    let mut report = scan::judge_for(&g.inv, &g.rules, &opts.config, now, g.source.clone(), g.target.as_ref());
     report.cluster = g.cluster.clone();
     rancher::add_gaps(&mut report, &g.inv);
     Ok((report, g))

@@ -96,6 +96,10 @@ struct ScanArgs {
     /// when served) in the scanned cluster; with -n only that namespace's report
     #[arg(long, conflicts_with_all = ["from", "all_contexts"])]
     policy_reports: bool,
+    /// Also check what blocks or breaks an upgrade to this Harvester version (e.g. v1.8.0):
+    /// runs the upgrade-readiness rule
+    #[arg(long, value_name = "VERSION")]
+    target_version: Option<String>,
     #[command(flatten)]
     extras: lint::ScanExtras,
     #[command(flatten)]
@@ -449,6 +453,7 @@ fn scan_options(
         now: None,
         openstack,
         limits,
+        target_version: None,
     })
 }
 
@@ -547,10 +552,11 @@ fn run_scan(args: ScanArgs) -> ExitStatus {
     let limits = args.limits.limits();
     let mut p = Printer::stdio(args.view.color);
     let kubeconfig = args.common.kube.kubeconfig.clone();
-    let opts = match scan_options(args.common, args.from, limits, &mut p) {
+    let mut opts = match scan_options(args.common, args.from, limits, &mut p) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    opts.target_version = args.target_version;
     if args.all_contexts {
         let mut render = report::RenderOptions::new(p.term);
         render.fail_on = args.fail_on;

@@ -6,6 +6,9 @@ use serde::Deserialize;
 use crate::meta::Meta;
 
 pub const SERVER_VERSION: &str = "server-version";
+/// JSON with `restoreVM`: shut down non-migratable VMs on upgrade and start them again after
+/// (harvester/harvester `pkg/util/setting.go` `IsRestoreVM`).
+pub const UPGRADE_CONFIG: &str = "upgrade-config";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Setting {
@@ -24,5 +27,5 @@ crate::kind!(
     kind: "Setting",
     plural: "settings",
     namespaced: false,
-    only_names: &[SERVER_VERSION],
+    only_names: &[SERVER_VERSION, UPGRADE_CONFIG],
 );

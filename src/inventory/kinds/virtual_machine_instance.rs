@@ -1,11 +1,12 @@
 //! KubeVirt `VirtualMachineInstance` (kubevirt.io/v1): its uid (the migration annotation key
 //! from v1.4.2), the PVCs it uses, and its resources (Harvester's migration controller reads
-//! `spec.domain.resources.limits`).
+//! `spec.domain.resources.limits`), and its phase and conditions (`LiveMigratable`: kubevirt/api
+//! `core/v1/types.go` `VirtualMachineInstanceIsMigratable`).
 
 use serde::Deserialize;
 
 use super::virtual_machine::Resources;
-use crate::meta::{Meta, Volume, nullable};
+use crate::meta::{Condition, Meta, Volume, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VirtualMachineInstance {
@@ -13,6 +14,20 @@ pub struct VirtualMachineInstance {
     pub metadata: Meta,
     #[serde(default, deserialize_with = "nullable")]
     pub spec: VmiSpec,
+    #[serde(default, deserialize_with = "nullable")]
+    pub status: VmiStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmiStatus {
+    /// `Pending`, `Scheduling`, `Scheduled`, `Running`, `Succeeded`, `Failed`, `Unknown`.
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub phase: String,
+    #[serde(default, deserialize_with = "crate::meta::text")]
+    pub node_name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub conditions: Vec<Condition>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,6 +46,11 @@ pub struct VmiDomain {
 }
 
 impl VirtualMachineInstance {
+    /// The VMI's condition `type_`, if set.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        crate::meta::condition(&self.status.conditions, type_)
+    }
+
     pub fn claims(&self) -> impl Iterator<Item = &str> {
         self.spec.volumes.iter().filter_map(Volume::claim)
     }
