@@ -156,7 +156,19 @@ async fn fix_plans_orphans_only_on_evidence_of_a_dead_cluster() {
     let a = action_for(&doc, &history_only);
     assert_eq!(a["status"], "planned", "{a}");
     assert_eq!(a["action"]["confidence"], "likely", "{a}");
-    let f = &doc["findings"][0];
+    // The PVC's finding (guest-cluster-leftovers also reports the dead cluster's credentials).
+    let of_pvcs = |doc: &serde_json::Value| -> Vec<serde_json::Value> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "orphaned-guest-pvc")
+            .cloned()
+            .collect()
+    };
+    let pvc_findings = of_pvcs(&doc);
+    assert_eq!(pvc_findings.len(), 1, "{doc}");
+    let f = &pvc_findings[0];
     assert_eq!(f["confidence"], "likely", "{f}");
     assert!(
         f["evidence"]
@@ -170,7 +182,7 @@ async fn fix_plans_orphans_only_on_evidence_of_a_dead_cluster() {
 
     let (code, doc, err) = fix(&["-n", &csi]);
     assert_eq!(code, 0, "{err}");
-    let findings = doc["findings"].as_array().unwrap();
+    let findings = of_pvcs(&doc);
     assert_eq!(findings.len(), 1, "{doc}");
     assert_eq!(findings[0]["confidence"], "possible");
     assert_eq!(findings[0]["severity"], "info");
