@@ -219,41 +219,8 @@ pub fn run(args: LintArgs) -> ExitStatus {
             };
         }
     };
-    let mut render = report::RenderOptions::new(p.term);
-    render.fail_on = args.fail_on;
-    render.rules = scan::rule_help();
-    match &args.output_file {
-        Some(path) => {
-            render.term = report::Terminal::decide(ColorChoice::Never, false, None, |k| std::env::var(k).ok());
-            let mut buf = Vec::new();
-            if let Err(e) = report::render(&report, args.output, &render, &mut buf) {
-                p.error(&e.to_string());
-                return ExitStatus::Usage;
-            }
-            if let Err(e) = report::write_atomic(path, &buf) {
-                p.error(&format!("--output-file {}: {e}", path.display()));
-                return ExitStatus::Usage;
-            }
-        }
-        None => {
-            if let Err(e) = p.report_with(&report, args.output, render) {
-                p.error(&e.to_string());
-                return ExitStatus::Usage;
-            }
-        }
-    }
-    if !matches!(args.output, Format::Table | Format::Wide) || args.output_file.is_some() {
-        for gap in &report.incomplete {
-            p.warn(&format!("incomplete: {}: {}", gap.kind, gap.message));
-        }
-        for e in &report.input_errors {
-            p.warn(&format!(
-                "skipped {}{}: {}",
-                e.source,
-                e.object.as_deref().map(|o| format!(" {o}")).unwrap_or_default(),
-                e.reason
-            ));
-        }
+    if let Err(code) = crate::emit(&mut p, &report, args.output, args.output_file.as_deref(), args.fail_on) {
+        return code;
     }
     p.flush();
     report::exit_code(&report, args.fail_on)

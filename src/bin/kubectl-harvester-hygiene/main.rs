@@ -600,41 +600,62 @@ fn run_scan(args: ScanArgs) -> ExitStatus {
         }
         _ => true,
     };
-    let mut render = report::RenderOptions::new(p.term);
-    render.fail_on = args.fail_on;
-    render.rules = harvester_hygiene::scan::rule_help();
-    match &args.output_file {
-        Some(path) => {
-            // A file gets no colour, and the width COLUMNS gives (else 80).
-            render.term = report::Terminal::decide(ColorChoice::Never, false, None, |k| std::env::var(k).ok());
-            let mut buf = Vec::new();
-            if let Err(e) = report::render(&report, args.output, &render, &mut buf) {
-                p.error(&e.to_string());
-                return ExitStatus::Usage;
-            }
-            if let Err(e) = report::write_atomic(path, &buf) {
-                p.error(&format!("--output-file {}: {e}", path.display()));
-                return ExitStatus::Usage;
-            }
-        }
-        None => {
-            if let Err(e) = p.report_with(&report, args.output, render) {
-                p.error(&e.to_string());
-                return ExitStatus::Usage;
-            }
-        }
-    }
-    if !matches!(args.output, Format::Table | Format::Wide) || args.output_file.is_some() {
-        for gap in &report.incomplete {
-            p.warn(&format!("incomplete: {}: {}", gap.kind, gap.message));
-        }
-        for e in &report.input_errors {
-            p.warn(&format!("skipped {}: {}", e.source, e.reason));
-        }
+    if let Err(code) = emit(&mut p, &report, args.output, args.output_file.as_deref(), args.fail_on) {
+        return code;
     }
     p.flush();
     if !published {
         return ExitStatus::Incomplete;
     }
     report::exit_code(&report, args.fail_on)
+}
+
+/// Render `report` to stdout or `--output-file` (written atomically, no colour), then, unless
+/// the table on the terminal already said so, coverage gaps and skipped input on stderr. `scan`
+/// and `lint` share it.
+pub(crate) fn emit(
+    p: &mut Printer,
+    report: &report::Report,
+    output: Format,
+    output_file: Option<&std::path::Path>,
+    fail_on: FailOn,
+) -> Result<(), ExitStatus> {
+    let mut render = report::RenderOptions::new(p.term);
+    render.fail_on = fail_on;
+    render.rules = harvester_hygiene::scan::rule_help();
+    match output_file {
+        Some(path) => {
+            // A file gets no colour, and the width COLUMNS gives (else 80).
+            render.term = report::Terminal::decide(ColorChoice::Never, false, None, |k| std::env::var(k).ok());
+            let mut buf = Vec::new();
+            if let Err(e) = report::render(report, output, &render, &mut buf) {
+                p.error(&e.to_string());
+                return Err(ExitStatus::Usage);
+            }
+            if let Err(e) = report::write_atomic(path, &buf) {
+                p.error(&format!("--output-file {}: {e}", path.display()));
+                return Err(ExitStatus::Usage);
+            }
+        }
+        None => {
+            if let Err(e) = p.report_with(report, output, render) {
+                p.error(&e.to_string());
+                return Err(ExitStatus::Usage);
+            }
+        }
+    }
+    if !matches!(output, Format::Table | Format::Wide) || output_file.is_some() {
+        for gap in &report.incomplete {
+            p.warn(&format!("incomplete: {}: {}", gap.kind, gap.message));
+        }
+        for e in &report.input_errors {
+            p.warn(&format!(
+                "skipped {}{}: {}",
+                e.source,
+                e.object.as_deref().map(|o| format!(" {o}")).unwrap_or_default(),
+                e.reason
+            ));
+        }
+    }
+    Ok(())
 }
