@@ -56,6 +56,8 @@ fn fields_read(group: &str, kind: &str) -> Option<Vec<String>> {
         ]),
         "Setting" if group == "longhorn.io" => owned(&["value"]),
         "Setting" => owned(&["value", "default"]),
+        "LoadBalancer" => owned(&["spec.workloadType", "spec.ipam", "status.address"]),
+        "IPPool" => owned(&["status.allocated"]),
         "Orphan" => owned(&[
             "spec.nodeID",
             "spec.orphanType",
