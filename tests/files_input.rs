@@ -50,6 +50,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
             "longhorn-orphaned-data longhorn-system/pvc-5f0c2d9e-8a41-4c7b-9e13-6d2a7b4c1f08 warning",
             "migration-annotation-stale team-b/default-9xq2c warning",
             "orphaned-guest-pvc rke2-guests/pvc-153f00a9-7334-4e0d-89f6-f009691dec50 warning",
+            "vm-disk-orphaned team-b/ci-runner-02-disk-1-m3q8x warning",
             "vm-name-breaks-migration sandbox/experiment-k8s-1-31-cilium-ebpf-kube-proxy-replacement-01 info",
             "vm-name-breaks-migration team-b/ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a error",
         ]
@@ -73,7 +74,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
     assert_eq!(orphan["reclaimableBytes"], 3 * 21474836480u64);
     assert_eq!(
         doc["summary"]["reclaimableBytes"],
-        3 * 21474836480u64 + 3 * 53687091200u64
+        3 * 21474836480u64 + 3 * 53687091200u64 + 3 * 42949672960u64
     );
     let stale = doc["findings"]
         .as_array()
@@ -99,7 +100,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("image-name-collision ·") && text.contains("12 findings: 4 errors, 6 warnings, 2 info"),
+        text.contains("image-name-collision ·") && text.contains("13 findings: 4 errors, 7 warnings, 2 info"),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));

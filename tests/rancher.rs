@@ -126,8 +126,12 @@ fn pvc_and_volume(ns: &str, pvc: &str, last_vm: &str) -> (Value, Value) {
 }
 
 fn scan(ns: &str, extra: &[&str]) -> Value {
+    scan_rule(ns, "orphaned-guest-pvc", extra)
+}
+
+fn scan_rule(ns: &str, rule: &str, extra: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-harvester-hygiene"))
-        .args(["scan", "-n", ns, "--rules", "orphaned-guest-pvc", "-o", "json"])
+        .args(["scan", "-n", ns, "--rules", rule, "-o", "json"])
         .args(extra)
         .env("KUBECONFIG", common::kubeconfig())
         .env("NO_COLOR", "1")
@@ -282,5 +286,64 @@ async fn rancher_proves_orphans_and_protects_living_guest_volumes() {
             .unwrap()
             .iter()
             .any(|g| g["kind"] == "Cluster" && g["reason"] == "failed")
+    );
+}
+
+/// `guest-cluster-leftovers` with Rancher's word: credentials of a cluster Rancher does not
+/// know are proven leftovers; a cluster Rancher still has (no VM right now: scaled to zero, or
+/// its machines being replaced) is not reported at all.
+#[tokio::test]
+async fn rancher_settles_guest_cluster_leftovers() {
+    common::ensure_namespace("longhorn-system").await;
+    let ns = namespace("rke2").await;
+    let gone = common::unique("gone");
+    let paused = common::unique("paused");
+    for sa in [&gone, &paused] {
+        create(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}})).await;
+        create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("{ns}-{sa}"), "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:cloudprovider"},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]}))
+        .await;
+        // The evidence that the cluster has no living VM: a detached volume whose last VM is gone.
+        let (p, v) = pvc_and_volume(
+            &ns,
+            &format!("pvc-{}", common::uuid()),
+            &format!("{sa}-pool1-5c6b7-q8w9e"),
+        );
+        create(p).await;
+        create(v).await;
+    }
+    let rule = "guest-cluster-leftovers";
+    let r = scan_rule(&ns, rule, &[]);
+    for sa in [&gone, &paused] {
+        let f = of(&r, sa).unwrap_or_else(|| panic!("{sa}: {r:#}"));
+        assert_eq!(f["severity"], "error", "{f:#}");
+        assert_eq!(f["confidence"], "likely", "{f:#}");
+    }
+
+    ensure_rancher_namespace("fleet-default").await;
+    rancher_create(
+        "/apis/provisioning.cattle.io/v1/namespaces/fleet-default/clusters",
+        json!({"apiVersion": "provisioning.cattle.io/v1", "kind": "Cluster",
+            "metadata": {"name": paused, "namespace": "fleet-default"},
+            "spec": {"kubernetesVersion": "v1.30.4+rke2r1", "cloudCredentialSecretName": "cattle-global-data:cc-harvester"},
+            "status": {"clusterName": "c-m-paused01", "ready": false, "observedGeneration": 1}}),
+    )
+    .await;
+    let rkc = rancher_kubeconfig().to_str().unwrap().to_string();
+    let r = scan_rule(&ns, rule, &["--rancher-kubeconfig", &rkc]);
+    let f = of(&r, &gone).unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(f["confidence"], "proven", "{f:#}");
+    assert!(has(f, &format!("rancher-cluster-gone:{gone}")), "{f:#}");
+    assert!(
+        f["message"].as_str().unwrap().contains("Rancher has no cluster"),
+        "{f:#}"
+    );
+    assert!(of(&r, &paused).is_none(), "Rancher still has {paused}: {r:#}");
+    assert!(
+        r.to_string()
+            .contains(&format!("Rancher still has cluster fleet-default/{paused}")),
+        "{r:#}"
     );
 }

@@ -83,7 +83,9 @@ impl Rule for GuestClusterLeftovers {
                   Rancher versions, built without the node driver's labels, or on older add-ons leave them with an \
                   address. IPPools record each address as allocated to <namespace>/<load balancer> \
                   (pkg/ipam/allocator.go); an allocation whose LoadBalancer is gone holds the address. Secrets are \
-                  never read. Report only.",
+                  never read. With --rancher-kubeconfig, Rancher's provisioning Clusters settle it: a cluster Rancher \
+                  still has is not reported (its VMs may be being replaced), one Rancher does not know makes the \
+                  finding proven. Report only.",
             affected: "every Harvester version with Rancher-provisioned guest clusters; LoadBalancer clean-up on VM removal \
                        needs a node driver that labels VMs (v1.0.2+) and Rancher v2.11+",
             upstream: &[
@@ -125,8 +127,18 @@ impl Rule for GuestClusterLeftovers {
                 let Credentials::Dead(why) = state else {
                     continue;
                 };
+                let rancher = RancherSays::about(inv, sa);
+                if let Some(RancherSays::Alive(ns_in_rancher)) = &rancher {
+                    // No VM is left, but Rancher still manages the cluster (scaled to zero, or its
+                    // machines are being replaced): its credentials are in use.
+                    out.notes.push(format!(
+                        "guest cluster {sa} ({ns}) has no living VM, but Rancher still has cluster \
+                         {ns_in_rancher}/{sa}: its credentials are not reported"
+                    ));
+                    continue;
+                }
                 dead.insert((ns, sa), why.clone());
-                if let Some(f) = self.credentials(ctx, &sas, ns, sa, &why) {
+                if let Some(f) = self.credentials(ctx, &sas, ns, sa, &why, rancher.as_ref()) {
                     out.findings.push(f);
                 }
             }
@@ -147,6 +159,7 @@ impl GuestClusterLeftovers {
         ns: &str,
         sa: &str,
         why: &str,
+        rancher: Option<&RancherSays>,
     ) -> Option<Finding> {
         let inv = ctx.inv;
         let names = |s: &crate::inventory::kinds::role_binding::Subject, d: Option<&str>| {
@@ -185,12 +198,13 @@ impl GuestClusterLeftovers {
         let msg = format!(
             "ServiceAccount {ns}/{sa} holds the Harvester credentials of guest cluster {sa}, which has no living VM \
              ({why}); bound by {}. Its token still works: anyone holding the dead cluster's kubeconfig can create, \
-             attach and delete volumes and load balancers in Harvester.",
+             attach and delete volumes and load balancers in Harvester.{}",
             if bindings.is_empty() {
                 "nothing any more".to_string()
             } else {
                 bindings.join(" and ")
-            }
+            },
+            rancher.map(RancherSays::sentence).unwrap_or_default()
         );
         let fix = format!(
             "Confirm the guest cluster {sa} is gone, then: kubectl -n {ns} delete serviceaccount {sa} (its token \
@@ -200,7 +214,10 @@ impl GuestClusterLeftovers {
                 .collect::<String>()
         );
         let mut f = match sa_obj {
-            Some(obj) => Finding::about(self, Severity::Error, obj, msg, fix).with_confidence(Confidence::Likely),
+            Some(obj) => Finding::about(self, Severity::Error, obj, msg, fix).with_confidence(match rancher {
+                Some(RancherSays::Gone) => Confidence::Proven,
+                _ => Confidence::Likely,
+            }),
             // ServiceAccounts were not read: the credentials may be gone already.
             None => {
                 let obj_rb = rbs.first().copied();
@@ -219,6 +236,9 @@ impl GuestClusterLeftovers {
             .with_title(format!("credentials of dead guest cluster {sa} still work"))
             .evidence(format!("dead-cluster:{sa}"))
             .evidence(why.to_string());
+        if let Some(r) = rancher {
+            f = f.evidence(r.evidence(sa));
+        }
         for b in &rbs {
             f = f.evidence(format!("rolebinding:{ns}/{}", b.metadata.name));
             f.related.push(b.object_ref());
@@ -321,8 +341,17 @@ impl GuestClusterLeftovers {
             if guests.living_vm_of(cluster).is_some() {
                 continue;
             }
+            let rancher = RancherSays::about(inv, cluster);
+            if matches!(rancher, Some(RancherSays::Alive(_))) {
+                continue;
+            }
             let mut evidence = vec![format!("cluster:{cluster}"), format!("no-living-vm:{cluster}")];
-            let (confidence, why) = if let Some(w) = dead.get(&(ns, cluster)) {
+            if let Some(r) = &rancher {
+                evidence.push(r.evidence(cluster));
+            }
+            let (confidence, why) = if matches!(rancher, Some(RancherSays::Gone)) {
+                (Confidence::Proven, format!("Rancher has no cluster {cluster}"))
+            } else if let Some(w) = dead.get(&(ns, cluster)) {
                 evidence.push(format!("dead-credentials:{cluster}({w})"));
                 (
                     Confidence::Likely,
@@ -465,6 +494,55 @@ impl GuestClusterLeftovers {
                 .chain(attributed.into_iter().collect::<BTreeSet<_>>())
                 .collect();
             out.findings.push(f);
+        }
+    }
+}
+
+/// What Rancher (`--rancher-kubeconfig`) says about a guest cluster, by the name its
+/// credentials and LoadBalancer labels carry: the provisioning cluster's name (or its
+/// management name, `c-m-…`). `None` without `--rancher-kubeconfig`.
+enum RancherSays {
+    /// Rancher manages it (the namespace of its provisioning Cluster).
+    Alive(String),
+    /// Rancher is deleting it.
+    Deleting,
+    /// Rancher has no cluster of that name: proof that it is gone.
+    Gone,
+    /// Rancher could not be read (why).
+    Unchecked(String),
+}
+
+impl RancherSays {
+    fn about(inv: &crate::inventory::Inventory, cluster: &str) -> Option<Self> {
+        let r = inv.rancher.as_ref()?;
+        if let Some(e) = &r.error {
+            return Some(Self::Unchecked(e.clone()));
+        }
+        let known = r
+            .clusters
+            .iter()
+            .filter(|c| c.name == cluster || c.management_name.as_deref() == Some(cluster))
+            .min_by_key(|c| c.deleting);
+        Some(match known {
+            Some(c) if !c.deleting => Self::Alive(c.namespace.clone()),
+            Some(_) => Self::Deleting,
+            None => Self::Gone,
+        })
+    }
+    fn evidence(&self, cluster: &str) -> String {
+        match self {
+            Self::Alive(_) => format!("rancher-cluster-alive:{cluster}"),
+            Self::Deleting => format!("rancher-cluster-deleting:{cluster}"),
+            Self::Gone => format!("rancher-cluster-gone:{cluster}"),
+            Self::Unchecked(_) => "rancher-unchecked".to_string(),
+        }
+    }
+    fn sentence(&self) -> String {
+        match self {
+            Self::Alive(_) => String::new(),
+            Self::Deleting => " Rancher is deleting the cluster.".to_string(),
+            Self::Gone => " Rancher has no cluster of that name: it is gone.".to_string(),
+            Self::Unchecked(e) => format!(" Rancher could not be asked ({e})."),
         }
     }
 }
