@@ -117,19 +117,7 @@ pub async fn dump(opts: &DumpOptions) -> Result<DumpSummary> {
     let kinds = crate::scan::kinds_for(&selected);
     let archive = is_archive(&opts.output);
     // Refuse to overwrite before touching the cluster.
-    if archive {
-        if opts.output.exists() {
-            return Err(write_err(&opts.output, "already exists (choose a new file)"));
-        }
-    } else if opts.output.exists() {
-        let empty = std::fs::read_dir(&opts.output)
-            .map_err(|e| write_err(&opts.output, e))?
-            .next()
-            .is_none();
-        if !empty {
-            return Err(write_err(&opts.output, "the directory is not empty"));
-        }
-    }
+    refuse_existing(&opts.output, archive)?;
     let (client, cluster) = live::connect(&opts.live).await?;
     let page = if opts.live.page_size == 0 {
         500
@@ -142,9 +130,54 @@ pub async fn dump(opts: &DumpOptions) -> Result<DumpSummary> {
     let mut listed = join_all(first.into_iter().map(|ops| list(&client, ops, ns, page))).await;
     listed.extend(join_all(last.into_iter().map(|ops| list(&client, ops, ns, page))).await);
 
-    // Coverage and gaps exactly as the live scan records them.
-    let mut inv = Inventory::new(opts.namespace.clone(), false);
-    for l in &mut listed {
+    let inv = recorded_inventory(opts.namespace.clone(), &mut listed);
+    let (mut files, entries) = kind_files(&listed, &inv)?;
+    let manifest = Manifest {
+        api_version: manifest::API_VERSION.into(),
+        kind: manifest::KIND.into(),
+        created_at: jiff::Timestamp::now().to_string(),
+        tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
+        cluster: Cluster {
+            server: cluster.server,
+            context: cluster.context,
+            kubernetes_version: cluster.kubernetes_version,
+        },
+        harvester_version: inv.harvester_version_raw.clone(),
+        namespace: opts.namespace.clone(),
+        rules: selected.iter().map(|r| r.id().to_string()).collect(),
+        kinds: entries,
+    };
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| write_err(&opts.output, e))?;
+    files.insert(0, (manifest::FILE.to_string(), bytes));
+    write_files(&opts.output, archive, &files)?;
+    Ok(DumpSummary {
+        path: opts.output.clone(),
+        manifest,
+    })
+}
+
+/// An existing archive, or a non-empty directory, is an error: the dump never overwrites.
+fn refuse_existing(output: &Path, archive: bool) -> Result<()> {
+    if archive {
+        if output.exists() {
+            return Err(write_err(output, "already exists (choose a new file)"));
+        }
+    } else if output.exists() {
+        let empty = std::fs::read_dir(output)
+            .map_err(|e| write_err(output, e))?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(write_err(output, "the directory is not empty"));
+        }
+    }
+    Ok(())
+}
+
+/// Coverage and gaps exactly as the live scan records them (the listings' gaps are moved in).
+fn recorded_inventory(namespace: Option<String>, listed: &mut [Listed]) -> Inventory {
+    let mut inv = Inventory::new(namespace, false);
+    for l in listed.iter_mut() {
         if l.gap.is_none() {
             let mut batch = l.ops.new_batch();
             for v in &l.items {
@@ -155,10 +188,14 @@ pub async fn dump(opts: &DumpOptions) -> Result<DumpSummary> {
         live::record(&mut inv, l.ops.info(), l.gap.take());
     }
     crate::scan::set_version(&mut inv, None);
+    inv
+}
 
+/// One `List` file per kind listed without a gap, and every kind's manifest entry.
+fn kind_files(listed: &[Listed], inv: &Inventory) -> Result<(Vec<(String, Vec<u8>)>, Vec<KindEntry>)> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut entries = Vec::new();
-    for l in &listed {
+    for l in listed {
         let info = l.ops.info();
         let gap = inv.gaps.iter().find(|g| g.kind.same(info));
         let (complete, namespaces) = match inv.coverage_of(info) {
@@ -185,36 +222,21 @@ pub async fn dump(opts: &DumpOptions) -> Result<DumpSummary> {
             skipped: l.skipped.clone(),
         });
     }
-    let manifest = Manifest {
-        api_version: manifest::API_VERSION.into(),
-        kind: manifest::KIND.into(),
-        created_at: jiff::Timestamp::now().to_string(),
-        tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
-        cluster: Cluster {
-            server: cluster.server,
-            context: cluster.context,
-            kubernetes_version: cluster.kubernetes_version,
-        },
-        harvester_version: inv.harvester_version_raw.clone(),
-        namespace: opts.namespace.clone(),
-        rules: selected.iter().map(|r| r.id().to_string()).collect(),
-        kinds: entries,
-    };
-    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| write_err(&opts.output, e))?;
-    files.insert(0, (manifest::FILE.to_string(), bytes));
+    Ok((files, entries))
+}
+
+/// The files into a `.tar.gz` (`archive`) or a directory, each written atomically.
+fn write_files(output: &Path, archive: bool, files: &[(String, Vec<u8>)]) -> Result<()> {
     if archive {
-        write_archive(&opts.output, &files)?;
+        write_archive(output, files)
     } else {
-        std::fs::create_dir_all(&opts.output).map_err(|e| write_err(&opts.output, e))?;
-        for (name, bytes) in &files {
-            let p = opts.output.join(name);
+        std::fs::create_dir_all(output).map_err(|e| write_err(output, e))?;
+        for (name, bytes) in files {
+            let p = output.join(name);
             crate::report::write_atomic(&p, bytes).map_err(|e| write_err(&p, e))?;
         }
+        Ok(())
     }
-    Ok(DumpSummary {
-        path: opts.output.clone(),
-        manifest,
-    })
 }
 
 /// A `.tar.gz` of `files`, written to a temporary file and renamed into place.

@@ -784,10 +784,10 @@ fn fixes_read_the_typed_input_the_rule_wrote() {
     );
     let actions = plan(&r.findings, &inv);
     assert_eq!(actions.len(), 1, "{actions:#?}");
-    let ActionKind::RetainAndDeletePvc { owned_snapshots, .. } = &actions[0].action else {
+    let ActionKind::RetainAndDeletePvc(fix) = &actions[0].action else {
         panic!("{:?}", actions[0].action);
     };
-    assert_eq!(owned_snapshots, &vec!["backup-snap-1".to_string()]);
+    assert_eq!(fix.owned_snapshots, vec!["backup-snap-1".to_string()]);
 
     // A stale quota annotation: the key comes from the typed input.
     let ann = "    harvesterhci.io/migrating-done: '{\"limits.cpu\":\"2\"}'\n";
@@ -808,7 +808,7 @@ fn fixes_read_the_typed_input_the_rule_wrote() {
     let actions = plan(&qr.findings, &qinv);
     assert_eq!(actions.len(), 1, "{actions:#?}");
     assert!(
-        matches!(&actions[0].action, ActionKind::RemoveQuotaAnnotation { key, .. } if key == "harvesterhci.io/migrating-done")
+        matches!(&actions[0].action, ActionKind::RemoveQuotaAnnotation(q) if q.key == "harvesterhci.io/migrating-done")
     );
 
     // The fixes read only the typed input: without it (a report from an older version, a

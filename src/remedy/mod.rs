@@ -8,14 +8,11 @@
 //! action is recorded in an audit log. Already gone counts as done, so re-running is safe.
 
 mod backup;
-pub mod openstack;
-pub mod purge;
-mod pvc;
 pub use crate::quantity;
-mod quota;
 pub mod staged;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use kube::Client;
 use serde::Serialize;
@@ -25,45 +22,108 @@ pub use backup::Backup;
 use crate::finding::fingerprint;
 use crate::inventory::Inventory;
 use crate::meta::ObjectRef;
-use crate::rules::{self, Finding, FixInput};
+use crate::rules::{self, Finding};
 
-/// What an action does.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum ActionKind {
-    /// Switch the bound PV to `Retain`, then delete the PVC: the data survives on a Released PV.
-    #[serde(rename_all = "camelCase")]
-    RetainAndDeletePvc {
-        persistent_volume: Option<String>,
-        owned_snapshots: Vec<String>,
-        attributed_by_label: bool,
-        /// The finding's confidence: `fix` plans `proven` and `likely`, the job only `proven`.
-        confidence: crate::rules::Confidence,
-    },
-    /// Remove a stale migration annotation (and subtract its ResourceList from `spec.hard`).
-    #[serde(rename_all = "camelCase")]
-    RemoveQuotaAnnotation {
-        key: String,
-        /// Kept in the contract for old reports; no longer planned (empty).
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        subtract_from_hard: BTreeMap<String, String>,
-        /// `spec.hard` values to write: the Rancher base plus the remaining entries.
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        set_hard: BTreeMap<String, String>,
-    },
-    /// Delete leftover import-controller resources: images, then volumes, then snapshots.
-    #[serde(rename_all = "camelCase")]
-    DeleteOpenstackResources {
-        source: String,
-        resources: Vec<openstack::Target>,
-    },
-    /// Nothing is done: the safe change cannot be determined, so a person must look (the
-    /// reason says what to check). Reported as `skipped` in every mode.
-    #[serde(rename_all = "camelCase")]
-    Manual { reason: String },
-    /// `--purge-retained-older-than`: set a retained PV back to `Delete` (its data goes).
-    #[serde(rename_all = "camelCase")]
-    PurgeRetainedPv { retained_at: String, retained_from: String },
+/// A fix: the data of the action it plans (its type's name, camelCase, is the action's `type`
+/// in the report), how it plans one from a finding, and how it carries it out. Add a fix with
+/// one file implementing this and one line in [`fixes!`].
+pub trait Fix: Sized {
+    /// The rules whose findings it plans for (empty: planned elsewhere, as the purge).
+    const RULES: &'static [&'static str];
+    /// Whether a fresh scan must still report the finding before it acts (the purge re-reads
+    /// the PV itself instead).
+    const RECHECK: bool = true;
+    /// Plan one action, or `ActionKind::Manual` saying why not; `None`: nothing to plan.
+    /// Decide from the finding's confidence and evidence, never its severity.
+    fn plan(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)>;
+    /// Keep only what the fresh finding `now` still calls for.
+    fn narrow(&mut self, _now: &Finding) {}
+    /// After narrowing: why nothing is left to do (checked before the resourceVersion).
+    fn nothing_left(&self) -> Option<String> {
+        None
+    }
+    /// Why it must not run now, judged on the fresh finding (after the generic checks).
+    fn recheck(&self, _now: &Finding, _opts: &ExecOptions<'_>) -> Option<String> {
+        None
+    }
+    /// Carry it out: re-read the object, check uid and resourceVersion, back it up
+    /// (`Backup::save`, `audit_before`) and send the change with `cx.dry_run` honoured.
+    fn apply(&self, cx: &mut Exec<'_>, action: &Action) -> impl Future<Output = StepResult> + Send;
+}
+
+/// The registry of fixes: one line per fix, `module::ActionType`. It declares the module, adds
+/// the action type to [`ActionKind`] (its variant is the type's name) and the fix to [`plan`],
+/// [`fixable`] and [`execute`].
+macro_rules! fixes {
+    ($($m:ident :: $t:ident),* $(,)?) => {
+        $(pub mod $m;)*
+
+        /// What an action does: one variant per fix (see each type's docs), and `manual`.
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(tag = "type", rename_all = "camelCase")]
+        pub enum ActionKind {
+            $($t($m::$t),)*
+            /// Nothing is done: the safe change cannot be determined, so a person must look (the
+            /// reason says what to check). Reported as `skipped` in every mode.
+            #[serde(rename_all = "camelCase")]
+            Manual { reason: String },
+        }
+
+        /// Each fix's rules and planner.
+        const PLANNERS: &[(&[&str], Planner)] = &[$((<$m::$t as Fix>::RULES, <$m::$t as Fix>::plan),)*];
+
+        impl ActionKind {
+            fn rechecked(&self) -> bool {
+                match self {
+                    $(ActionKind::$t(_) => <$m::$t as Fix>::RECHECK,)*
+                    ActionKind::Manual { .. } => true,
+                }
+            }
+            fn narrow(&mut self, now: &Finding) {
+                match self {
+                    $(ActionKind::$t(d) => d.narrow(now),)*
+                    ActionKind::Manual { .. } => {}
+                }
+            }
+            fn nothing_left(&self) -> Option<String> {
+                match self {
+                    $(ActionKind::$t(d) => d.nothing_left(),)*
+                    ActionKind::Manual { .. } => None,
+                }
+            }
+            fn recheck(&self, now: &Finding, opts: &ExecOptions<'_>) -> Option<String> {
+                match self {
+                    $(ActionKind::$t(d) => d.recheck(now, opts),)*
+                    ActionKind::Manual { .. } => None,
+                }
+            }
+            async fn apply(&self, cx: &mut Exec<'_>, action: &Action) -> StepResult {
+                match self {
+                    $(ActionKind::$t(d) => d.apply(cx, action).await,)*
+                    ActionKind::Manual { reason } => Ok((Status::Skipped, reason.clone())),
+                }
+            }
+        }
+    };
+}
+
+fixes! {
+    pvc::RetainAndDeletePvc,
+    quota::RemoveQuotaAnnotation,
+    openstack::DeleteOpenstackResources,
+    purge::PurgeRetainedPv,
+}
+
+/// What [`Fix::apply`] works with: the cluster, the mode, the backup, and connections made
+/// once per run.
+pub struct Exec<'a> {
+    pub client: &'a Client,
+    pub dry_run: bool,
+    pub backup: Option<&'a Backup>,
+    /// `--openstack-insecure`.
+    pub openstack_insecure: bool,
+    /// OpenStack connections per OpenstackSource, made on first use.
+    pub openstack: openstack::Connections,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,17 +197,9 @@ impl<'a> PlanContext<'a> {
     }
 }
 
-/// Fixable rules and their planners (one line per fixable rule).
-const PLANNERS: &[(&str, Planner)] = &[
-    (rules::orphaned_guest_pvc::ID, pvc::plan),
-    (rules::vm_disk_orphaned::ID, pvc::plan_vm_disk),
-    (rules::migration_annotation_stale::ID, quota::plan),
-    (rules::import_openstack_leak::ID, openstack::plan),
-];
-
 /// Is the rule fixable by `fix`?
 pub fn fixable(rule: &str) -> bool {
-    PLANNERS.iter().any(|(r, _)| *r == rule)
+    PLANNERS.iter().any(|(rules, _)| rules.contains(&rule))
 }
 
 /// One action per fixable finding.
@@ -155,7 +207,7 @@ pub fn plan(findings: &[Finding], inv: &Inventory) -> Vec<Action> {
     let ctx = PlanContext::new(inv);
     let mut actions = Vec::new();
     for f in findings {
-        let Some((_, planner)) = PLANNERS.iter().find(|(r, _)| *r == f.rule) else {
+        let Some((_, planner)) = PLANNERS.iter().find(|(rules, _)| rules.contains(&f.rule.as_str())) else {
             continue;
         };
         if let Some((action, description)) = planner(f, &ctx) {
@@ -194,9 +246,17 @@ pub async fn execute(
     confirm: &mut dyn FnMut(&Action) -> bool,
 ) -> Vec<ActionResult> {
     let mut out = Vec::new();
-    let mut conns = openstack::Connections::default();
+    let mut cx = Exec {
+        client,
+        dry_run: opts.mode == Mode::DryRunServer,
+        backup: opts.backup,
+        openstack_insecure: opts.openstack_insecure,
+        openstack: openstack::Connections::default(),
+    };
     for mut action in actions {
-        narrow(&mut action, fresh);
+        if let Some(now) = fresh.get(&action.fingerprint) {
+            action.action.narrow(now);
+        }
         let done = |status, detail: String| (status, detail);
         let (status, detail) = if let ActionKind::Manual { reason } = &action.action {
             done(Status::Skipped, reason.clone())
@@ -214,25 +274,7 @@ pub async fn execute(
             // No record, no change.
             done(Status::Failed, format!("cannot write the audit log ({e}): not changed"))
         } else {
-            let dry_run = opts.mode == Mode::DryRunServer;
-            let r = match &action.action {
-                ActionKind::RetainAndDeletePvc { .. } => pvc::apply(client, &action, dry_run, opts.backup).await,
-                ActionKind::RemoveQuotaAnnotation { .. } => quota::apply(client, &action, dry_run, opts.backup).await,
-                ActionKind::PurgeRetainedPv { .. } => purge::apply(client, &action, dry_run, opts.backup).await,
-                ActionKind::Manual { reason } => Ok((Status::Skipped, reason.clone())),
-                ActionKind::DeleteOpenstackResources { .. } => {
-                    openstack::apply(
-                        client,
-                        &mut conns,
-                        opts.openstack_insecure,
-                        &action,
-                        dry_run,
-                        opts.backup,
-                    )
-                    .await
-                }
-            };
-            match r {
+            match action.action.apply(&mut cx, &action).await {
                 Ok(ok) => ok,
                 Err(e) => done(Status::Failed, e),
             }
@@ -249,23 +291,10 @@ pub async fn execute(
     out
 }
 
-/// OpenStack actions act only on the resources the fresh scan still calls leftovers.
-fn narrow(action: &mut Action, fresh: &BTreeMap<String, Finding>) {
-    if let ActionKind::DeleteOpenstackResources { resources, .. } = &mut action.action
-        && let Some(now) = fresh.get(&action.fingerprint)
-    {
-        let still: &[openstack::Target] = match &now.fix_input {
-            Some(FixInput::OpenstackLeftovers { resources, .. }) => resources,
-            _ => &[],
-        };
-        resources.retain(|r| still.iter().any(|s| s.id == r.id));
-    }
-}
-
-/// Why an action must not run now, judged on the fresh scan.
+/// Why an action must not run now, judged on the fresh scan: the generic checks, then the
+/// fix's own ([`Fix::nothing_left`], [`Fix::recheck`]).
 fn recheck(action: &Action, fresh: &BTreeMap<String, Finding>, opts: &ExecOptions<'_>) -> Option<String> {
-    if let ActionKind::PurgeRetainedPv { .. } = action.action {
-        // Not a finding: the purge re-reads the PV and its claim itself just before acting.
+    if !action.action.rechecked() {
         return None;
     }
     let Some(now) = fresh.get(&action.fingerprint) else {
@@ -276,40 +305,13 @@ fn recheck(action: &Action, fresh: &BTreeMap<String, Finding>, opts: &ExecOption
     if now.object.uid != action.object.uid {
         return Some("the object was replaced since the plan (different uid): not touched".into());
     }
-    if let ActionKind::DeleteOpenstackResources { resources, .. } = &action.action
-        && resources.is_empty()
-    {
-        return Some("none of its OpenStack resources is a leftover on a fresh scan: not touched".into());
+    if let Some(reason) = action.action.nothing_left() {
+        return Some(reason);
     }
     if now.object.resource_version != action.object.resource_version {
         return Some("the object changed since the plan (resourceVersion differs): not touched; plan again".into());
     }
-    if let ActionKind::RetainAndDeletePvc { confidence, .. } = &action.action {
-        // The fresh finding must still carry the evidence the plan was made on.
-        if now.confidence < crate::rules::Confidence::Likely || now.confidence < *confidence {
-            return Some(format!(
-                "the evidence weakened since the plan (now {}): not touched",
-                now.confidence
-            ));
-        }
-        if let Some(e) = now
-            .evidence
-            .iter()
-            .find(|e| pvc::GUARD_EVIDENCE.iter().any(|g| e.starts_with(g)))
-        {
-            return Some(format!("a guest cluster may be alive ({e}): not touched"));
-        }
-    }
-    if let ActionKind::RetainAndDeletePvc { owned_snapshots, .. } = &action.action
-        && !owned_snapshots.is_empty()
-        && !opts.include_owned_snapshots
-    {
-        return Some(format!(
-            "it owns VolumeSnapshots ({}), which deleting it would delete: skipped (use --include-owned-snapshots)",
-            owned_snapshots.join(", ")
-        ));
-    }
-    None
+    action.action.recheck(now, opts)
 }
 
 /// Map a kube error on a write to a step result: 404 is done, 409 a failed precondition.
@@ -367,11 +369,11 @@ mod tests {
             rule: finding.rule.clone(),
             fingerprint: fingerprint(&finding),
             object,
-            action: ActionKind::RemoveQuotaAnnotation {
+            action: ActionKind::RemoveQuotaAnnotation(quota::RemoveQuotaAnnotation {
                 key: "harvesterhci.io/migrating-x".into(),
                 subtract_from_hard: BTreeMap::new(),
                 set_hard: BTreeMap::new(),
-            },
+            }),
             description: String::new(),
         };
         let fresh = BTreeMap::from([(action.fingerprint.clone(), finding)]);

@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
 
-use super::{Action, ActionKind, Backup, Status, StepResult};
+use super::{Action, ActionKind, Backup, Exec, Fix, PlanContext, Status, StepResult};
 use crate::openstack::client::Deleted;
 use crate::openstack::{self, Resource, ResourceKind};
 use crate::rules::{Confidence, Finding, FixInput};
@@ -28,7 +29,50 @@ const VOLUME_GONE_TIMEOUT: Duration = Duration::from_secs(300);
 /// One resource to delete, as the rule's [`FixInput::OpenstackLeftovers`] names it.
 pub use crate::finding::OpenstackResource as Target;
 
-pub fn plan(f: &Finding, _ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
+/// Delete leftover import-controller resources: images, then volumes, then snapshots.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOpenstackResources {
+    pub source: String,
+    pub resources: Vec<Target>,
+}
+
+impl Fix for DeleteOpenstackResources {
+    const RULES: &'static [&'static str] = &[crate::rules::import_openstack_leak::ID];
+
+    fn plan(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
+        plan(f, ctx)
+    }
+
+    /// Act only on the resources the fresh scan still calls leftovers.
+    fn narrow(&mut self, now: &Finding) {
+        let still: &[Target] = match &now.fix_input {
+            Some(FixInput::OpenstackLeftovers { resources, .. }) => resources,
+            _ => &[],
+        };
+        self.resources.retain(|r| still.iter().any(|s| s.id == r.id));
+    }
+
+    fn nothing_left(&self) -> Option<String> {
+        self.resources
+            .is_empty()
+            .then(|| "none of its OpenStack resources is a leftover on a fresh scan: not touched".into())
+    }
+
+    async fn apply(&self, cx: &mut Exec<'_>, _action: &Action) -> StepResult {
+        apply(
+            cx.client,
+            &mut cx.openstack,
+            cx.openstack_insecure,
+            self,
+            cx.dry_run,
+            cx.backup,
+        )
+        .await
+    }
+}
+
+fn plan(f: &Finding, _ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
     // Never on `possible` (e.g. leftovers whose import may exist in a namespace not read).
     if f.confidence == Confidence::Possible {
         return None;
@@ -54,7 +98,10 @@ pub fn plan(f: &Finding, _ctx: &super::PlanContext<'_>) -> Option<(ActionKind, S
         })
         .collect();
     let description = format!("delete from the OpenStack project of {source}: {}", list.join(", "));
-    Some((ActionKind::DeleteOpenstackResources { source, resources }, description))
+    Some((
+        ActionKind::DeleteOpenstackResources(DeleteOpenstackResources { source, resources }),
+        description,
+    ))
 }
 
 /// Connections per OpenstackSource, made on first use.
@@ -73,17 +120,15 @@ struct Tally {
     notes: Vec<String>,
 }
 
-pub async fn apply(
+async fn apply(
     kube: &kube::Client,
     conns: &mut Connections,
     insecure: bool,
-    action: &Action,
+    fix: &DeleteOpenstackResources,
     dry_run: bool,
     backup: Option<&Backup>,
 ) -> StepResult {
-    let ActionKind::DeleteOpenstackResources { source, resources } = &action.action else {
-        return Err("internal: not an OpenStack action".into());
-    };
+    let DeleteOpenstackResources { source, resources } = fix;
     let os = conns.connect(kube, source, insecure).await?;
     let present: BTreeMap<String, Resource> = os
         .list_import_resources()

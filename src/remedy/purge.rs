@@ -10,11 +10,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde::Serialize;
 use serde_json::json;
 
 use super::pvc::{RETAINED_AT, RETAINED_FROM};
-use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
+use super::{Action, ActionKind, Backup, Exec, Fix, PlanContext, Status, StepResult, write_error};
 use crate::meta::ObjectRef;
+use crate::rules::Finding;
 
 /// Retained PVs older than `older_than` whose claim no longer exists.
 /// With `namespace` (`-n`), only PVs retained from PVCs of that namespace.
@@ -83,10 +85,10 @@ pub async fn plan(
             description: format!(
                 "purge PV {name} (retained at {at} from PVC {from}): set reclaimPolicy Delete, so Kubernetes deletes its volume and data"
             ),
-            action: ActionKind::PurgeRetainedPv {
+            action: ActionKind::PurgeRetainedPv(PurgeRetainedPv {
                 retained_at: at.to_string(),
                 retained_from: from,
-            },
+            }),
         });
     }
     Ok(actions)
@@ -108,7 +110,30 @@ async fn claim_exists(client: &Client, pv: &PersistentVolume) -> Result<bool, St
     }
 }
 
-pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Option<&Backup>) -> StepResult {
+/// `--purge-retained-older-than`: set a retained PV back to `Delete` (its data goes).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeRetainedPv {
+    pub retained_at: String,
+    pub retained_from: String,
+}
+
+impl Fix for PurgeRetainedPv {
+    /// Not planned from findings: `fix --purge-retained-older-than` lists the PVs ([`plan`]).
+    const RULES: &'static [&'static str] = &[];
+    /// Not a finding: the purge re-reads the PV and its claim itself just before acting.
+    const RECHECK: bool = false;
+
+    fn plan(_: &Finding, _: &PlanContext<'_>) -> Option<(ActionKind, String)> {
+        None
+    }
+
+    async fn apply(&self, cx: &mut Exec<'_>, action: &Action) -> StepResult {
+        apply(cx.client, action, cx.dry_run, cx.backup).await
+    }
+}
+
+async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Option<&Backup>) -> StepResult {
     let pvs: Api<PersistentVolume> = Api::all(client.clone());
     let name = &action.object.name;
     let pv = match pvs.get_opt(name).await {

@@ -6,9 +6,10 @@
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim as K8sPvc};
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde::Serialize;
 use serde_json::json;
 
-use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
+use super::{Action, ActionKind, Backup, Exec, ExecOptions, Fix, PlanContext, Status, StepResult, write_error};
 use crate::inventory::kinds::PersistentVolumeClaim;
 use crate::inventory::kinds::virtual_machine::GUEST_CLUSTER_LABEL;
 use crate::rules::{Confidence, Finding, FixInput};
@@ -23,7 +24,59 @@ pub const GUARD_EVIDENCE: &[&str] = &[
     "unknown-kind:",
 ];
 
-pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
+/// Switch the bound PV to `Retain`, then delete the PVC: the data survives on a Released PV.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetainAndDeletePvc {
+    pub persistent_volume: Option<String>,
+    pub owned_snapshots: Vec<String>,
+    pub attributed_by_label: bool,
+    /// The finding's confidence: `fix` plans `proven` and `likely`, the job only `proven`.
+    pub confidence: Confidence,
+}
+
+impl Fix for RetainAndDeletePvc {
+    const RULES: &'static [&'static str] = &[crate::rules::orphaned_guest_pvc::ID, crate::rules::vm_disk_orphaned::ID];
+
+    fn plan(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
+        if f.rule == crate::rules::vm_disk_orphaned::ID {
+            plan_vm_disk(f, ctx)
+        } else {
+            plan(f, ctx)
+        }
+    }
+
+    fn recheck(&self, now: &Finding, opts: &ExecOptions<'_>) -> Option<String> {
+        // The fresh finding must still carry the evidence the plan was made on.
+        if now.confidence < Confidence::Likely || now.confidence < self.confidence {
+            return Some(format!(
+                "the evidence weakened since the plan (now {}): not touched",
+                now.confidence
+            ));
+        }
+        if let Some(e) = now
+            .evidence
+            .iter()
+            .find(|e| GUARD_EVIDENCE.iter().any(|g| e.starts_with(g)))
+        {
+            return Some(format!("a guest cluster may be alive ({e}): not touched"));
+        }
+        if !self.owned_snapshots.is_empty() && !opts.include_owned_snapshots {
+            return Some(format!(
+                "it owns VolumeSnapshots ({}), which deleting it would delete: skipped (use --include-owned-snapshots)",
+                self.owned_snapshots.join(", ")
+            ));
+        }
+        None
+    }
+
+    async fn apply(&self, cx: &mut Exec<'_>, action: &Action) -> StepResult {
+        apply(cx.client, action, self, cx.dry_run, cx.backup).await
+    }
+}
+
+/// `orphaned-guest-pvc`: `proven` and `likely` findings, behind the guest-cluster guard.
+fn plan(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
     let inv = ctx.inv;
     // Fixability comes from evidence, never from severity (a policy may override severities):
     // only `proven` and `likely` findings, i.e. unused, unreferenced and attributed to a dead
@@ -54,7 +107,7 @@ pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, St
 /// the volume's history names is gone, no VM, VMI, pod or image references the disk). The
 /// guest-cluster guard does not apply: a VM disk is named after its VM, not by a guest CSI
 /// driver; the fresh re-scan before acting re-checks every reference.
-pub fn plan_vm_disk(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
+fn plan_vm_disk(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
     if f.confidence < Confidence::Likely {
         return None;
     }
@@ -82,20 +135,24 @@ fn retain_and_delete(f: &Finding, pvc: &PersistentVolumeClaim) -> Option<(Action
     };
     let attributed_by_label = pvc.metadata.label(GUEST_CLUSTER_LABEL).is_some();
     Some((
-        ActionKind::RetainAndDeletePvc {
+        ActionKind::RetainAndDeletePvc(RetainAndDeletePvc {
             persistent_volume: pv,
             owned_snapshots,
             attributed_by_label,
             confidence: f.confidence,
-        },
+        }),
         description,
     ))
 }
 
-pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Option<&Backup>) -> StepResult {
-    let ActionKind::RetainAndDeletePvc { persistent_volume, .. } = &action.action else {
-        return Err("internal: not a PVC action".into());
-    };
+async fn apply(
+    client: &Client,
+    action: &Action,
+    fix: &RetainAndDeletePvc,
+    dry_run: bool,
+    backup: Option<&Backup>,
+) -> StepResult {
+    let persistent_volume = &fix.persistent_volume;
     let ns = action.object.namespace.as_deref().ok_or("PVC without namespace")?;
     let name = &action.object.name;
     let pvcs: Api<K8sPvc> = Api::namespaced(client.clone(), ns);

@@ -17,14 +17,40 @@ use k8s_openapi::api::core::v1::ResourceQuota as K8sQuota;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Client;
 use kube::api::{Api, PostParams};
+use serde::Serialize;
 
-use super::{Action, ActionKind, Backup, Status, StepResult, write_error};
+use super::{Action, ActionKind, Backup, Exec, Fix, PlanContext, Status, StepResult, write_error};
 use crate::inventory::kinds::ResourceQuota;
 use crate::quantity::format_milli;
 use crate::rules::migration_annotation_stale::{Hard, describe_lines, hard_scaled, hard_state};
 use crate::rules::{Finding, FixInput};
 
-pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, String)> {
+/// Remove a stale migration annotation (and subtract its ResourceList from `spec.hard`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoveQuotaAnnotation {
+    pub key: String,
+    /// Kept in the contract for old reports; no longer planned (empty).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subtract_from_hard: BTreeMap<String, String>,
+    /// `spec.hard` values to write: the Rancher base plus the remaining entries.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set_hard: BTreeMap<String, String>,
+}
+
+impl Fix for RemoveQuotaAnnotation {
+    const RULES: &'static [&'static str] = &[crate::rules::migration_annotation_stale::ID];
+
+    fn plan(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
+        plan(f, ctx)
+    }
+
+    async fn apply(&self, cx: &mut Exec<'_>, action: &Action) -> StepResult {
+        apply(cx.client, action, self, cx.dry_run, cx.backup).await
+    }
+}
+
+fn plan(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
     let inv = ctx.inv;
     let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
         q.metadata.namespace == f.object.namespace && q.metadata.name == f.object.name && q.metadata.uid == f.object.uid
@@ -50,11 +76,11 @@ pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, St
             )
         };
         Some((
-            ActionKind::RemoveQuotaAnnotation {
+            ActionKind::RemoveQuotaAnnotation(RemoveQuotaAnnotation {
                 key: key.clone(),
                 subtract_from_hard: BTreeMap::new(),
                 set_hard,
-            },
+            }),
             description,
         ))
     };
@@ -105,15 +131,18 @@ pub fn plan(f: &Finding, ctx: &super::PlanContext<'_>) -> Option<(ActionKind, St
     }
 }
 
-pub async fn apply(client: &Client, action: &Action, dry_run: bool, backup: Option<&Backup>) -> StepResult {
-    let ActionKind::RemoveQuotaAnnotation {
+async fn apply(
+    client: &Client,
+    action: &Action,
+    fix: &RemoveQuotaAnnotation,
+    dry_run: bool,
+    backup: Option<&Backup>,
+) -> StepResult {
+    let RemoveQuotaAnnotation {
         key,
         subtract_from_hard,
         set_hard,
-    } = &action.action
-    else {
-        return Err("internal: not a quota action".into());
-    };
+    } = fix;
     let ns = action
         .object
         .namespace

@@ -51,11 +51,8 @@ pub async fn run(
             // The job acts only on proven findings (the PVC's own cluster label names a dead
             // cluster), never on inferred ones.
             matches!(
-                a.action,
-                ActionKind::RetainAndDeletePvc {
-                    confidence: crate::rules::Confidence::Proven,
-                    ..
-                }
+                &a.action,
+                ActionKind::RetainAndDeletePvc(p) if p.confidence == crate::rules::Confidence::Proven
             )
         })
         .collect();

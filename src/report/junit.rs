@@ -38,6 +38,12 @@ fn case_name(f: &Finding) -> String {
     format!("{}/{}/{}", o.namespace.as_deref().unwrap_or(""), o.kind, o.name)
 }
 
+/// `-o junit`.
+pub const FORMAT: super::FormatSpec = super::FormatSpec {
+    name: "junit",
+    render: |r, o, out| out.write_all(document(r, o.fail_on).as_bytes()),
+};
+
 pub fn document(report: &Report, fail_on: FailOn) -> String {
     let mut suites = String::new();
     let (mut tests, mut failures, mut skipped) = (0usize, 0usize, 0usize);

@@ -283,61 +283,80 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitStatus {
     }
 }
 
-/// Output formats (`-o`).
+/// An output format (`-o`): its name in [`FORMATS`]. The built-in ones other code branches on
+/// are constants (`Format::Table`, ...); a new format needs none, only its [`FormatSpec`] line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Wide,
-    Json,
-    Yaml,
+pub struct Format(&'static str);
+
+#[allow(non_upper_case_globals)]
+impl Format {
+    pub const Table: Format = Format(table::TABLE.name);
+    pub const Wide: Format = Format(table::WIDE.name);
+    pub const Json: Format = Format(JSON.name);
+    pub const Yaml: Format = Format(YAML.name);
     /// SARIF 2.1.0 (code scanning).
-    Sarif,
+    pub const Sarif: Format = Format(sarif::FORMAT.name);
     /// JUnit XML (CI test reports).
-    Junit,
+    pub const Junit: Format = Format(junit::FORMAT.name);
+
+    /// Its `-o` name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
 }
 
 /// A renderer: the report, the render options, where to write.
 pub type Renderer = fn(&Report, &RenderOptions, &mut dyn Write) -> std::io::Result<()>;
 
-/// Every output format: its `-o` name and its renderer. To add one: its renderer file, a
-/// [`Format`] variant and one line here (`-o` parsing and [`render`] read this list).
-pub static FORMATS: &[(Format, &str, Renderer)] = &[
-    (Format::Table, "table", |r, o, out| table::render(r, false, o.term, out)),
-    (Format::Wide, "wide", |r, o, out| table::render(r, true, o.term, out)),
-    (Format::Json, "json", |r, _, out| {
+/// One output format: its `-o` name and its renderer, declared next to the renderer.
+pub struct FormatSpec {
+    pub name: &'static str,
+    pub render: Renderer,
+}
+
+/// `-o json`: the report contract, pretty-printed.
+pub const JSON: FormatSpec = FormatSpec {
+    name: "json",
+    render: |r, _, out| {
         serde_json::to_writer_pretty(&mut *out, r)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
-    }),
-    (Format::Yaml, "yaml", |r, _, out| {
+    },
+};
+
+/// `-o yaml`: the same document as YAML.
+pub const YAML: FormatSpec = FormatSpec {
+    name: "yaml",
+    render: |r, _, out| {
         serde_saphyr::to_string(r)
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|text| out.write_all(text.as_bytes()))
-    }),
-    (Format::Sarif, "sarif", |r, o, out| {
-        serde_json::to_writer_pretty(&mut *out, &sarif::document(r, o))
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    }),
-    (Format::Junit, "junit", |r, o, out| {
-        out.write_all(junit::document(r, o.fail_on).as_bytes())
-    }),
-];
+    },
+};
 
-impl Format {
-    /// Its `-o` name.
-    pub fn name(self) -> &'static str {
-        FORMATS.iter().find(|f| f.0 == self).map_or("?", |f| f.1)
-    }
-}
+/// Every output format, in the order `-o` errors list them. To add one: its file in
+/// `src/report/` with a `FormatSpec` constant, and one line here (`-o` parsing, errors and
+/// [`render`] read this list).
+pub static FORMATS: &[&FormatSpec] = &[
+    &table::TABLE,
+    &table::WIDE,
+    &JSON,
+    &YAML,
+    &sarif::FORMAT,
+    &junit::FORMAT,
+];
 
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        FORMATS.iter().find(|f| f.1 == s).map(|f| f.0).ok_or_else(|| {
-            let names: Vec<&str> = FORMATS.iter().map(|f| f.1).collect();
-            format!("unknown output format {s:?} (expected one of {})", names.join(", "))
-        })
+        FORMATS
+            .iter()
+            .find(|f| f.name == s)
+            .map(|f| Format(f.name))
+            .ok_or_else(|| {
+                let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
+                format!("unknown output format {s:?} (expected one of {})", names.join(", "))
+            })
     }
 }
 
@@ -383,8 +402,8 @@ impl RenderOptions {
 /// Write `report` in `format`. Tables take the width and colour of `opts.term`. A reader
 /// that stops early (`| head`) is not an error, as with kubectl.
 pub fn render(report: &Report, format: Format, opts: &RenderOptions, out: &mut dyn Write) -> Result<()> {
-    let result = match FORMATS.iter().find(|f| f.0 == format) {
-        Some((_, _, renderer)) => renderer(report, opts, out),
+    let result = match FORMATS.iter().find(|f| f.name == format.name()) {
+        Some(spec) => (spec.render)(report, opts, out),
         None => Err(std::io::Error::other("no renderer registered")),
     };
     match result {
@@ -401,27 +420,31 @@ pub fn render(report: &Report, format: Format, opts: &RenderOptions, out: &mut d
 mod tests {
     use super::*;
 
-    /// Every variant is registered once and its name parses back to it. The match has no
-    /// wildcard, so a new variant does not compile until it is listed here, and then this test
-    /// fails until it has its line in `FORMATS`.
+    /// Every format is registered once, its name parses back to it, and the built-in constants
+    /// name registered formats.
     #[test]
     fn every_format_is_registered_once() {
-        let all = [
+        for spec in FORMATS {
+            assert_eq!(
+                FORMATS.iter().filter(|e| e.name == spec.name).count(),
+                1,
+                "{}",
+                spec.name
+            );
+            let f: Format = spec.name.parse().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(f.name(), spec.name);
+        }
+        for f in [
             Format::Table,
             Format::Wide,
             Format::Json,
             Format::Yaml,
             Format::Sarif,
             Format::Junit,
-        ];
-        for f in all {
-            match f {
-                Format::Table | Format::Wide | Format::Json | Format::Yaml | Format::Sarif | Format::Junit => {}
-            }
-            assert_eq!(FORMATS.iter().filter(|e| e.0 == f).count(), 1, "{f:?}");
+        ] {
             assert_eq!(f.name().parse::<Format>(), Ok(f));
         }
-        assert_eq!(FORMATS.len(), all.len());
+        assert_eq!(FORMATS.len(), 6);
         assert!("xml".parse::<Format>().is_err_and(|e| e.contains("table, wide, json")));
     }
 }

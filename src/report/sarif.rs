@@ -109,6 +109,16 @@ fn rule_entry(id: &str, help: Option<&RuleHelp>, fallback_summary: &str, severit
 }
 
 /// The SARIF log of `report`.
+/// `-o sarif`.
+pub const FORMAT: super::FormatSpec = super::FormatSpec {
+    name: "sarif",
+    render: |r, o, out| {
+        serde_json::to_writer_pretty(&mut *out, &document(r, o))
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    },
+};
+
 pub fn document(report: &Report, opts: &RenderOptions) -> Value {
     let ids: Vec<&str> = report.rules.iter().map(|r| r.id.as_str()).collect();
     let rules: Vec<Value> = report

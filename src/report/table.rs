@@ -239,6 +239,18 @@ fn status_word(s: RuleStatus) -> &'static str {
     }
 }
 
+/// `-o table`: the findings table, fitted to the terminal.
+pub const TABLE: super::FormatSpec = super::FormatSpec {
+    name: "table",
+    render: |r, o, out| render(r, false, o.term, out),
+};
+
+/// `-o wide`: the table with every column.
+pub const WIDE: super::FormatSpec = super::FormatSpec {
+    name: "wide",
+    render: |r, o, out| render(r, true, o.term, out),
+};
+
 pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
     let width = term.width;
     let version = report.harvester_version.clone().unwrap_or_else(|| "unknown".into());

@@ -381,16 +381,8 @@ impl Rule for ImageMutableUrl {
                 .as_ref()
                 .and_then(|p| p.get(url))
                 .map(|p| probe_verdict(img, p));
-            let marker = match mutable_marker(url).or_else(|| extra_marker(url, extra)) {
-                Some(m) => m,
-                // No pattern, but the probe proves it moved or went away.
-                None => match &probed {
-                    Some(v) if v.proven => Marker {
-                        what: "file, which the probe found changed or gone upstream,".into(),
-                        evidence: "probed".into(),
-                    },
-                    _ => continue,
-                },
+            let Some(marker) = marker_of(url, extra, probed.as_ref()) else {
+                continue;
             };
             let id = img.image_id();
             let bi = inv
@@ -398,22 +390,7 @@ impl Rule for ImageMutableUrl {
                 .iter()
                 .find(|b| b.image_id() == Some(id.as_str()) && b.metadata.namespace.as_deref() == Some(LONGHORN_NS));
 
-            let mut msg = format!(
-                "VirtualMachineImage {id} downloads {url}, whose {} points at a moving target. If every copy \
-                 of its Longhorn BackingImage is lost, Longhorn downloads the URL again, the new file's checksum no \
-                 longer matches the recorded one, and the copy is marked failed: the image cannot be recovered.",
-                marker.what
-            );
-            if let Some(v) = single_copy {
-                msg.push_str(&format!(
-                    " Harvester {v} (before v1.4.0) does not ask Longhorn for more than one copy of the BackingImage \
-                     (minNumberOfCopies came with harvester/harvester#5897): losing the one disk that holds it is \
-                     enough."
-                ));
-            }
-            if img.spec.checksum.is_empty() {
-                msg.push_str(" spec.checksum is not set, so nothing pins the content.");
-            }
+            let mut msg = risk_message(img, &id, &marker, single_copy);
             let mut severity = Severity::Warning;
             let mut confidence = Confidence::Likely;
             let mut evidence = vec![marker.evidence.clone()];
@@ -424,25 +401,7 @@ impl Rule for ImageMutableUrl {
             match bi {
                 Some(bi) => {
                     related.push(bi.object_ref());
-                    let mut broken = Vec::new();
-                    for (disk, d) in &bi.status.disk_file_status_map {
-                        let mismatch = is_checksum_mismatch(&d.message);
-                        let failed = matches!(d.state.as_str(), "failed" | "failed-and-cleanup");
-                        if !mismatch && !failed {
-                            continue;
-                        }
-                        if failed {
-                            evidence.push(format!("failed-copy:{disk}"));
-                        }
-                        if mismatch && !evidence.iter().any(|e| e == "checksum-mismatch") {
-                            evidence.push("checksum-mismatch".to_string());
-                        }
-                        broken.push(if d.message.is_empty() {
-                            format!("disk {disk}: {}", d.state)
-                        } else {
-                            format!("disk {disk}: {} ({})", d.state, shorten_hex(&d.message))
-                        });
-                    }
+                    let broken = broken_copies(bi, &mut evidence);
                     if !broken.is_empty() {
                         severity = Severity::Error;
                         confidence = Confidence::Proven;
@@ -480,13 +439,7 @@ impl Rule for ImageMutableUrl {
                 pinned_hint(url)
             );
             let mut f = Finding::about(self, severity, img, msg, remediation)
-                .with_title(if let Some(t) = probed_title {
-                    t
-                } else if severity == Severity::Error {
-                    format!("moving URL ({}): a BackingImage copy already failed", marker.what)
-                } else {
-                    format!("moving URL ({}): lost for good if every copy fails", marker.what)
-                })
+                .with_title(probed_title.unwrap_or_else(|| title(severity, &marker)))
                 .with_confidence(confidence);
             for e in evidence {
                 f = f.evidence(e);
@@ -495,6 +448,75 @@ impl Rule for ImageMutableUrl {
             out.findings.push(f);
         }
         out
+    }
+}
+
+/// The URL's moving part, by pattern or `extraPatterns`; without one, a probe that proves the
+/// file moved or went away still makes it a finding.
+fn marker_of(url: &str, extra: &[String], probed: Option<&ProbeVerdict>) -> Option<Marker> {
+    match mutable_marker(url).or_else(|| extra_marker(url, extra)) {
+        Some(m) => Some(m),
+        None => match probed {
+            Some(v) if v.proven => Some(Marker {
+                what: "file, which the probe found changed or gone upstream,".into(),
+                evidence: "probed".into(),
+            }),
+            _ => None,
+        },
+    }
+}
+
+/// The risk, for every such image: what happens when every copy is lost.
+fn risk_message(img: &VirtualMachineImage, id: &str, marker: &Marker, single_copy: Option<&Version>) -> String {
+    let url = img.spec.url.as_str();
+    let mut msg = format!(
+        "VirtualMachineImage {id} downloads {url}, whose {} points at a moving target. If every copy \
+         of its Longhorn BackingImage is lost, Longhorn downloads the URL again, the new file's checksum no \
+         longer matches the recorded one, and the copy is marked failed: the image cannot be recovered.",
+        marker.what
+    );
+    if let Some(v) = single_copy {
+        msg.push_str(&format!(
+            " Harvester {v} (before v1.4.0) does not ask Longhorn for more than one copy of the BackingImage \
+             (minNumberOfCopies came with harvester/harvester#5897): losing the one disk that holds it is \
+             enough."
+        ));
+    }
+    if img.spec.checksum.is_empty() {
+        msg.push_str(" spec.checksum is not set, so nothing pins the content.");
+    }
+    msg
+}
+
+/// The BackingImage's failed or checksum-mismatched copies, one line each; each is evidence.
+fn broken_copies(bi: &BackingImage, evidence: &mut Vec<String>) -> Vec<String> {
+    let mut broken = Vec::new();
+    for (disk, d) in &bi.status.disk_file_status_map {
+        let mismatch = is_checksum_mismatch(&d.message);
+        let failed = matches!(d.state.as_str(), "failed" | "failed-and-cleanup");
+        if !mismatch && !failed {
+            continue;
+        }
+        if failed {
+            evidence.push(format!("failed-copy:{disk}"));
+        }
+        if mismatch && !evidence.iter().any(|e| e == "checksum-mismatch") {
+            evidence.push("checksum-mismatch".to_string());
+        }
+        broken.push(if d.message.is_empty() {
+            format!("disk {disk}: {}", d.state)
+        } else {
+            format!("disk {disk}: {} ({})", d.state, shorten_hex(&d.message))
+        });
+    }
+    broken
+}
+
+fn title(severity: Severity, marker: &Marker) -> String {
+    if severity == Severity::Error {
+        format!("moving URL ({}): a BackingImage copy already failed", marker.what)
+    } else {
+        format!("moving URL ({}): lost for good if every copy fails", marker.what)
     }
 }
 
@@ -538,32 +560,12 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
             content_length,
             ..
         } => {
-            let mut evidence = vec![format!("probe:{method}")];
-            if let Some(f) = final_url {
-                evidence.push(format!("redirected-to:{f}"));
-            }
-            if let Some(lm) = last_modified {
-                evidence.push(format!("upstream-last-modified:{lm}"));
-            }
-            if let Some(e) = etag {
-                evidence.push(format!("upstream-etag:{e}"));
-            }
-            if let Some(n) = content_length {
-                evidence.push(format!("upstream-content-length:{n}"));
-            }
+            let mut evidence = probe_evidence(method, final_url, last_modified, etag, content_length);
             let size = img.size_bytes();
             let lm_ts = crate::meta::parse_time(last_modified.as_deref());
             let newer = matches!((lm_ts, imported_ts), (Some(l), Some(i)) if l > i);
             let resized = matches!((content_length, size), (Some(n), Some(s)) if *n != s);
-            let facts = [
-                last_modified.as_ref().map(|l| format!("Last-Modified {l}")),
-                etag.as_ref().map(|e| format!("ETag {e}")),
-                content_length.map(|n| format!("Content-Length {n}")),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ");
+            let facts = probe_facts(last_modified, etag, content_length);
             if newer || resized {
                 let when = last_modified.clone().unwrap_or_else(|| "an unknown date".into());
                 let mut sentence = format!(
@@ -619,6 +621,43 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
             }
         }
     }
+}
+
+/// What the probe answered, as evidence.
+fn probe_evidence(
+    method: &str,
+    final_url: &Option<String>,
+    last_modified: &Option<String>,
+    etag: &Option<String>,
+    content_length: &Option<u64>,
+) -> Vec<String> {
+    let mut evidence = vec![format!("probe:{method}")];
+    if let Some(f) = final_url {
+        evidence.push(format!("redirected-to:{f}"));
+    }
+    if let Some(lm) = last_modified {
+        evidence.push(format!("upstream-last-modified:{lm}"));
+    }
+    if let Some(e) = etag {
+        evidence.push(format!("upstream-etag:{e}"));
+    }
+    if let Some(n) = content_length {
+        evidence.push(format!("upstream-content-length:{n}"));
+    }
+    evidence
+}
+
+/// The probe's headers for a sentence: `Last-Modified …, ETag …, Content-Length …`.
+fn probe_facts(last_modified: &Option<String>, etag: &Option<String>, content_length: &Option<u64>) -> String {
+    [
+        last_modified.as_ref().map(|l| format!("Last-Modified {l}")),
+        etag.as_ref().map(|e| format!("ETag {e}")),
+        content_length.map(|n| format!("Content-Length {n}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// The two Longhorn checksum-mismatch messages: longhorn-manager

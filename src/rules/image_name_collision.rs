@@ -276,39 +276,14 @@ impl ImageNameCollision {
                 }
                 let others: Vec<&VirtualMachineImage> = group.iter().filter(|&&j| j != i).map(|&j| images[j]).collect();
                 let other_names: Vec<String> = others.iter().map(|o| o.image_id()).collect();
-                let mut msg = if *new_naming {
-                    format!(
-                        "VirtualMachineImage {} shares the legacy cluster-scoped StorageClass {class} with {}: before \
-                         v1.8.0-rc2 Harvester named an image's class after the image name only, ignoring the \
-                         namespace, and the class keeps that name after the upgrade.",
-                        img.image_id(),
-                        other_names.join(", "),
-                    )
-                } else {
-                    format!(
-                        "VirtualMachineImage {} shares the cluster-scoped StorageClass {class} with {}: Harvester \
-                         before v1.8.0-rc2 names an image's class after the image name only, ignoring the namespace.",
-                        img.image_id(),
-                        other_names.join(", "),
-                    )
-                };
+                let mut msg = shared_opening(img, class, &other_names, *new_naming);
                 let served = lookup.served_by(class);
                 msg.push(' ');
                 msg.push_str(&served.sentence(class));
                 let (pvc_text, pvc_count) = pvc_sentence(inv, class);
                 msg.push(' ');
                 msg.push_str(&pvc_text);
-                msg.push_str(
-                    " While any PVC uses the class, deleting either image is refused, and re-initialising or \
-                     deleting one re-points or removes the class the other relies on.",
-                );
-                if *new_naming {
-                    msg.push_str(
-                        " On v1.8 an image of this name created after the upgrade deletes the legacy class and \
-                         re-creates it for itself: if one of these images was created on v1.8, the image the class \
-                         serves took it over from the others.",
-                    );
-                }
+                msg.push_str(&shared_consequence(*new_naming));
                 let confidence = if all_from_status {
                     Confidence::Proven
                 } else if version.is_some() {
@@ -806,6 +781,42 @@ fn pvc_sentence(inv: &Inventory, class: &str) -> (String, (usize, bool)) {
         ),
     };
     (text, (pvcs.len(), exact))
+}
+
+/// The first sentence of a shared-class finding: which images share it and why.
+fn shared_opening(img: &VirtualMachineImage, class: &str, other_names: &[String], new_naming: bool) -> String {
+    if new_naming {
+        format!(
+            "VirtualMachineImage {} shares the legacy cluster-scoped StorageClass {class} with {}: before \
+             v1.8.0-rc2 Harvester named an image's class after the image name only, ignoring the \
+             namespace, and the class keeps that name after the upgrade.",
+            img.image_id(),
+            other_names.join(", "),
+        )
+    } else {
+        format!(
+            "VirtualMachineImage {} shares the cluster-scoped StorageClass {class} with {}: Harvester \
+             before v1.8.0-rc2 names an image's class after the image name only, ignoring the namespace.",
+            img.image_id(),
+            other_names.join(", "),
+        )
+    }
+}
+
+/// What sharing the class leads to (and, on v1.8, how a new image takes it over).
+fn shared_consequence(new_naming: bool) -> String {
+    let mut text = String::from(
+        " While any PVC uses the class, deleting either image is refused, and re-initialising or \
+         deleting one re-points or removes the class the other relies on.",
+    );
+    if new_naming {
+        text.push_str(
+            " On v1.8 an image of this name created after the upgrade deletes the legacy class and \
+             re-creates it for itself: if one of these images was created on v1.8, the image the class \
+             serves took it over from the others.",
+        );
+    }
+    text
 }
 
 #[cfg(test)]

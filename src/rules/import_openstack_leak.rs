@@ -616,95 +616,12 @@ impl<'a> Leftovers<'a> {
                 let import = imports.iter().find(|i| {
                     i.is_openstack() && i.spec.virtual_machine_name == vm && i.source_key().as_deref() == Some(source)
                 });
-                let (ns, name) = source.split_once('/').unwrap_or(("", source));
-                let source_ref = ObjectRef {
-                    api_version: "migration.harvesterhci.io/v1beta1".into(),
-                    kind: "OpenstackSource".into(),
-                    namespace: Some(ns.to_string()),
-                    name: name.to_string(),
-                    ..ObjectRef::default()
-                };
+                let source_ref = source_key_ref(source);
                 let f = match import {
-                    Some(imp) => {
-                        // Final, or exported and past the OpenStack side (a diskImageFailed
-                        // resubmit keeps VMExported and exports nothing again).
-                        let state = if imp.is_final() {
-                            format!("finished ({})", imp.status.import_status)
-                        } else {
-                            format!(
-                                "exported (VMExported; now {}, and a disk-image resubmit exports nothing again)",
-                                imp.status.import_status
-                            )
-                        };
-                        let msg = format!(
-                            "VirtualMachineImport {} of OpenStack VM {vm:?} {state}, but {} of its VM's exports \
-                             are still in the OpenStack project of {source} (a controller restart mid-export, an \
-                             earlier failed attempt, or a cleanup that did not complete): {}.",
-                            imp.metadata.name,
-                            plural(found.len(), "resource"),
-                            describe(&found)
-                        );
-                        let mut f = concrete(rule, imp, msg, &source_ref, &found).with_confidence(Confidence::Likely);
-                        f.evidence = vec![format!("import-status:{}", imp.status.import_status)];
-                        if imp.exported() {
-                            f.evidence.push("exported".into());
-                        }
-                        f.evidence.extend(found.iter().map(|r| fact(r)));
-                        f
-                    }
+                    Some(imp) => finished_leftovers(rule, imp, vm, source, &source_ref, &found),
                     None if ctx.options::<Options>(ID).without_import => {
-                        // Imports in namespaces not read may exist (and may still be exporting):
-                        // unknown coverage is not absence.
                         let imports_known = ctx.inv.covers_all(info::<VirtualMachineImport>());
-                        let (severity, confidence, evidence, claim) = if imports_known {
-                            (
-                                Severity::Warning,
-                                Confidence::Likely,
-                                "no-import-in-cluster",
-                                "no import of that VM exists in this cluster any more".to_string(),
-                            )
-                        } else {
-                            (
-                                Severity::Info,
-                                Confidence::Possible,
-                                "unknown-kind:VirtualMachineImport",
-                                "no import of that VM was seen, but VirtualMachineImports were not read in every \
-                                 namespace (unknown-kind:VirtualMachineImport), so one may exist"
-                                    .to_string(),
-                            )
-                        };
-                        let msg = format!(
-                            "{} made by the vm-import-controller for VM {vm:?} are in the OpenStack project of \
-                             {source}, and {claim}: {}. Another cluster sharing the project may own them; check \
-                             before deleting.",
-                            plural(found.len(), "resource"),
-                            describe(&found)
-                        );
-                        let mut f = Finding {
-                            rule: ID.to_string(),
-                            severity,
-                            confidence,
-                            evidence: vec![evidence.into()],
-                            reclaimable_bytes: None,
-                            object: source_ref.clone(),
-                            title: crate::finding::shorten_end(
-                                &format!(
-                                    "{} of VM {vm:?} in OpenStack, no import of it seen",
-                                    plural(found.len(), "leftover")
-                                ),
-                                crate::finding::TITLE_MAX,
-                            ),
-                            message: msg,
-                            remediation: rule.explain().remediation.to_string(),
-                            related: Vec::new(),
-                            origin: None,
-                            details: BTreeMap::new(),
-                            fix_input: None,
-                            exemption: None,
-                        };
-                        f.evidence.extend(found.iter().map(|r| fact(r)));
-                        attach(&mut f, source, vm, &found);
-                        f
+                        unimported_leftovers(rule, imports_known, vm, source, source_ref, &found)
                     }
                     None => {
                         skipped_without_import += found.len();
@@ -722,6 +639,117 @@ impl<'a> Leftovers<'a> {
             ));
         }
     }
+}
+
+/// The OpenstackSource `namespace/name` as the object a finding is about.
+fn source_key_ref(source: &str) -> ObjectRef {
+    let (ns, name) = source.split_once('/').unwrap_or(("", source));
+    ObjectRef {
+        api_version: "migration.harvesterhci.io/v1beta1".into(),
+        kind: "OpenstackSource".into(),
+        namespace: Some(ns.to_string()),
+        name: name.to_string(),
+        ..ObjectRef::default()
+    }
+}
+
+/// Leftovers of a finished (or exported) import still in the OpenStack project.
+fn finished_leftovers(
+    rule: &ImportOpenstackLeak,
+    imp: &VirtualMachineImport,
+    vm: &str,
+    source: &str,
+    source_ref: &ObjectRef,
+    found: &[&Resource],
+) -> Finding {
+    // Final, or exported and past the OpenStack side (a diskImageFailed
+    // resubmit keeps VMExported and exports nothing again).
+    let state = if imp.is_final() {
+        format!("finished ({})", imp.status.import_status)
+    } else {
+        format!(
+            "exported (VMExported; now {}, and a disk-image resubmit exports nothing again)",
+            imp.status.import_status
+        )
+    };
+    let msg = format!(
+        "VirtualMachineImport {} of OpenStack VM {vm:?} {state}, but {} of its VM's exports \
+         are still in the OpenStack project of {source} (a controller restart mid-export, an \
+         earlier failed attempt, or a cleanup that did not complete): {}.",
+        imp.metadata.name,
+        plural(found.len(), "resource"),
+        describe(found)
+    );
+    let mut f = concrete(rule, imp, msg, source_ref, found).with_confidence(Confidence::Likely);
+    f.evidence = vec![format!("import-status:{}", imp.status.import_status)];
+    if imp.exported() {
+        f.evidence.push("exported".into());
+    }
+    f.evidence.extend(found.iter().map(|r| fact(r)));
+    f
+}
+
+/// Leftovers of a VM no import in this cluster names (`withoutImport`); `possible` when imports
+/// were not read everywhere.
+fn unimported_leftovers(
+    rule: &ImportOpenstackLeak,
+    imports_known: bool,
+    vm: &str,
+    source: &str,
+    source_ref: ObjectRef,
+    found: &[&Resource],
+) -> Finding {
+    // Imports in namespaces not read may exist (and may still be exporting):
+    // unknown coverage is not absence.
+    let (severity, confidence, evidence, claim) = if imports_known {
+        (
+            Severity::Warning,
+            Confidence::Likely,
+            "no-import-in-cluster",
+            "no import of that VM exists in this cluster any more".to_string(),
+        )
+    } else {
+        (
+            Severity::Info,
+            Confidence::Possible,
+            "unknown-kind:VirtualMachineImport",
+            "no import of that VM was seen, but VirtualMachineImports were not read in every \
+             namespace (unknown-kind:VirtualMachineImport), so one may exist"
+                .to_string(),
+        )
+    };
+    let msg = format!(
+        "{} made by the vm-import-controller for VM {vm:?} are in the OpenStack project of \
+         {source}, and {claim}: {}. Another cluster sharing the project may own them; check \
+         before deleting.",
+        plural(found.len(), "resource"),
+        describe(found)
+    );
+    let mut f = Finding {
+        rule: ID.to_string(),
+        severity,
+        confidence,
+        evidence: vec![evidence.into()],
+        reclaimable_bytes: None,
+        object: source_ref,
+        title: crate::finding::shorten_end(
+            &format!(
+                "{} of VM {vm:?} in OpenStack, no import of it seen",
+                plural(found.len(), "leftover")
+            ),
+            crate::finding::TITLE_MAX,
+        ),
+        message: msg,
+        remediation: rule.explain().remediation.to_string(),
+        related: Vec::new(),
+        origin: None,
+        details: BTreeMap::new(),
+        fix_input: None,
+        exemption: None,
+    };
+    f.evidence.extend(found.iter().map(|r| fact(r)));
+    attach(&mut f, source, vm, found);
+    f
 }
 
 fn plural(n: usize, what: &str) -> String {

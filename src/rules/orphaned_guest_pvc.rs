@@ -425,85 +425,18 @@ impl Judge<'_> {
             evidence.push(format!("living-guest-vm:{}", vm.metadata.name));
         }
         let creds = self.guests.credentials_in(ns);
-        let mut unmatched = 0;
-        let mut alive = 0;
-        for (sa, c) in &creds {
-            match c {
-                Credentials::Alive(_) => {
-                    alive += 1;
-                    evidence.push(format!("alive-credentials:{sa}"));
-                }
-                Credentials::Dead(why) => evidence.push(format!("dead-credentials:{sa}({why})")),
-                Credentials::Unmatched => {
-                    unmatched += 1;
-                    evidence.push(format!("unmatched-credentials:{sa}"));
-                }
-            }
-        }
+        let (alive, unmatched) = tally(&creds, evidence);
         let proven = label.is_some() && unmatched == 0;
         let likely = living_vm.is_none() && unmatched == 0 && alive == 0;
-        let mut confidence = if proven {
+        let confidence = if proven {
             Confidence::Proven
         } else if likely {
             Confidence::Likely
         } else {
             Confidence::Possible
         };
-        // `--rancher-kubeconfig`: ask Rancher about the cluster the volume belongs to.
-        let mut rancher_says = String::new();
-        if let Some(r) = &self.inv.rancher {
-            if !r.usable() {
-                evidence.push("rancher-unchecked".into());
-                rancher_says = format!(
-                    " Rancher could not be asked ({}).",
-                    r.error.as_deref().unwrap_or("unknown error")
-                );
-            } else {
-                let sas: Vec<&str> = creds.iter().map(|(sa, _)| *sa).collect();
-                match rancher_owner(r, ns, label, evidence, &sas) {
-                    Some(c) => match r.living(&c) {
-                        Some(_) => {
-                            let read = r.pvs_read(&c);
-                            evidence.push(format!("rancher-cluster-alive:{c}"));
-                            let cap = if read { Confidence::Likely } else { Confidence::Possible };
-                            confidence = confidence.min(cap);
-                            rancher_says = if read {
-                                format!(
-                                    " Rancher still has cluster {c}, and none of its guest PersistentVolumes names \
-                                     this volume."
-                                )
-                            } else {
-                                format!(
-                                    " Rancher still has cluster {c}, whose guest PersistentVolumes could not be read: \
-                                     it may still use this volume."
-                                )
-                            };
-                        }
-                        None => {
-                            let deleting = r.clusters.iter().any(|k| k.name == c && k.deleting);
-                            evidence.push(if deleting {
-                                format!("rancher-cluster-deleting:{c}")
-                            } else {
-                                format!("rancher-cluster-gone:{c}")
-                            });
-                            confidence = Confidence::Proven;
-                            rancher_says = format!(
-                                " Rancher ({}) {} cluster {c}, whose volume this is, and no guest cluster's \
-                                 PersistentVolume it could read names it: proven.",
-                                r.server,
-                                if deleting { "is deleting" } else { "no longer knows" }
-                            );
-                        }
-                    },
-                    None => {
-                        evidence.push("rancher-owner-unknown".into());
-                        rancher_says = " Rancher was asked, but the volume names no cluster Rancher or its history \
-                                        could attribute it to."
-                            .into();
-                    }
-                }
-            }
-        }
+        let sas: Vec<&str> = creds.iter().map(|(sa, _)| *sa).collect();
+        let (confidence, rancher_says) = self.rancher_view(ns, label, &sas, evidence, confidence);
         let mut why = match label {
             Some(c) => format!("It is labelled for guest cluster {c}, which has no living VM."),
             None => "It carries no guest-cluster label (the CSI driver sets none).".to_string(),
@@ -533,11 +466,77 @@ impl Judge<'_> {
         Some((confidence, why))
     }
 
-    fn finding(&self, rule: &OrphanedGuestPvc, pvc: &PersistentVolumeClaim, v: Verdict) -> Finding {
-        let m = &pvc.metadata;
-        let ns = m.namespace.as_deref().unwrap_or("");
-        let snapshots: Vec<&VolumeSnapshot> = self
-            .inv
+    /// `--rancher-kubeconfig`: ask Rancher about the cluster the volume belongs to. The
+    /// confidence its answer allows (capped or proven) and a sentence for the message.
+    fn rancher_view(
+        &self,
+        ns: &str,
+        label: Option<&str>,
+        sas: &[&str],
+        evidence: &mut Vec<String>,
+        mut confidence: Confidence,
+    ) -> (Confidence, String) {
+        let mut rancher_says = String::new();
+        let Some(r) = &self.inv.rancher else {
+            return (confidence, rancher_says);
+        };
+        if !r.usable() {
+            evidence.push("rancher-unchecked".into());
+            rancher_says = format!(
+                " Rancher could not be asked ({}).",
+                r.error.as_deref().unwrap_or("unknown error")
+            );
+        } else {
+            match rancher_owner(r, ns, label, evidence, sas) {
+                Some(c) => match r.living(&c) {
+                    Some(_) => {
+                        let read = r.pvs_read(&c);
+                        evidence.push(format!("rancher-cluster-alive:{c}"));
+                        let cap = if read { Confidence::Likely } else { Confidence::Possible };
+                        confidence = confidence.min(cap);
+                        rancher_says = if read {
+                            format!(
+                                " Rancher still has cluster {c}, and none of its guest PersistentVolumes names \
+                                 this volume."
+                            )
+                        } else {
+                            format!(
+                                " Rancher still has cluster {c}, whose guest PersistentVolumes could not be read: \
+                                 it may still use this volume."
+                            )
+                        };
+                    }
+                    None => {
+                        let deleting = r.clusters.iter().any(|k| k.name == c && k.deleting);
+                        evidence.push(if deleting {
+                            format!("rancher-cluster-deleting:{c}")
+                        } else {
+                            format!("rancher-cluster-gone:{c}")
+                        });
+                        confidence = Confidence::Proven;
+                        rancher_says = format!(
+                            " Rancher ({}) {} cluster {c}, whose volume this is, and no guest cluster's \
+                             PersistentVolume it could read names it: proven.",
+                            r.server,
+                            if deleting { "is deleting" } else { "no longer knows" }
+                        );
+                    }
+                },
+                None => {
+                    evidence.push("rancher-owner-unknown".into());
+                    rancher_says = " Rancher was asked, but the volume names no cluster Rancher or its history \
+                                    could attribute it to."
+                        .into();
+                }
+            }
+        }
+        (confidence, rancher_says)
+    }
+
+    /// The VolumeSnapshots in `ns` the PVC owns (deleting it deletes them).
+    fn owned_snapshots(&self, pvc: &PersistentVolumeClaim, ns: &str) -> Vec<&VolumeSnapshot> {
+        let uid = pvc.metadata.uid.as_deref();
+        self.inv
             .objects::<VolumeSnapshot>()
             .iter()
             .filter(|s| s.metadata.namespace.as_deref() == Some(ns))
@@ -545,9 +544,15 @@ impl Judge<'_> {
                 s.metadata
                     .owner_references
                     .iter()
-                    .any(|o| m.uid.as_deref() == Some(o.uid.as_str()) && !o.uid.is_empty())
+                    .any(|o| uid == Some(o.uid.as_str()) && !o.uid.is_empty())
             })
-            .collect();
+            .collect()
+    }
+
+    fn finding(&self, rule: &OrphanedGuestPvc, pvc: &PersistentVolumeClaim, v: Verdict) -> Finding {
+        let m = &pvc.metadata;
+        let ns = m.namespace.as_deref().unwrap_or("");
+        let snapshots = self.owned_snapshots(pvc, ns);
         let none_if_empty = |s: &str| {
             if s.is_empty() {
                 "none".to_string()
@@ -637,6 +642,27 @@ impl Judge<'_> {
         });
         f
     }
+}
+
+/// How many of the namespace's guest-cluster credentials belong to a living cluster, and how
+/// many to no cluster we can see; each one is evidence.
+fn tally(creds: &[(&str, Credentials)], evidence: &mut Vec<String>) -> (usize, usize) {
+    let mut unmatched = 0;
+    let mut alive = 0;
+    for (sa, c) in creds {
+        match c {
+            Credentials::Alive(_) => {
+                alive += 1;
+                evidence.push(format!("alive-credentials:{sa}"));
+            }
+            Credentials::Dead(why) => evidence.push(format!("dead-credentials:{sa}({why})")),
+            Credentials::Unmatched => {
+                unmatched += 1;
+                evidence.push(format!("unmatched-credentials:{sa}"));
+            }
+        }
+    }
+    (alive, unmatched)
 }
 
 /// Who references which PVC (VMs, their volumeClaimTemplates, VMIs, pods, images); shared with

@@ -323,6 +323,32 @@ fn volumes(rule: &UpgradeReadiness, ctx: &Context<'_>, t: &str, out: &mut Outcom
     }
 }
 
+/// An Upgrade that is neither Succeeded nor Failed: the webhook refuses a new one.
+fn unfinished_upgrade(rule: &UpgradeReadiness, ctx: &Context<'_>, u: &Upgrade, t: &str) -> Finding {
+    let age = parse_time(u.metadata.creation_timestamp.as_deref()).map(|c| ctx.now.duration_since(c));
+    let state = u.state().unwrap_or("none");
+        Finding::about(
+            rule,
+            Severity::Error,
+            u,
+            format!(
+                "Upgrade {} (to {}, state {state}{}) is not finished: Harvester's Upgrade webhook refuses a new \
+                 Upgrade while one without harvesterhci.io/upgradeState Succeeded or Failed exists (\"cannot \
+                 proceed until previous upgrade completes\").",
+                u.metadata.name,
+                if u.spec.version.is_empty() { "?" } else { &u.spec.version },
+                age.map(|a| format!(", created {} ago", human(a))).unwrap_or_default()
+            ),
+            "If it is still running, let it finish. If it is stuck or abandoned, delete it (kubectl -n \
+             harvester-system delete upgrade <name>; the webhook refuses while nodes are being upgraded); \
+             Harvester then cleans up its repo VM and image."
+                .into(),
+        )
+        .with_title("unfinished Upgrade blocks a new one".to_string())
+        .evidence(format!("upgrade-state:{state}"))
+        .evidence(t.to_string())
+}
+
 fn upgrades(rule: &UpgradeReadiness, ctx: &Context<'_>, t: &str, out: &mut Outcome) {
     let inv = ctx.inv;
     let known = inv.covers::<Upgrade>(Some(HARVESTER_NS));
@@ -333,30 +359,7 @@ fn upgrades(rule: &UpgradeReadiness, ctx: &Context<'_>, t: &str, out: &mut Outco
         .map(|u| (u.metadata.name.as_str(), u))
         .collect();
     for u in all.values().filter(|u| !u.is_final()) {
-        let age = parse_time(u.metadata.creation_timestamp.as_deref()).map(|c| ctx.now.duration_since(c));
-        let state = u.state().unwrap_or("none");
-        out.findings.push(
-            Finding::about(
-                rule,
-                Severity::Error,
-                *u,
-                format!(
-                    "Upgrade {} (to {}, state {state}{}) is not finished: Harvester's Upgrade webhook refuses a new \
-                     Upgrade while one without harvesterhci.io/upgradeState Succeeded or Failed exists (\"cannot \
-                     proceed until previous upgrade completes\").",
-                    u.metadata.name,
-                    if u.spec.version.is_empty() { "?" } else { &u.spec.version },
-                    age.map(|a| format!(", created {} ago", human(a))).unwrap_or_default()
-                ),
-                "If it is still running, let it finish. If it is stuck or abandoned, delete it (kubectl -n \
-                 harvester-system delete upgrade <name>; the webhook refuses while nodes are being upgraded); \
-                 Harvester then cleans up its repo VM and image."
-                    .into(),
-            )
-            .with_title("unfinished Upgrade blocks a new one".to_string())
-            .evidence(format!("upgrade-state:{state}"))
-            .evidence(t.to_string()),
-        );
+        out.findings.push(unfinished_upgrade(rule, ctx, u, t));
     }
     // Leftovers of finished or deleted Upgrades.
     let fate = |upgrade: &str| -> Option<(Confidence, String)> {

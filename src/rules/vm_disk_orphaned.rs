@@ -140,30 +140,14 @@ impl Rule for VmDiskOrphaned {
             };
             let image = m.annotation(IMAGE_ID);
             let name_vm = disk_name_vm(&m.name);
-            if !inv.in_scope(Some(ns))
-                || (image.is_none() && name_vm.is_none())
-                || (image.is_none() && is_guest_csi_name(&m.name))
-                || m.deletion_timestamp.is_some()
-                || m.annotation(GOLDEN) == Some("true")
-                || !m.owner_references.is_empty()
-                || refs.uses(ns, &m.name)
-            {
+            if !inv.in_scope(Some(ns)) || !looks_like_vm_disk(pvc, image, name_vm) || refs.uses(ns, &m.name) {
                 continue;
             }
             // The disk's own VM still exists: detached from it on purpose.
             if name_vm.is_some_and(|vm| guests.vm_exists(ns, |n| n == vm)) {
                 continue;
             }
-            let mut missing: Vec<&str> = [
-                ("VirtualMachine", inv.covers::<VirtualMachine>(Some(ns))),
-                ("VirtualMachineInstance", inv.covers::<VirtualMachineInstance>(Some(ns))),
-                ("Pod", inv.covers::<Pod>(Some(ns))),
-                ("VirtualMachineImage", inv.covers::<VirtualMachineImage>(Some(ns))),
-            ]
-            .into_iter()
-            .filter(|(_, k)| !k)
-            .map(|(k, _)| k)
-            .collect();
+            let mut missing = unread_users(inv, ns);
             let mut evidence = Vec::new();
             if missing.is_empty() {
                 evidence.push("unreferenced".to_string());
@@ -202,16 +186,7 @@ impl Rule for VmDiskOrphaned {
             if unused_for.is_none_or(|d| d < grace) {
                 continue;
             }
-            let mut text = if k.last_pod_ref_at.is_empty() {
-                evidence.push("never-attached".into());
-                format!("its Longhorn volume {} is detached and was never used by a pod", v.metadata.name)
-            } else {
-                evidence.push(format!("detached-since:{}", k.last_pod_ref_at));
-                format!(
-                    "its Longhorn volume {} is detached, last used by a pod at {}",
-                    v.metadata.name, k.last_pod_ref_at
-                )
-            };
+            let mut text = detached(v, &mut evidence);
             let gone: Vec<&str> = stems.iter().map(|s| s.name.as_str()).collect();
             if !gone.is_empty() {
                 text.push_str(&format!(" by VM {}, which no longer exists", gone.join(", ")));
@@ -322,5 +297,45 @@ impl VmDiskOrphaned {
             owned_snapshots: snapshots.iter().map(|s| s.metadata.name.clone()).collect(),
         });
         f
+    }
+}
+
+/// A VM disk (an image's or named `<vm>-disk-…`, not a guest cluster's CSI volume) that is not
+/// being deleted, not a golden image and owned by nothing.
+fn looks_like_vm_disk(pvc: &PersistentVolumeClaim, image: Option<&str>, name_vm: Option<&str>) -> bool {
+    let m = &pvc.metadata;
+    !((image.is_none() && name_vm.is_none())
+        || (image.is_none() && is_guest_csi_name(&m.name))
+        || m.deletion_timestamp.is_some()
+        || m.annotation(GOLDEN) == Some("true")
+        || !m.owner_references.is_empty())
+}
+
+/// The kinds that could use the disk and were not read in `ns`.
+fn unread_users(inv: &crate::inventory::Inventory, ns: &str) -> Vec<&'static str> {
+    [
+        ("VirtualMachine", inv.covers::<VirtualMachine>(Some(ns))),
+        ("VirtualMachineInstance", inv.covers::<VirtualMachineInstance>(Some(ns))),
+        ("Pod", inv.covers::<Pod>(Some(ns))),
+        ("VirtualMachineImage", inv.covers::<VirtualMachineImage>(Some(ns))),
+    ]
+    .into_iter()
+    .filter(|(_, k)| !k)
+    .map(|(k, _)| k)
+    .collect()
+}
+
+/// How the detached Longhorn volume was last used, for the message; the fact is evidence.
+fn detached(v: &LonghornVolume, evidence: &mut Vec<String>) -> String {
+    let k = &v.status.kubernetes_status;
+    if k.last_pod_ref_at.is_empty() {
+        evidence.push("never-attached".into());
+        format!("its Longhorn volume {} is detached and was never used by a pod", v.metadata.name)
+    } else {
+        evidence.push(format!("detached-since:{}", k.last_pod_ref_at));
+        format!(
+            "its Longhorn volume {} is detached, last used by a pod at {}",
+            v.metadata.name, k.last_pod_ref_at
+        )
     }
 }

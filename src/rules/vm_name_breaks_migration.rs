@@ -358,7 +358,67 @@ impl Rule for VmNameBreaksMigration {
     }
 }
 
+/// Why the name breaks it: the annotation key Harvester writes is too long.
+fn name_fact(name: &str) -> String {
+    let key_part = name.len().saturating_add(10);
+    format!(
+        "its name has {} characters, and the migration controller writes the ResourceQuota annotation \
+         harvesterhci.io/migrating-{name}, whose name part ({key_part} characters) exceeds Kubernetes' 63",
+        name.len()
+    )
+}
+
+/// The message's first words on a known version: fails now, or only with headroom.
+fn lead(v: &Version, ns: &str, name: &str, severity: Severity) -> String {
+    if severity == Severity::Error {
+        format!("VirtualMachine {ns}/{name} cannot live-migrate on Harvester {v}:")
+    } else {
+        format!(
+            "VirtualMachine {ns}/{name} can live-migrate on Harvester {v} only while its namespace has quota \
+             headroom:"
+        )
+    }
+}
+
+/// The finding's title: fails now, migrates only with headroom, or version unknown.
+fn title(name_len: usize, qname: &str, version_known: bool, severity: Severity) -> String {
+    match (version_known, severity) {
+        (true, Severity::Error) => format!("{name_len}-character name: live migration fails, quota {qname} has no headroom"),
+        (true, _) => format!("{name_len}-character name: migrates only while quota {qname} has headroom"),
+        (false, _) => format!("{name_len}-character name: no live migration on Harvester v1.2.0-v1.4.1 (version unknown)"),
+    }
+}
+
 impl VmNameBreaksMigration {
+    /// ResourceQuotas were not read in `ns`: whether a quota governs the VM is unknown.
+    fn quotas_unread(&self, vm: &VirtualMachine, ns: &str, name_fact: &str) -> Finding {
+        let name = vm.metadata.name.as_str();
+        let msg = format!(
+            "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}. ResourceQuotas are unknown in \
+             {ns}, so whether a Rancher quota with cpu/memory limits governs it was not checked."
+        );
+        Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
+            "{}-character name may block live migration; quotas in {ns} not read",
+            name.len()
+        ))
+    }
+
+    /// A governing quota, but VMIs were not read in `ns`: whether it runs, and with which
+    /// limits, is unknown.
+    fn vmis_unread(&self, vm: &VirtualMachine, ns: &str, qname: &str, name_fact: &str) -> Finding {
+        let name = vm.metadata.name.as_str();
+        let msg = format!(
+            "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}, and namespace {ns} has the \
+             Rancher default ResourceQuota {qname} with cpu/memory limits. VirtualMachineInstances are unknown \
+             in {ns}, so whether it runs and with which limits was not checked (its template has {}).",
+            limits_text(&vm.spec.template.spec.domain.resources)
+        );
+        Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
+            "{}-character name may block live migration under quota {qname}; VMIs not read",
+            name.len()
+        ))
+    }
+
     /// One VM of 54+ characters: whether a quota with cpu/memory limits governs it and what a
     /// migration would need.
     fn judge(&self, seen: &Seen<'_>, vm: &VirtualMachine) -> Option<Finding> {
@@ -375,7 +435,6 @@ impl VmNameBreaksMigration {
         if name.len() <= MAX_SAFE_NAME || !inv.in_scope(Some(ns)) {
             return None;
         }
-        let key_part = 10 + name.len();
         let template = &vm.spec.template.spec.domain.resources;
         // The limits Harvester reads: the VMI's when it runs, else the template's (a VMI is
         // rendered from it; a stopped VM is judged by what it will run with).
@@ -392,23 +451,11 @@ impl VmNameBreaksMigration {
             f.evidence(format!("name-length:{}", name.len()))
                 .evidence(res_evidence.clone())
         };
-        let name_fact = format!(
-            "its name has {} characters, and the migration controller writes the ResourceQuota annotation \
-             harvesterhci.io/migrating-{name}, whose name part ({key_part} characters) exceeds Kubernetes' 63",
-            name.len()
-        );
+        let name_fact = name_fact(name);
 
         if !inv.covers::<ResourceQuota>(Some(ns)) {
-            let msg = format!(
-                "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}. ResourceQuotas are unknown in \
-                 {ns}, so whether a Rancher quota with cpu/memory limits governs it was not checked."
-            );
-            let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
-                "{}-character name may block live migration; quotas in {ns} not read",
-                name.len()
-            ));
             return Some(
-                base(f)
+                base(self.quotas_unread(vm, ns, &name_fact))
                     .evidence("unknown-kind:ResourceQuota")
                     .with_confidence(Confidence::Possible),
             );
@@ -421,18 +468,8 @@ impl VmNameBreaksMigration {
         let qname = target_quota.metadata.name.as_str();
 
         if vmi.is_none() && !vmi_known {
-            let msg = format!(
-                "VirtualMachine {ns}/{name} may be unable to live-migrate: {name_fact}, and namespace {ns} has the \
-                 Rancher default ResourceQuota {qname} with cpu/memory limits. VirtualMachineInstances are unknown \
-                 in {ns}, so whether it runs and with which limits was not checked (its template has {}).",
-                limits_text(template)
-            );
-            let f = Finding::about(self, Severity::Info, vm, msg, REMEDIATION.to_string()).with_title(format!(
-                "{}-character name may block live migration under quota {qname}; VMIs not read",
-                name.len()
-            ));
             return Some(
-                base(f)
+                base(self.vmis_unread(vm, ns, qname, &name_fact))
                     .evidence(format!("quota:{qname}"))
                     .evidence("unknown-kind:VirtualMachineInstance")
                     .with_confidence(Confidence::Possible),
@@ -456,14 +493,9 @@ impl VmNameBreaksMigration {
             &mut evidence,
         );
         let lead = match version {
-            Some(v) if severity == Severity::Error => {
-                format!("VirtualMachine {ns}/{name} cannot live-migrate on Harvester {v}:")
-            }
-            Some(v) => format!(
-                "VirtualMachine {ns}/{name} can live-migrate on Harvester {v} only while its namespace has quota \
-                 headroom:"
-            ),
+            Some(v) => lead(v, ns, name, severity),
             None => {
+                // Unknown version: affected or not, so at most a warning and `possible`.
                 severity = severity.min(Severity::Warning);
                 confidence = Confidence::Possible;
                 evidence.push("version:unknown".into());
@@ -477,20 +509,7 @@ impl VmNameBreaksMigration {
         let msg = format!("{lead} {msg}");
         let mut f =
             base(Finding::about(self, severity, vm, msg, REMEDIATION.to_string())).with_confidence(confidence);
-        f = f.with_title(match (version.is_some(), severity) {
-            (true, Severity::Error) => format!(
-                "{}-character name: live migration fails, quota {qname} has no headroom",
-                name.len()
-            ),
-            (true, _) => format!(
-                "{}-character name: migrates only while quota {qname} has headroom",
-                name.len()
-            ),
-            (false, _) => format!(
-                "{}-character name: no live migration on Harvester v1.2.0-v1.4.1 (version unknown)",
-                name.len()
-            ),
-        });
+        f = f.with_title(title(name.len(), qname, version.is_some(), severity));
         for e in evidence {
             f = f.evidence(e);
         }

@@ -43,30 +43,94 @@ fn verdict(f: &Finding, inv: &harvester_hygiene::inventory::Inventory) -> FixVer
     }
 }
 
+/// What `describe` looks for: a rule and an object, or a fingerprint.
+struct Target {
+    rule: Option<String>,
+    key: Option<String>,
+    fingerprint: String,
+}
+
+impl Target {
+    /// From the arguments; a usage error is printed and returned as its exit status.
+    fn parse(args: &DescribeArgs, p: &mut Printer) -> Result<Target, ExitStatus> {
+        let (rule, key) = match (&args.object, is_fingerprint(&args.target)) {
+            (None, true) => (None, None),
+            (Some(obj), _) => (Some(args.target.clone()), Some(obj.clone())),
+            (None, false) => {
+                p.error(&format!(
+                    "describe takes RULE NAMESPACE/NAME or a fingerprint (16 hex digits); {:?} is neither",
+                    args.target
+                ));
+                return Err(ExitStatus::Usage);
+            }
+        };
+        if let Some(r) = &rule
+            && rules::find(r).is_none()
+        {
+            p.error(&format!(
+                "unknown rule {r:?}; known rules: {}",
+                rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
+            ));
+            return Err(ExitStatus::Usage);
+        }
+        Ok(Target {
+            rule,
+            key,
+            fingerprint: args.target.clone(),
+        })
+    }
+
+    fn wants(&self, f: &Finding) -> bool {
+        match (&self.rule, &self.key) {
+            (Some(r), Some(k)) => {
+                &f.rule == r && (f.object.key() == *k || (f.object.namespace.is_none() && &f.object.name == k))
+            }
+            _ => fingerprint(f) == self.fingerprint,
+        }
+    }
+
+    /// Nothing matched: say why (exempted, or what there is instead) and the exit status.
+    fn not_found(&self, report: &harvester_hygiene::report::Report, p: &mut Printer) -> ExitStatus {
+        if let Some(ex) = report.exempted.iter().find(|e| self.wants(&e.finding)) {
+            p.error(&format!(
+                "that finding is exempted by the object's harvester-hygiene.io/ignore annotation: {}",
+                ex.reason
+            ));
+            return ExitStatus::Findings;
+        }
+        let what = match (&self.rule, &self.key) {
+            (Some(r), Some(k)) => format!("no {r} finding for {k}"),
+            _ => format!("no finding with fingerprint {}", self.fingerprint),
+        };
+        let others: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| self.rule.as_ref().is_none_or(|r| &f.rule == r))
+            .take(5)
+            .map(|f| format!("{} {}", f.rule, f.object.key()))
+            .collect();
+        let hint = if others.is_empty() {
+            String::new()
+        } else {
+            format!("; findings there are: {}", others.join(", "))
+        };
+        p.error(&format!("{what} in this scan{hint}"));
+        if report.summary.incomplete {
+            p.error("the scan could not read every kind the rule needs (see `scan`)");
+            return ExitStatus::Incomplete;
+        }
+        ExitStatus::Findings
+    }
+}
+
 pub fn run(args: DescribeArgs) -> ExitStatus {
     let mut p = Printer::stdio(args.view.color);
-    let (rule, key) = match (&args.object, is_fingerprint(&args.target)) {
-        (None, true) => (None, None),
-        (Some(obj), _) => (Some(args.target.clone()), Some(obj.clone())),
-        (None, false) => {
-            p.error(&format!(
-                "describe takes RULE NAMESPACE/NAME or a fingerprint (16 hex digits); {:?} is neither",
-                args.target
-            ));
-            return ExitStatus::Usage;
-        }
+    let target = match Target::parse(&args, &mut p) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
-    if let Some(r) = &rule
-        && rules::find(r).is_none()
-    {
-        p.error(&format!(
-            "unknown rule {r:?}; known rules: {}",
-            rules::REGISTRY.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
-        ));
-        return ExitStatus::Usage;
-    }
     let mut common = args.common;
-    if let Some(r) = &rule
+    if let Some(r) = &target.rule
         && common.rules.is_empty()
     {
         // Only the rule asked about: less to read, less RBAC needed.
@@ -90,43 +154,9 @@ pub fn run(args: DescribeArgs) -> ExitStatus {
     };
     let now = harvester_hygiene::scan::clock(&opts, &g.inv);
     let report = judge(&g.inv, &g.rules, &opts.config, now, g.source.clone());
-    let wanted = |f: &Finding| match (&rule, &key) {
-        (Some(r), Some(k)) => {
-            &f.rule == r && (f.object.key() == *k || (f.object.namespace.is_none() && &f.object.name == k))
-        }
-        _ => fingerprint(f) == args.target,
-    };
-    let found: Vec<&Finding> = report.findings.iter().filter(|f| wanted(f)).collect();
+    let found: Vec<&Finding> = report.findings.iter().filter(|f| target.wants(f)).collect();
     if found.is_empty() {
-        if let Some(ex) = report.exempted.iter().find(|e| wanted(&e.finding)) {
-            p.error(&format!(
-                "that finding is exempted by the object's harvester-hygiene.io/ignore annotation: {}",
-                ex.reason
-            ));
-            return ExitStatus::Findings;
-        }
-        let what = match (&rule, &key) {
-            (Some(r), Some(k)) => format!("no {r} finding for {k}"),
-            _ => format!("no finding with fingerprint {}", args.target),
-        };
-        let others: Vec<String> = report
-            .findings
-            .iter()
-            .filter(|f| rule.as_ref().is_none_or(|r| &f.rule == r))
-            .take(5)
-            .map(|f| format!("{} {}", f.rule, f.object.key()))
-            .collect();
-        let hint = if others.is_empty() {
-            String::new()
-        } else {
-            format!("; findings there are: {}", others.join(", "))
-        };
-        p.error(&format!("{what} in this scan{hint}"));
-        if report.summary.incomplete {
-            p.error("the scan could not read every kind the rule needs (see `scan`)");
-            return ExitStatus::Incomplete;
-        }
-        return ExitStatus::Findings;
+        return target.not_found(&report, &mut p);
     }
     let descriptions: Vec<Description> = found
         .into_iter()
@@ -135,11 +165,16 @@ pub fn run(args: DescribeArgs) -> ExitStatus {
             Description::new(f.clone(), run, verdict(f, &g.inv))
         })
         .collect();
-    let result = match args.output {
-        Format::Json => serde_json::to_string_pretty(&one_or_many(&descriptions))
+    print(&descriptions, args.output, &mut p)
+}
+
+/// The descriptions as JSON, YAML or text; a write error other than a closed pipe is exit 2.
+fn print(descriptions: &[Description], output: Format, p: &mut Printer) -> ExitStatus {
+    let result = match output {
+        Format::Json => serde_json::to_string_pretty(&one_or_many(descriptions))
             .map(|t| p.line(&t))
             .map_err(|e| e.to_string()),
-        Format::Yaml => serde_saphyr::to_string(&one_or_many(&descriptions))
+        Format::Yaml => serde_saphyr::to_string(&one_or_many(descriptions))
             .map(|t| {
                 let _ = p.out().write_all(t.as_bytes());
             })

@@ -38,8 +38,8 @@ pub struct FixArgs {
     pub purge_retained_older_than: Option<std::time::Duration>,
 }
 
-/// Run `fix`; returns the exit code.
-pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Printer) -> ExitStatus {
+/// The mode from the flags; `--apply` without `--yes` needs a terminal to ask on.
+fn mode(args: &FixArgs, p: &mut Printer) -> Result<Mode, ExitStatus> {
     let mode = match (args.apply, args.dry_run.as_deref()) {
         (true, _) => Mode::Apply,
         (false, Some("server")) => Mode::DryRunServer,
@@ -47,17 +47,65 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
     };
     if mode == Mode::Apply && !args.yes && !std::io::stdin().is_terminal() {
         p.error("--apply asks before each action; stdin is not a terminal, so pass --yes to apply without asking");
-        return ExitStatus::Usage;
+        return Err(ExitStatus::Usage);
     }
-    let wanted = match &args.from_report {
+    Ok(mode)
+}
+
+/// The fingerprints of `--from-report`, if given.
+fn wanted(args: &FixArgs, p: &mut Printer) -> Result<Option<std::collections::BTreeSet<String>>, ExitStatus> {
+    match &args.from_report {
         Some(path) => match saved_fingerprints(path) {
-            Ok(set) => Some(set),
+            Ok(set) => Ok(Some(set)),
             Err(e) => {
                 p.error(&e.to_string());
-                return ExitStatus::Usage;
+                Err(ExitStatus::Usage)
             }
         },
-        None => None,
+        None => Ok(None),
+    }
+}
+
+/// The findings of a second scan by fingerprint, to re-check every action against the cluster
+/// as it is now.
+async fn fresh_findings(
+    opts: &ScanOptions,
+    now: jiff::Timestamp,
+    p: &mut Printer,
+) -> Result<BTreeMap<String, Finding>, ExitStatus> {
+    match gather(opts).await {
+        Ok(g2) => {
+            let r2 = judge(&g2.inv, &g2.rules, &opts.config, now, g2.source);
+            Ok(r2.findings.into_iter().map(|f| (fingerprint(&f), f)).collect())
+        }
+        Err(e) => {
+            p.error(&format!("re-check scan failed: {e}"));
+            Err(super::error_code(&e))
+        }
+    }
+}
+
+/// Ask on stderr, read the answer from stdin (unless `yes`).
+fn confirm(p: &mut Printer, yes: bool, a: &remedy::Action) -> bool {
+    if yes {
+        return true;
+    }
+    let _ = write!(p.err(), "[{}] {}? [y/N] ", a.id, a.description);
+    let _ = p.err().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+/// Run `fix`; returns the exit code.
+pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Printer) -> ExitStatus {
+    let mode = match mode(&args, p) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let wanted = match wanted(&args, p) {
+        Ok(w) => w,
+        Err(code) => return code,
     };
     let now = || opts.now.unwrap_or_else(jiff::Timestamp::now); // live only: no dump clock
     let g = match gather(&opts).await {
@@ -95,22 +143,15 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
         None => remedy::plan(&findings, &g.inv),
     };
 
-    let mut backup = None;
-    let fresh: BTreeMap<String, Finding> = if mode == Mode::Plan || actions.is_empty() || purge.is_some() {
+    let fresh = if mode == Mode::Plan || actions.is_empty() || purge.is_some() {
         BTreeMap::new()
     } else {
-        // Re-check every action against the cluster as it is now.
-        match gather(&opts).await {
-            Ok(g2) => {
-                let r2 = judge(&g2.inv, &g2.rules, &opts.config, now(), g2.source);
-                r2.findings.into_iter().map(|f| (fingerprint(&f), f)).collect()
-            }
-            Err(e) => {
-                p.error(&format!("re-check scan failed: {e}"));
-                return super::error_code(&e);
-            }
+        match fresh_findings(&opts, now(), p).await {
+            Ok(f) => f,
+            Err(code) => return code,
         }
     };
+    let mut backup = None;
     if mode == Mode::Apply && !actions.is_empty() {
         let dir = args.backup_dir.clone().unwrap_or_else(Backup::default_dir);
         match Backup::create(&dir) {
@@ -128,17 +169,8 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
         openstack_insecure: opts.openstack.as_ref().is_some_and(|o| o.insecure),
     };
     let yes = args.yes;
-    let mut confirm = |a: &remedy::Action| -> bool {
-        if yes {
-            return true;
-        }
-        let _ = write!(p.err(), "[{}] {}? [y/N] ", a.id, a.description);
-        let _ = p.err().flush();
-        let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
-        matches!(line.trim(), "y" | "Y" | "yes")
-    };
-    let results = remedy::execute(&client, actions, &fresh, &exec, &mut confirm).await;
+    let mut ask = |a: &remedy::Action| confirm(p, yes, a);
+    let results = remedy::execute(&client, actions, &fresh, &exec, &mut ask).await;
     let failed = results.iter().filter(|r| r.status == Status::Failed).count();
     report.actions = Some(results.into_iter().map(Into::into).collect());
     if let Err(e) = p.report(&report, output) {
