@@ -62,10 +62,11 @@ build_all() {
   kor_v=$(modver github.com/yonahd/kor "$here/testbed/peers/kor/go.mod")
   fleet_v=$(modver github.com/rancher/fleet "$here/testbed/peers/fleet/go.mod")
   # Version stamps as the projects' Makefiles set them (derailed/popeye Makefile: cmd.version;
-  # rancher/fleet .goreleaser.yaml: pkg/version.Version).
+  # yonahd/kor .goreleaser.yml: pkg/utils.Version; rancher/fleet .goreleaser.yaml: pkg/version.Version).
   build popeye "$here/testbed/peers/popeye" github.com/derailed/popeye \
     " -X github.com/derailed/popeye/cmd.version=$popeye_v" || failed=1
-  build kor "$here/testbed/peers/kor" github.com/yonahd/kor "" || failed=1
+  build kor "$here/testbed/peers/kor" github.com/yonahd/kor \
+    " -X github.com/yonahd/kor/pkg/utils.Version=${kor_v#v}" || failed=1
   build fleet "$here/testbed/peers/fleet" github.com/rancher/fleet/cmd/fleetcli \
     " -X github.com/rancher/fleet/pkg/version.Version=$fleet_v" || failed=1
   for t in popeye kor fleet; do
