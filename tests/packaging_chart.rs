@@ -1513,7 +1513,13 @@ async fn fleet_real_target_values_match_fleetvalues() {
     let cache = fleet.parent().and_then(Path::parent).and_then(Path::parent).unwrap();
     let crds = cache.join("go/mod/github.com/rancher/fleet@v0.12.0/charts/fleet-crd/templates/crds.yaml");
     let out = kubectl(
-        &["apply", "--server-side", "--force-conflicts", "-f", crds.to_str().unwrap()],
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            crds.to_str().unwrap(),
+        ],
         None,
     );
     ok(&out, "kubectl apply fleet CRDs");
@@ -1534,7 +1540,10 @@ async fn fleet_real_target_values_match_fleetvalues() {
     let sets: [(&str, &[&str]); 3] = [
         (
             "plain",
-            &["management.cattle.io/cluster-display-name=plain", "provider.cattle.io=harvester"],
+            &[
+                "management.cattle.io/cluster-display-name=plain",
+                "provider.cattle.io=harvester",
+            ],
         ),
         (
             "all",
@@ -1552,7 +1561,10 @@ async fn fleet_real_target_values_match_fleetvalues() {
         ),
         (
             "excluded",
-            &["harvester-hygiene.io/policy=strict", "harvester-hygiene.io/deploy=false"],
+            &[
+                "harvester-hygiene.io/policy=strict",
+                "harvester-hygiene.io/deploy=false",
+            ],
         ),
     ];
     for (name, labels) in &sets {
@@ -1565,12 +1577,22 @@ async fn fleet_real_target_values_match_fleetvalues() {
             .collect();
         let cluster = json!({"apiVersion": "fleet.cattle.io/v1alpha1", "kind": "Cluster",
             "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": {}});
-        ok(&kubectl(&["create", "-f", "-"], Some(&cluster.to_string())), "create Cluster");
+        ok(
+            &kubectl(&["create", "-f", "-"], Some(&cluster.to_string())),
+            "create Cluster",
+        );
         // The Fleet controller gives every cluster a namespace for its BundleDeployments.
         let status = json!({"status": {"namespace": format!("{ns}-{name}")}}).to_string();
         let out = kubectl(
             &[
-                "patch", "-n", &ns, "clusters.fleet.cattle.io", name, "--subresource=status", "--type=merge", "-p",
+                "patch",
+                "-n",
+                &ns,
+                "clusters.fleet.cattle.io",
+                name,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
                 &status,
             ],
             None,
@@ -1596,7 +1618,10 @@ async fn fleet_real_target_values_match_fleetvalues() {
             .iter()
             .find(|d| d["metadata"]["namespace"] == format!("{ns}-{name}").as_str());
         if want["doNotDeploy"] == true {
-            assert!(bd.is_none(), "{name}: Fleet deploys what fleet-values leaves out: {bd:?}");
+            assert!(
+                bd.is_none(),
+                "{name}: Fleet deploys what fleet-values leaves out: {bd:?}"
+            );
             println!("fleet_real: {name}: no BundleDeployment (doNotDeploy), as fleet-values says");
             continue;
         }

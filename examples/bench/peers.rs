@@ -109,12 +109,7 @@ pub struct PeerRow {
 
 /// Runs `program args` under /usr/bin/time, counting the apiserver's requests around it (minus the
 /// one `/metrics` request of the first snapshot, counted in the second).
-async fn timed(
-    client: &Client,
-    program: &Path,
-    args: &[&str],
-    tmp: &Path,
-) -> Result<(measure::Run, Requests), String> {
+async fn timed(client: &Client, program: &Path, args: &[&str], tmp: &Path) -> Result<(measure::Run, Requests), String> {
     let before = requests(client).await?;
     let run = measure::run(program, args, &[], tmp)?;
     let after = requests(client).await?;
@@ -123,7 +118,14 @@ async fn timed(
     Ok((run, d))
 }
 
-fn score(tool: &str, command: String, run: &measure::Run, req: Requests, unused: BTreeSet<String>, t: &Truth) -> PeerRow {
+fn score(
+    tool: &str,
+    command: String,
+    run: &measure::Run,
+    req: Requests,
+    unused: BTreeSet<String>,
+    t: &Truth,
+) -> PeerRow {
     PeerRow {
         tool: tool.into(),
         command,
@@ -227,7 +229,14 @@ pub async fn run(
     let mut row = match kor_unused(&r.stdout) {
         Ok(set) => score("kor", format!("kor {}", args.join(" ")), &r, req, set, truth),
         Err(e) => {
-            let mut row = score("kor", format!("kor {}", args.join(" ")), &r, req, BTreeSet::new(), truth);
+            let mut row = score(
+                "kor",
+                format!("kor {}", args.join(" ")),
+                &r,
+                req,
+                BTreeSet::new(),
+                truth,
+            );
             row.note = format!("{e}: {}", r.stderr.lines().last().unwrap_or_default());
             row
         }
@@ -248,7 +257,14 @@ pub async fn run(
             row
         }
         Err(e) => {
-            let mut row = score("popeye", format!("popeye {}", args.join(" ")), &r, req, BTreeSet::new(), truth);
+            let mut row = score(
+                "popeye",
+                format!("popeye {}", args.join(" ")),
+                &r,
+                req,
+                BTreeSet::new(),
+                truth,
+            );
             let tail: Vec<&str> = r.stderr.lines().rev().take(3).collect();
             row.note = format!("{e}: {}", tail.join(" | "));
             row
