@@ -15,6 +15,7 @@ mod floor;
 mod generate;
 mod load;
 mod measure;
+mod peers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,6 +68,10 @@ struct Args {
     /// Do not run `cargo build --release --bin kubectl-harvester-hygiene` first
     #[arg(long)]
     no_build: bool,
+    /// Also run popeye and kor from this folder (scripts/peers.sh builds them) on the same loaded
+    /// cluster, after our scan (issue 13)
+    #[arg(long, value_name = "DIR")]
+    peers: Option<PathBuf>,
 }
 
 /// Everything measured at one scale.
@@ -94,6 +99,8 @@ struct Row {
     yaml_s: Option<f64>,
     yaml_rss: f64,
     naive: Option<Naive>,
+    peers: Vec<peers::PeerRow>,
+    truth: Option<peers::Truth>,
 }
 
 struct Naive {
@@ -258,6 +265,7 @@ async fn bench_scale(args: &Args, scale: f64, tmp: &Path, bin: &Path) -> Result<
         .iter()
         .map(|k| k.objects.len().div_ceil(args.chunk_size.max(1) as usize).max(1))
         .sum();
+    let truth = args.peers.as_ref().map(|_| peers::Truth::of(&cluster));
     drop(cluster);
 
     // Live: floor and scan alternate, after one warm-up of each.
@@ -389,6 +397,29 @@ async fn bench_scale(args: &Args, scale: f64, tmp: &Path, bin: &Path) -> Result<
         );
         row.naive = Some(n);
     }
+
+    // Peers, on the same cluster.
+    if let (Some(dir), Some(truth)) = (&args.peers, truth) {
+        eprintln!("== scale {scale}: peers (our scan, kor, popeye; one run each)");
+        let client = floor::client(&kubeconfig).await?;
+        row.peers = peers::run(&client, dir, bin, &kc, &chunk, &truth, tmp).await?;
+        for p in &row.peers {
+            eprintln!(
+                "  {}: {:.2} s, {:.0} MB, {:.0} resource requests ({:.0} in all), {} PVCs unused ({} VM disks), {}/{} orphans; {}",
+                p.tool,
+                p.wall,
+                p.rss_mb,
+                p.requests.resource,
+                p.requests.all,
+                p.unused,
+                p.unused_vm_disks,
+                p.orphans_found,
+                truth.orphans.len(),
+                p.note
+            );
+        }
+        row.truth = Some(truth);
+    }
     Ok(row)
 }
 
@@ -493,6 +524,11 @@ fn print_tables(rows: &[Row], args: &Args) {
                 "scale {}: kubectl+jq printed {} colliding images and {} orphans",
                 r.scale, n.collisions_found, n.orphans_found
             );
+        }
+    }
+    for r in rows {
+        if let Some(t) = &r.truth {
+            peers::print(&r.peers, t, r.scale);
         }
     }
     if rows.len() > 1 {
