@@ -192,7 +192,10 @@ fn recorded_inventory(namespace: Option<String>, listed: &mut [Listed]) -> Inven
 }
 
 /// One `List` file per kind listed without a gap, and every kind's manifest entry.
-fn kind_files(listed: &[Listed], inv: &Inventory) -> Result<(Vec<(String, Vec<u8>)>, Vec<KindEntry>)> {
+/// Each kind's file (name, bytes) and its manifest entries.
+type KindFiles = (Vec<(String, Vec<u8>)>, Vec<KindEntry>);
+
+fn kind_files(listed: &[Listed], inv: &Inventory) -> Result<KindFiles> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut entries = Vec::new();
     for l in listed {

@@ -139,7 +139,7 @@ fn one_line_per_finding_within_the_width_and_40_lines_at_160_columns() {
         text.contains("next: `kubectl harvester-hygiene describe image-name-collision team-a/ubuntu-22` explains"),
         "{text}"
     );
-    assert!(text.contains("can fix 3 findings"), "{text}");
+    assert!(text.contains("can fix 4 findings"), "{text}");
     assert!(
         text.contains(
             "incomplete: 18 kinds not fully in the input; limits 12 of 13 rules (all but longhorn-orphaned-data)"
@@ -154,7 +154,7 @@ fn one_line_per_finding_within_the_width_and_40_lines_at_160_columns() {
     );
     let board = text
         .lines()
-        .find(|l| l.starts_with("storageclass-missing ") && l.contains(" 11 "))
+        .find(|l| l.starts_with("storageclass-missing ") && l.contains(" 12 "))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(board.contains("partial"), "{board}");
 }

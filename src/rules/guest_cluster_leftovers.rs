@@ -349,33 +349,7 @@ impl GuestClusterLeftovers {
             if let Some(r) = &rancher {
                 evidence.push(r.evidence(cluster));
             }
-            let (confidence, why) = if matches!(rancher, Some(RancherSays::Gone)) {
-                (Confidence::Proven, format!("Rancher has no cluster {cluster}"))
-            } else if let Some(w) = dead.get(&(ns, cluster)) {
-                evidence.push(format!("dead-credentials:{cluster}({w})"));
-                (
-                    Confidence::Likely,
-                    format!("its credentials ServiceAccount {ns}/{cluster} belongs to a cluster with no living VM ({w})"),
-                )
-            } else if !inv.covers::<VirtualMachine>(Some(ns)) {
-                evidence.push("unknown-kind:VirtualMachine".into());
-                (Confidence::Possible, "VirtualMachines were not read there".to_string())
-            } else if let Some(vm) = guests.living_guest_vm_in(ns) {
-                // A living guest cluster there may have been renamed or use another label.
-                evidence.push(format!("living-guest-vm:{}", vm.metadata.name));
-                (
-                    Confidence::Possible,
-                    format!(
-                        "no VM is labelled for it, but guest-cluster VM {} lives in {ns}",
-                        vm.metadata.name
-                    ),
-                )
-            } else {
-                (
-                    Confidence::Possible,
-                    format!("no VM in {ns} is labelled for it or named after it, and no credentials name it"),
-                )
-            };
+            let (confidence, why) = lb_verdict(inv, guests, dead, ns, cluster, rancher.as_ref(), &mut evidence);
             let allocations: Vec<String> = inv
                 .objects::<IpPool>()
                 .iter()
@@ -498,6 +472,66 @@ impl GuestClusterLeftovers {
     }
 }
 
+/// How sure a dead cluster's LoadBalancer is a leftover, and why (for the message).
+fn lb_verdict(
+    inv: &crate::inventory::Inventory,
+    guests: &GuestClusters<'_>,
+    dead: &BTreeMap<(&str, &str), String>,
+    ns: &str,
+    cluster: &str,
+    rancher: Option<&RancherSays>,
+    evidence: &mut Vec<String>,
+) -> (Confidence, String) {
+    let (confidence, why) = lb_evidence(inv, guests, dead, ns, cluster, evidence);
+    if !matches!(rancher, Some(RancherSays::Gone)) {
+        return (confidence, why);
+    }
+    // Rancher does not know the cluster. That alone is no proof (a guest cluster set up by hand
+    // or by another Rancher uses the same labels); with the liveness evidence it is.
+    let vms_read = inv.covers::<VirtualMachine>(Some(ns)) && guests.living_guest_vm_in(ns).is_none();
+    match confidence {
+        Confidence::Likely => (Confidence::Proven, format!("{why}, and Rancher has no cluster {cluster}")),
+        Confidence::Possible if vms_read => (Confidence::Likely, format!("{why}, and Rancher has no cluster {cluster}")),
+        c => (c, why),
+    }
+}
+
+/// The LoadBalancer's verdict from what Harvester holds.
+fn lb_evidence(
+    inv: &crate::inventory::Inventory,
+    guests: &GuestClusters<'_>,
+    dead: &BTreeMap<(&str, &str), String>,
+    ns: &str,
+    cluster: &str,
+    evidence: &mut Vec<String>,
+) -> (Confidence, String) {
+    if let Some(w) = dead.get(&(ns, cluster)) {
+        evidence.push(format!("dead-credentials:{cluster}({w})"));
+        (
+            Confidence::Likely,
+            format!("its credentials ServiceAccount {ns}/{cluster} belongs to a cluster with no living VM ({w})"),
+        )
+    } else if !inv.covers::<VirtualMachine>(Some(ns)) {
+        evidence.push("unknown-kind:VirtualMachine".into());
+        (Confidence::Possible, "VirtualMachines were not read there".to_string())
+    } else if let Some(vm) = guests.living_guest_vm_in(ns) {
+        // A living guest cluster there may have been renamed or use another label.
+        evidence.push(format!("living-guest-vm:{}", vm.metadata.name));
+        (
+            Confidence::Possible,
+            format!(
+                "no VM is labelled for it, but guest-cluster VM {} lives in {ns}",
+                vm.metadata.name
+            ),
+        )
+    } else {
+        (
+            Confidence::Possible,
+            format!("no VM in {ns} is labelled for it or named after it, and no credentials name it"),
+        )
+    }
+}
+
 /// What Rancher (`--rancher-kubeconfig`) says about a guest cluster, by the name its
 /// credentials and LoadBalancer labels carry: the provisioning cluster's name (or its
 /// management name, `c-m-…`). `None` without `--rancher-kubeconfig`.
@@ -506,7 +540,7 @@ enum RancherSays {
     Alive(String),
     /// Rancher is deleting it.
     Deleting,
-    /// Rancher has no cluster of that name: proof that it is gone.
+    /// Rancher has no cluster of that name: with the liveness evidence, proof that it is gone.
     Gone,
     /// Rancher could not be read (why).
     Unchecked(String),
@@ -541,7 +575,7 @@ impl RancherSays {
         match self {
             Self::Alive(_) => String::new(),
             Self::Deleting => " Rancher is deleting the cluster.".to_string(),
-            Self::Gone => " Rancher has no cluster of that name: it is gone.".to_string(),
+            Self::Gone => " Rancher has no cluster of that name either.".to_string(),
             Self::Unchecked(e) => format!(" Rancher could not be asked ({e})."),
         }
     }
