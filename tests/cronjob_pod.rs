@@ -149,7 +149,10 @@ fn install_chart(ns: &str) -> String {
 
 /// Stand-in for the root-ca-cert-publisher controller (not run by the test bed).
 fn publish_root_ca(ns: &str, bed: &Bed) {
-    if kubectl(&["get", "configmap", "kube-root-ca.crt", "-n", ns], None).status.success() {
+    if kubectl(&["get", "configmap", "kube-root-ca.crt", "-n", ns], None)
+        .status
+        .success()
+    {
         return;
     }
     kubectl_ok(
@@ -295,7 +298,11 @@ async fn configmap_payload(ns: &str, src: &Value) -> Vec<(String, Vec<u8>, Optio
             .iter()
             .map(|i| {
                 let k = i["key"].as_str().unwrap();
-                (i["path"].as_str().unwrap().to_string(), value(k), i["mode"].as_u64().map(|m| m as u32))
+                (
+                    i["path"].as_str().unwrap().to_string(),
+                    value(k),
+                    i["mode"].as_u64().map(|m| m as u32),
+                )
             })
             .collect(),
         None => cm["data"]
@@ -431,8 +438,10 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
     api(
         "POST",
         &format!("/api/v1/namespaces/{ns}/pods/{name}/binding"),
-        Some(&json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": NODE}})),
+        Some(
+            &json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": NODE}}),
+        ),
     )
     .await
     .expect("bind the pod");
@@ -477,10 +486,7 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
     env.push(("KUBERNETES_SERVICE_PORT".into(), bed.port.clone()));
     env.push(("KUBERNETES_SERVICE_PORT_HTTPS".into(), bed.port.clone()));
     // The image's /etc/passwd (scripts/image-rootfs.sh): 65532 is nonroot, home /home/nonroot.
-    env.push((
-        "HOME".into(),
-        if uid == 65532 { "/home/nonroot" } else { "/" }.into(),
-    ));
+    env.push(("HOME".into(), if uid == 65532 { "/home/nonroot" } else { "/" }.into()));
 
     // Volumes at their mount paths.
     let vols = tempfile::tempdir().unwrap();
@@ -503,11 +509,7 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
         // configMap, secret, downwardAPI and projected volumes are always mounted read-only.
         mounts.push((dir, PathBuf::from(m["mountPath"].as_str().unwrap()), true));
     }
-    std::fs::set_permissions(
-        vols.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(vols.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let token = token.expect("the ServiceAccount admission plugin projected a token");
 
     let bin = match c["command"].as_array().and_then(|a| a.first()).and_then(Value::as_str) {
@@ -646,7 +648,10 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
 
 /// One Job from the CronJob, its Pod run by the stand-in kubelet; returns the Pod and the run.
 async fn run_once(ns: &str, cronjob: &str, job: &str, bed: &Bed) -> (Value, Ran) {
-    kubectl_ok(&["create", "job", job, "-n", ns, &format!("--from=cronjob/{cronjob}")], None);
+    kubectl_ok(
+        &["create", "job", job, "-n", ns, &format!("--from=cronjob/{cronjob}")],
+        None,
+    );
     let pod = wait_pod(ns, job);
     let ran = kubelet(&pod, bed).await;
     (pod, ran)
@@ -690,12 +695,22 @@ async fn the_shipped_cronjob_runs_as_a_pod_completes_and_keeps_its_history_limit
                  "url": "https://dl.fedoraproject.org/pub/fedora/linux/development/rawhide/Cloud/x86_64/images/Fedora-Cloud-Base.qcow2"}}))
     .await;
     kubectl_ok(
-        &["create", "secret", "generic", "not-yours", "-n", &fns, "--from-literal=k=v"],
+        &[
+            "create",
+            "secret",
+            "generic",
+            "not-yours",
+            "-n",
+            &fns,
+            "--from-literal=k=v",
+        ],
         None,
     );
     kubectl_ok(
         &["apply", "-n", &fns, "-f", "-"],
-        Some(r#"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"keep-me"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}"#),
+        Some(
+            r#"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"keep-me"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}"#,
+        ),
     );
 
     // 1. One run.
@@ -745,7 +760,10 @@ async fn the_shipped_cronjob_runs_as_a_pod_completes_and_keeps_its_history_limit
     // 2. The Job controller saw the Pod succeed.
     let j = wait_job(&ns, &job1, "Complete");
     assert_eq!(j["status"]["succeeded"], 1, "{:#}", j["status"]);
-    assert_eq!(j["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
+    assert_eq!(
+        j["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
     assert_eq!(j["metadata"]["ownerReferences"][0]["kind"], "CronJob");
     assert_eq!(j["metadata"]["ownerReferences"][0]["controller"], true);
 
@@ -785,7 +803,10 @@ async fn the_shipped_cronjob_runs_as_a_pod_completes_and_keeps_its_history_limit
     );
     // (Raw requests: each is exactly the one verb; the deletes are server-side dry runs.)
     for (verb, path) in [
-        ("delete", format!("/api/v1/namespaces/{fns}/persistentvolumeclaims/keep-me?dryRun=All")),
+        (
+            "delete",
+            format!("/api/v1/namespaces/{fns}/persistentvolumeclaims/keep-me?dryRun=All"),
+        ),
         ("get", format!("/api/v1/namespaces/{fns}/secrets/not-yours")),
         (
             "delete",
