@@ -14,11 +14,19 @@
 //! ownerReference to the CronJob (kubernetes/kubectl pkg/cmd/create/create_job.go), and the
 //! controller reconciles and prunes every Job whose controller reference names it
 //! (kubernetes/kubernetes pkg/controller/cronjob/cronjob_controllerv2.go getJobsToBeReconciled,
-//! cleanupFinishedJobs; oldest `status.startTime` first).
+//! cleanupFinishedJobs; oldest `status.startTime` first). Between the first run and the others
+//! the test edits the policy ConfigMap (a severity, as values.yaml's example does) and the next
+//! Pods report it: the mounted file is the one the job reads.
 //!
 //! Not faithful, and why:
 //! - No scheduler runs: the test binds the Pod to a node name (the pods/binding subresource, as the
 //!   scheduler does) but creates no Node object, since the scanner's cluster-wide rules would see it.
+//!   So the Pod's token names the node (`authentication.kubernetes.io/node-name`) but carries no
+//!   node-uid claim, which a real node's would.
+//! - The sandbox is checked, not trusted: before the container, the same mounts and credentials
+//!   run a probe (uid/gid/groups, empty capability sets, NoNewPrivs, the token's owner and mode,
+//!   `/`, `/tmp` and the volumes read-only). The host's /dev, /dev/shm and /proc stay visible
+//!   (/dev/shm writable), which a container's own would replace.
 //! - No kube-proxy: `KUBERNETES_SERVICE_HOST`/`PORT` are the apiserver's own 127.0.0.1 address and
 //!   port, not the `kubernetes` Service's ClusterIP 10.96.0.1:443. The serving certificate has
 //!   127.0.0.1 in its SANs (scripts/apiserver.sh), so the job verifies it against the `ca.crt`
@@ -393,6 +401,18 @@ fn shq(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// Mount points made on the host for a run, removed (if still empty) when dropped, also when
+/// an assertion fails midway.
+struct MadeDirs(Vec<PathBuf>);
+
+impl Drop for MadeDirs {
+    fn drop(&mut self) {
+        for d in self.0.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
 /// What the container did.
 struct Ran {
     code: i32,
@@ -525,7 +545,7 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
         .collect();
 
     // Mount points that the host lacks are made for the run and removed after it.
-    let mut made = Vec::new();
+    let mut made = MadeDirs(Vec::new());
     for (_, target, _) in &mounts {
         let mut missing = Vec::new();
         let mut p = target.as_path();
@@ -534,7 +554,8 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
             p = p.parent().unwrap();
         }
         std::fs::create_dir_all(target).unwrap();
-        made.extend(missing);
+        // Shallowest first, so that removing in reverse empties each directory before its parent.
+        made.0.extend(missing.into_iter().rev());
     }
     let mut script = String::from("set -e\n");
     for (src, target, ro) in &mounts {
@@ -566,11 +587,60 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
     for (k, v) in &env {
         script.push_str(&format!(" {}", shq(&format!("{k}={v}"))));
     }
+    // The stand-in checks its own sandbox first: the same mounts and credentials, with a probe
+    // in place of the container's process.
+    let token_path = mounts
+        .iter()
+        .map(|(src, target, _)| (src.join("token"), target.join("token")))
+        .find(|(src, _)| src.exists())
+        .map(|(_, target)| target)
+        .expect("the projected token's mount");
+    let probe_cmd = format!(
+        "id -u; id -g; id -G; grep -E '^(NoNewPrivs|CapInh|CapPrm|CapEff|CapBnd|CapAmb):' /proc/self/status; \
+         stat -c 'token %u %a' {t}; head -c 3 {t} >/dev/null && echo token-readable; \
+         for d in / /tmp {m}; do if touch \"$d/.hh-probe\" 2>/dev/null; then echo \"rw $d\"; rm -f \"$d/.hh-probe\"; else echo \"ro $d\"; fi; done",
+        t = shq(&token_path.to_string_lossy()),
+        m = mounts
+            .iter()
+            .map(|(_, t, _)| shq(&t.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    let probe_script = format!("{script} /bin/sh -c {}\n", shq(&probe_cmd));
     script.push_str(&format!(" {}", shq(env!("CARGO_BIN_EXE_harvester-hygiene-job"))));
     for a in &args {
         script.push_str(&format!(" {}", shq(a)));
     }
     script.push('\n');
+    let probe = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &probe_script])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .expect("unshare");
+    let probe_out = String::from_utf8_lossy(&probe.stdout).to_string();
+    assert!(
+        probe.status.success(),
+        "sandbox probe: {probe_out}{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let mut want = vec![
+        uid.to_string(),
+        gid.to_string(),
+        gid.to_string(),
+        "CapInh:\t0000000000000000".to_string(),
+        "CapPrm:\t0000000000000000".to_string(),
+        "CapEff:\t0000000000000000".to_string(),
+        "CapBnd:\t0000000000000000".to_string(),
+        "CapAmb:\t0000000000000000".to_string(),
+        "NoNewPrivs:\t1".to_string(),
+        format!("token {uid} 600"),
+        "token-readable".to_string(),
+        "ro /".to_string(),
+        "ro /tmp".to_string(),
+    ];
+    want.extend(mounts.iter().map(|(_, t, _)| format!("ro {}", t.display())));
+    assert_eq!(probe_out.lines().collect::<Vec<_>>(), want, "the sandbox");
 
     let started = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap().to_string();
     let container_id = format!("containerd://{}", unique("hh").replace('-', ""));
@@ -606,8 +676,10 @@ async fn kubelet(pod: &Value, bed: &Bed) -> Ran {
         .output()
         .expect("unshare");
     let seconds = t0.elapsed().as_secs_f64();
-    for d in made.iter().rev() {
-        let _ = std::fs::remove_dir(d);
+    let made_paths = made.0.clone();
+    drop(made);
+    for d in &made_paths {
+        assert!(!d.exists(), "mount point {} left on the host", d.display());
     }
     let code = out.status.code().unwrap_or(128);
     let finished = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap().to_string();
@@ -734,12 +806,14 @@ async fn the_shipped_cronjob_runs_as_a_pod_completes_and_keeps_its_history_limit
         .collect();
     assert_eq!(ours.len(), 1, "{lines:#?}");
     assert_eq!(ours[0]["rule"], "image-mutable-url");
+    // The shipped policy is empty: the rule's own severity.
+    assert_eq!(ours[0]["level"], "warning", "{:#}", ours[0]);
     let done = lines
         .iter()
         .find(|l| l["msg"] == "scan complete")
         .expect("summary line");
     assert_eq!(done["incomplete"], false, "the shipped RBAC reads every kind: {done}");
-    // The policy file was mounted and read: the ConfigMap's config.yaml, as rendered.
+    // The policy file the job reads (/etc/harvester-hygiene/config.yaml): see step 5.
     assert!(rendered.contains("config.yaml: |"), "the chart ships a policy file");
 
     // The Pod as the Job controller made it: the chart's ServiceAccount, the token projected by
@@ -797,6 +871,12 @@ async fn the_shipped_cronjob_runs_as_a_pod_completes_and_keeps_its_history_limit
     let who: Value = serde_json::from_slice(&who.stdout).unwrap();
     let user = format!("system:serviceaccount:{ns}:{RELEASE}");
     assert_eq!(who["status"]["userInfo"]["username"], user.as_str());
+    // Bound to the node the Pod is bound to by name only: with no Node object the apiserver
+    // leaves out the node-uid claim (kubernetes/kubernetes
+    // pkg/registry/core/serviceaccount/storage/token.go).
+    let extra = &who["status"]["userInfo"]["extra"];
+    assert_eq!(extra["authentication.kubernetes.io/node-name"][0], NODE, "{extra}");
+    assert!(extra["authentication.kubernetes.io/node-uid"].is_null(), "{extra}");
     assert_eq!(
         who["status"]["userInfo"]["extra"]["authentication.kubernetes.io/pod-name"][0],
         pod_name.as_str()
@@ -834,13 +914,43 @@ async fn the_shipped_cronjob_runs_as_a_pod_completes_and_keeps_its_history_limit
     common::assert_live("v1", "PersistentVolumeClaim", Some(&fns), "keep-me").await;
     common::assert_live("v1", "Secret", Some(&fns), "not-yours").await;
 
-    // 5. History: limit+1 successful Jobs, and the CronJob controller deletes the oldest.
+    // 5. The policy is the mounted ConfigMap: a severity set there (as values.yaml's example
+    // does) is what the next run reports.
+    let policy = format!("{RELEASE}-policy");
+    let cm = kubectl_json(&["get", "configmap", &policy, "-n", &ns]);
+    let config = cm["data"]["config.yaml"].as_str().unwrap().to_string();
+    assert!(!config.contains("rules:"), "the shipped policy: {config}");
+    let patch = json!({"data": {"config.yaml":
+        format!("{config}rules:\n  image-mutable-url:\n    severity: error\n")}});
+    kubectl_ok(
+        &[
+            "patch",
+            "configmap",
+            &policy,
+            "-n",
+            &ns,
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ],
+        None,
+    );
+
+    // 6. History: limit+1 successful Jobs, and the CronJob controller deletes the oldest.
     let mut jobs = vec![job1.clone()];
     for i in 2..=limit + 1 {
         let job = format!("{RELEASE}-manual-{i}");
         let (_, ran) = run_once(&ns, RELEASE, &job, &bed).await;
         eprintln!("kubelet stand-in: {job} ran {:.2} s, exit {}", ran.seconds, ran.code);
         assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+        let levels: Vec<Value> = ran
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["msg"] == "finding" && l["object"]["namespace"] == fns.as_str())
+            .map(|l| l["level"].clone())
+            .collect();
+        assert_eq!(levels, [json!("error")], "run {i} reads the patched policy");
         wait_job(&ns, &job, "Complete");
         jobs.push(job);
     }
