@@ -600,7 +600,11 @@ async fn changed_or_newly_used_pvcs_are_not_touched() {
 }
 
 /// `--purge-retained-older-than`: only PVs this tool retained, long enough ago, whose claim is
-/// gone; plan, server dry-run, then apply sets them back to `Delete`.
+/// gone; plan, server dry-run, then apply sets them back to `Delete`. What happens next is not
+/// shown here: deleting a Released PV's data (the Longhorn volume) is the job of Longhorn's CSI
+/// provisioner (the external-provisioner sidecar deletes the volume once the PV binder hands a
+/// Released `Delete` PV over), and no provisioner runs in the test bed, so the test stops at
+/// the reclaim policy.
 #[tokio::test]
 async fn purge_retained_pvs_is_a_separate_explicit_step() {
     let ns = namespace("purge").await;
