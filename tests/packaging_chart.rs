@@ -1496,10 +1496,20 @@ async fn fleet_real_target_values_match_fleetvalues() {
     let tmp = tempfile::tempdir().unwrap();
     let bundle = tmp.path().join("bundle.yaml");
     let ns = common::namespace("fleet-real").await;
+    // A GitRepo's targets reach the bundle as `fleet apply --targets-file`, appended after
+    // fleet.yaml's targetCustomizations (rancher/fleet internal/bundlereader/read.go
+    // appendTargets): take them from our GitRepo example, as Fleet's GitRepo controller would.
+    let gitrepo: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(repo().join("fleet/gitrepo.example.yaml")).unwrap()).unwrap();
+    assert!(gitrepo["spec"]["targets"].is_array(), "{gitrepo}");
+    let targets = tmp.path().join("targets.yaml");
+    std::fs::write(&targets, json!({"targets": gitrepo["spec"]["targets"]}).to_string()).unwrap();
     let out = run(
         Command::new(&fleet)
             .current_dir(repo())
-            .args(["apply", "-n", &ns, "-o"])
+            .args(["apply", "-n", &ns, "--targets-file"])
+            .arg(&targets)
+            .arg("-o")
             .arg(&bundle)
             .args(["harvester-hygiene", CHART]),
         None,
