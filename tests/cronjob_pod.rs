@@ -49,7 +49,7 @@ mod common;
 mod packaging_tools;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{create, namespace, unique};
@@ -61,20 +61,7 @@ const ENTRYPOINT: &str = "/usr/local/bin/harvester-hygiene-job";
 /// The node the Pod is bound to (no Node object: see the module comment).
 const NODE: &str = "hh-kubelet-standin";
 
-fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut c = Command::new("kubectl");
-    c.args(args)
-        .env("KUBECONFIG", common::kubeconfig())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("kubectl");
-    if let Some(s) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
+use common::kubectl;
 
 fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {
     let out = kubectl(args, stdin);

@@ -17,20 +17,7 @@ use serde_json::{Value, json};
 const NS: &str = "harvester-hygiene";
 const SA: &str = "system:serviceaccount:harvester-hygiene:harvester-hygiene";
 
-fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut c = Command::new("kubectl");
-    c.args(args)
-        .env("KUBECONFIG", common::kubeconfig())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("kubectl");
-    if let Some(s) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
+use common::kubectl;
 
 /// Apply the shipped chart and return a kubeconfig for its ServiceAccount. The tests run the
 /// job binary themselves, so the CronJob is applied suspended: the test bed's cronjob controller

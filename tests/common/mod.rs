@@ -336,3 +336,20 @@ pub fn uuid() -> String {
         (g >> 16) & 0xffffffffffff
     )
 }
+
+/// `kubectl ARGS` on the test apiserver, with `stdin` piped in when given.
+pub fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::process::Stdio;
+    let mut c = Command::new("kubectl");
+    c.args(args)
+        .env("KUBECONFIG", kubeconfig())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("kubectl");
+    if let Some(s) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
