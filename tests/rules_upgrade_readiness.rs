@@ -402,3 +402,50 @@ fn a_target_that_is_not_newer_is_noted() {
     assert_eq!(run.status, RuleStatus::Partial);
     assert!(run.notes.iter().any(|n| n.contains("not newer")), "{:?}", run.notes);
 }
+
+fn backup(name: &str, status: &str) -> String {
+    format!(
+        "apiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineBackup\nmetadata:\n  name: {name}\n  namespace: a\n  creationTimestamp: \"2026-11-22T11:00:00Z\"\nspec:\n  source:\n    apiGroup: kubevirt.io\n    kind: VirtualMachine\n    name: db\n  type: backup\nstatus:\n{status}"
+    )
+}
+
+fn schedule(name: &str, suspended: bool) -> String {
+    format!(
+        "apiVersion: harvesterhci.io/v1beta1\nkind: ScheduleVMBackup\nmetadata:\n  name: {name}\n  namespace: a\nspec:\n  cron: \"0 * * * *\"\n  maxFailure: 4\n  retain: 8\n  suspend: {suspended}\nstatus:\n  failure: 0\n  suspended: {suspended}\n"
+    )
+}
+
+/// harvester/harvester v1.6.0 `pkg/webhook/resources/upgrade/validator.go`: `checkVMBackups`
+/// (a backup without an error that is not readyToUse) and `checkScheduleVMBackups`
+/// (`status.suspended` false) refuse the Upgrade.
+#[test]
+fn backups_in_progress_and_running_schedules_block_the_upgrade() {
+    let docs = vec![
+        backup("running", "  readyToUse: false\n  progress: 40\n"),
+        backup("no-status-yet", "  progress: 0\n"),
+        schedule("hourly", false),
+        // Near-misses: a finished backup, a failed one (backup-failed's), a suspended schedule.
+        backup("done", "  readyToUse: true\n  progress: 100\n"),
+        backup(
+            "failed",
+            "  readyToUse: false\n  error:\n    message: \"backup target unreachable\"\n    time: \"2026-11-22T11:30:00Z\"\n",
+        ),
+        schedule("paused", true),
+    ];
+    let r = judge(&docs, "v1.6.0", Some("v1.6.1"));
+    assert_eq!(
+        keys(&r, "in progress blocks"),
+        ["a/no-status-yet", "a/running"],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(keys(&r, "schedule not suspended"), ["a/hourly"], "{:#?}", r.findings);
+    let f = find(&r, "a/hourly");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.confidence, Confidence::Proven);
+    assert!(f.evidence.iter().any(|e| e == "check:schedule-not-suspended"), "{f:#?}");
+    assert!(f.evidence.iter().any(|e| e == "target-version:v1.6.1"), "{f:#?}");
+    // Without a target the rule does not run at all.
+    let r = judge(&docs, "v1.6.0", None);
+    assert!(of(&r).is_empty(), "{:#?}", r.findings);
+}

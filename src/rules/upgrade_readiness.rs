@@ -38,8 +38,8 @@ use super::{Confidence, Context, Explanation, Finding, Outcome, Rule, Severity, 
 use crate::inventory::kinds::setting::UPGRADE_CONFIG;
 use crate::inventory::kinds::upgrade::{COMPONENT_LABEL, UPGRADE_LABEL};
 use crate::inventory::kinds::{
-    LonghornVolume, Setting, Upgrade, VirtualMachine, VirtualMachineImage, VirtualMachineInstance,
-    VirtualMachineInstanceMigration,
+    LonghornVolume, ScheduleVMBackup, Setting, Upgrade, VirtualMachine, VirtualMachineBackup, VirtualMachineImage,
+    VirtualMachineInstance, VirtualMachineInstanceMigration,
 };
 use crate::inventory::{Kind, KindInfo};
 use crate::meta::{Key, parse_time};
@@ -64,7 +64,7 @@ impl Rule for UpgradeReadiness {
         "With --target-version: what blocks or breaks an upgrade to that version (Harvester's upgrade pre-checks)"
     }
     fn needs(&self) -> &'static [&'static KindInfo] {
-        static NEEDS: [&KindInfo; 7] = [
+        static NEEDS: [&KindInfo; 9] = [
             info::<VirtualMachineInstance>(),
             info::<VirtualMachineInstanceMigration>(),
             info::<LonghornVolume>(),
@@ -72,6 +72,8 @@ impl Rule for UpgradeReadiness {
             info::<VirtualMachine>(),
             info::<VirtualMachineImage>(),
             info::<Setting>(),
+            info::<VirtualMachineBackup>(),
+            info::<ScheduleVMBackup>(),
         ];
         &NEEDS
     }
@@ -88,7 +90,8 @@ impl Rule for UpgradeReadiness {
                   harvester/upgrade-helpers pre-check/v1.x/check.sh checks the same from a node. This rule reports, \
                   as errors: migration-stuck's findings (the upgrade's pre-drain waits on them), running VMIs whose \
                   KubeVirt condition LiveMigratable is False, degraded or attached faulted Longhorn volumes, attached \
-                  single-replica volumes, and unfinished Upgrades; as warnings: detached single-replica or faulted \
+                  single-replica volumes, unfinished Upgrades, VM backups or snapshots in progress and backup \
+                  schedules that are not suspended (checkVMBackups, checkScheduleVMBackups); as warnings: detached single-replica or faulted \
                   volumes, non-migratable VMs with restoreVM set, the repo VM (upgrade-repo-<upgrade>) and ISO image \
                   (harvester-system/<upgrade>) of a finished or deleted Upgrade that Repo.Cleanup left \
                   (pkg/controller/master/upgrade/upgrade_repo.go), and the version boundaries the upgrade crosses: \
@@ -114,7 +117,8 @@ impl Rule for UpgradeReadiness {
                           setting), let Longhorn rebuild degraded volumes (kubectl -n longhorn-system get \
                           volumes.longhorn.io) and give single-replica volumes more replicas, and delete the \
                           unfinished Upgrade once it is not running (kubectl -n harvester-system delete upgrade \
-                          <name>). Delete leftover repo VMs and ISO images of earlier upgrades.",
+                          <name>). Let running backups finish and suspend backup schedules for the upgrade. Delete \
+                          leftover repo VMs and ISO images of earlier upgrades.",
         }
     }
 
@@ -138,10 +142,73 @@ impl Rule for UpgradeReadiness {
         non_migratable(self, ctx, &t, &mut out);
         volumes(self, ctx, &t, &mut out);
         upgrades(self, ctx, &t, &mut out);
+        backups(self, ctx, &t, &mut out);
         if let Some(c) = current {
             crossings(self, ctx, c, target, &t, &mut out);
         }
         out
+    }
+}
+
+/// Backups in progress and backup schedules that are not suspended: the Upgrade webhook refuses
+/// the upgrade while any exists (harvester/harvester v1.6.0 `pkg/webhook/resources/upgrade/validator.go`
+/// `checkVMBackups`: "please wait until all vmbackups are stopped", a backup in progress being
+/// one without an error that is not `readyToUse`, `pkg/controller/master/backup/util.go`
+/// `IsBackupProgressing`; `checkScheduleVMBackups`: "please suspend all backup/snapshot
+/// schedule", by `status.suspended`). Snapshots count as backups here.
+fn backups(rule: &UpgradeReadiness, ctx: &Context<'_>, t: &str, out: &mut Outcome) {
+    for b in ctx.inv.objects::<VirtualMachineBackup>() {
+        let s = &b.status;
+        if s.error.message.as_deref().is_some_and(|m| !m.is_empty()) || s.ready_to_use == Some(true) {
+            continue;
+        }
+        let kind = if b.spec.type_.is_empty() { "backup" } else { b.spec.type_.as_str() };
+        out.findings.push(
+            Finding::about(
+                rule,
+                Severity::Error,
+                b,
+                format!(
+                    "VirtualMachineBackup {} ({kind} of VM {}) is in progress: Harvester's Upgrade webhook refuses \
+                     an upgrade until every VM backup has stopped (checkVMBackups, \"please wait until all vmbackups \
+                     are stopped\").",
+                    b.object_ref().key(),
+                    b.spec.source.name
+                ),
+                "Let the backup finish (or delete it if it is stuck: see backup-failed) before creating the Upgrade."
+                    .into(),
+            )
+            .with_confidence(Confidence::Proven)
+            .with_title(format!("{kind} in progress blocks the upgrade"))
+            .evidence("check:vmbackup-in-progress")
+            .evidence(t.to_string()),
+        );
+    }
+    for s in ctx.inv.objects::<ScheduleVMBackup>() {
+        if s.status.suspended == Some(true) {
+            continue;
+        }
+        out.findings.push(
+            Finding::about(
+                rule,
+                Severity::Error,
+                s,
+                format!(
+                    "ScheduleVMBackup {} (cron {}) is not suspended: Harvester's Upgrade webhook refuses an upgrade \
+                     while any backup or snapshot schedule runs (checkScheduleVMBackups), since a backup it starts \
+                     holds a Longhorn attachment ticket that blocks live migration during the node drains.",
+                    s.object_ref().key(),
+                    if s.spec.cron.is_empty() { "?" } else { &s.spec.cron }
+                ),
+                "Suspend the schedule for the upgrade (spec.suspend: true, or Suspend in the UI) and resume it \
+                 afterwards."
+                    .into(),
+            )
+            .with_confidence(Confidence::Proven)
+            .with_title("backup schedule not suspended blocks the upgrade".to_string())
+            .evidence("check:schedule-not-suspended")
+            .evidence(t.to_string()),
+        );
     }
 }
 
