@@ -159,6 +159,7 @@ pub fn load_with(inv: &mut Inventory, paths: &[PathBuf], limits: Limits) -> Resu
             }
         }
     }
+    inv.shrink();
     Ok(())
 }
 

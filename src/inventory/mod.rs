@@ -131,6 +131,9 @@ pub trait KindOps: Sync {
     fn len(&self, batch: &Batch) -> usize;
     /// Move the objects of `from` into `into` (both batches of this kind).
     fn merge(&self, into: &mut Batch, from: Batch);
+    /// Give back the spare capacity of a finished batch (a `Vec` that grew by doubling holds
+    /// up to twice its objects' inline size).
+    fn shrink(&self, batch: &mut Batch);
     /// Cut `value` down to the fields this kind's view reads (what `dump` writes): every field
     /// the view ignores is removed, so the object decodes to the same view and carries nothing
     /// else (no cloud-init user data, no last-applied configuration). Errors if it does not decode.
@@ -219,6 +222,11 @@ impl<K: Kind> KindOps for Ops<K> {
     fn merge(&self, into: &mut Batch, from: Batch) {
         if let (Some(into), Ok(from)) = (into.downcast_mut::<Vec<K>>(), from.downcast::<Vec<K>>()) {
             into.extend(*from);
+        }
+    }
+    fn shrink(&self, batch: &mut Batch) {
+        if let Some(v) = batch.downcast_mut::<Vec<K>>() {
+            v.shrink_to_fit();
         }
     }
     fn project(&self, value: &mut serde_json::Value) -> Result<(), String> {
@@ -495,6 +503,15 @@ impl Inventory {
             .iter()
             .find(|ops| ops.info().same(info))
             .map_or(0, |ops| self.store.get(&key(ops.info())).map_or(0, |b| ops.len(b)))
+    }
+
+    /// Give back the spare capacity of every kind's objects once the inventory is complete.
+    pub fn shrink(&mut self) {
+        for ops in kinds::REGISTRY {
+            if let Some(b) = self.store.get_mut(&key(ops.info())) {
+                ops.shrink(b);
+            }
+        }
     }
 
     /// Number of objects of every kind.
