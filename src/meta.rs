@@ -277,7 +277,8 @@ impl FromIterator<(String, String)> for StrMap {
 
 impl<'a> IntoIterator for &'a StrMap {
     type Item = (&'a String, &'a String);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, String)>, fn(&'a (String, String)) -> (&'a String, &'a String)>;
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, String)>, fn(&'a (String, String)) -> (&'a String, &'a String)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
     }
