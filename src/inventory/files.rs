@@ -428,6 +428,13 @@ impl Loader {
             self.load_tar_gz(path, meta.len(), budget)
         } else {
             let name = path.display().to_string();
+            if meta.len() >= STREAM_MIN_BYTES
+                && bundle_place(&name).is_none()
+                && is_json(path)
+                && self.stream_json_list(path, &name, meta.len(), budget)
+            {
+                return Ok(());
+            }
             let file = fs::File::open(path).map_err(|e| read_err(path, e))?;
             match budget.read(file, meta.len(), None) {
                 Ok(bytes) => {
@@ -587,6 +594,41 @@ impl Loader {
                 true
             }
         }
+    }
+
+    /// A big plain JSON file read as a stream: when it is a `List`, its items are decoded into
+    /// their views a chunk at a time, so neither the file's text nor all of its raw items are
+    /// held at once (a dump's pods file is most of its bytes). `false`, with nothing loaded or
+    /// counted: not a List, not readable as one, or over a bound; the caller then reads the
+    /// file whole, which reports what is wrong with it as before.
+    fn stream_json_list(&mut self, path: &Path, name: &str, declared: u64, budget: &mut Budget) -> bool {
+        let (cap, _) = budget.cap(None);
+        if declared > cap {
+            return false;
+        }
+        let Ok(file) = fs::File::open(path) else {
+            return false;
+        };
+        let mut counted = Counted {
+            inner: io::BufReader::with_capacity(1 << 16, file).take(cap.saturating_add(1)),
+            read: 0,
+        };
+        let mut tentative = Loader::new();
+        let outcome = {
+            let mut de = serde_json::Deserializer::from_reader(&mut counted);
+            let seed = ListSeed {
+                loader: &mut tentative,
+                file: name,
+            };
+            serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|v| de.end().map(|()| v))
+        };
+        let listed = matches!(outcome, Ok((Some(kind), true)) if kind.ends_with("List"));
+        if !listed || counted.read > cap {
+            return false;
+        }
+        budget.read = budget.read.saturating_add(counted.read);
+        self.absorb(tentative);
+        true
     }
 
     /// The items of a JSON `List` (a `kubectl get -A -o json` dump is one).
@@ -824,6 +866,114 @@ impl Loader {
     }
 }
 
+/// Plain JSON files at least this big are streamed (see `Loader::stream_json_list`).
+const STREAM_MIN_BYTES: u64 = 4 << 20;
+/// Raw items held at once while streaming a List (decoded on every core, as `load_items` does).
+const STREAM_CHUNK_ITEMS: usize = 4_000;
+
+/// A reader that counts the bytes it gave.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read = self.read.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+        Ok(n)
+    }
+}
+
+/// A JSON document read from the top as a stream: its `kind`, and whether it had `items`
+/// (each decoded into the loader as it comes, whatever the kind turns out to be; the caller
+/// drops the loader when the document is not a List).
+struct ListSeed<'l> {
+    loader: &'l mut Loader,
+    file: &'l str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = (Option<String>, bool);
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ListSeed<'_> {
+    type Value = (Option<String>, bool);
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes List")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+        let (mut kind, mut items) = (None, false);
+        while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*k {
+                "kind" => kind = m.next_value::<Option<String>>()?,
+                "items" if !items => {
+                    m.next_value_seed(ItemsSeed {
+                        loader: &mut *self.loader,
+                        file: self.file,
+                    })?;
+                    items = true;
+                }
+                "items" => return Err(serde::de::Error::duplicate_field("items")),
+                _ => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((kind, items))
+    }
+}
+
+/// A List's `items`, [`STREAM_CHUNK_ITEMS`] raw items at a time.
+struct ItemsSeed<'l> {
+    loader: &'l mut Loader,
+    file: &'l str,
+}
+
+impl ItemsSeed<'_> {
+    fn flush(&mut self, base: usize, chunk: &[Box<serde_json::value::RawValue>]) {
+        let file = self.file;
+        let runs = in_runs(chunk, JSON_ITEMS_PER_CORE, |loader, i, raw| {
+            loader.load_raw(file, Some(base.saturating_add(i)), raw.get());
+            true
+        });
+        for run in runs.into_iter().flatten() {
+            self.loader.absorb_run(file, run);
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of objects")
+    }
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(mut self, mut seq: S) -> std::result::Result<(), S::Error> {
+        let mut chunk = Vec::with_capacity(STREAM_CHUNK_ITEMS);
+        let mut base = 0usize;
+        while let Some(raw) = seq.next_element::<Box<serde_json::value::RawValue>>()? {
+            chunk.push(raw);
+            if chunk.len() >= STREAM_CHUNK_ITEMS {
+                self.flush(base, &chunk);
+                base = base.saturating_add(chunk.len());
+                chunk.clear();
+            }
+        }
+        self.flush(base, &chunk);
+        Ok(())
+    }
+}
+
 /// A JSON document seen from the top: its kind and, for Lists, the raw items.
 #[derive(serde::Deserialize)]
 struct RawDoc<'a> {
@@ -877,6 +1027,12 @@ fn is_manifest(p: &Path) -> bool {
             .as_deref(),
         Some("yaml" | "yml" | "json")
     )
+}
+
+fn is_json(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 fn is_tar_gz(p: &Path) -> bool {
