@@ -1119,6 +1119,55 @@ pub(crate) fn split_yaml_documents(text: &str) -> Vec<&str> {
 mod tests {
     use super::*;
 
+    /// A JSON List over `STREAM_MIN_BYTES` is streamed: every item loads, with its item index,
+    /// an item without a namespace takes the general path, and a bad item is an error that does
+    /// not stop the rest. The same bytes as a non-List fall back to reading the file whole.
+    #[test]
+    fn streams_big_json_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let pad = "x".repeat(1024);
+        let n = 6_000;
+        let mut items: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{{"name":"p{i}","namespace":"ns","annotations":{{"pad":"{pad}"}}}},"spec":{{}}}}"#
+                )
+            })
+            .collect();
+        items.push(r#"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"nons"}}"#.into());
+        items.push(r#"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"bad","namespace":"ns"},"spec":{"resources":7}}"#.into());
+        let text = format!(
+            r#"{{"apiVersion":"v1","items":[{}],"kind":"List","metadata":{{}}}}"#,
+            items.join(",")
+        );
+        assert!(text.len() as u64 > STREAM_MIN_BYTES);
+        let list = dir.path().join("list.json");
+        fs::write(&list, &text).unwrap();
+        let mut inv = Inventory::new(None, true);
+        load(&mut inv, std::slice::from_ref(&list)).unwrap();
+        let pvcs = inv.objects::<kinds::PersistentVolumeClaim>();
+        assert_eq!(pvcs.len(), n + 1, "{:?}", inv.input_errors);
+        assert!(
+            pvcs.iter()
+                .any(|p| p.metadata.name == "nons" && p.metadata.namespace.as_deref() == Some("default"))
+        );
+        let key = (
+            "PersistentVolumeClaim".to_string(),
+            Some("ns".to_string()),
+            "p4321".to_string(),
+        );
+        assert_eq!(inv.origins.get(&key).and_then(|o| o.item), Some(4321));
+        assert_eq!(inv.input_errors.len(), 1, "{:?}", inv.input_errors);
+        assert!(inv.input_errors[0].object.as_deref().is_some_and(|o| o.contains("bad")));
+
+        // Not a List: one object whose `items` happen to be objects; nothing of them loads.
+        let other = dir.path().join("other.json");
+        fs::write(&other, text.replace(r#""kind":"List""#, r#""kind":"Thing""#)).unwrap();
+        let mut inv = Inventory::new(None, true);
+        load(&mut inv, std::slice::from_ref(&other)).unwrap();
+        assert_eq!(inv.objects::<kinds::PersistentVolumeClaim>().len(), 0);
+    }
+
     #[test]
     fn splits_documents() {
         let docs = split_yaml_documents("---\na: 1\n---\nb: |\n  ---x\n...\n--- {c: 3}\n");
