@@ -25,7 +25,6 @@ use serde_json::Value;
 
 use super::{Batch, InputError, Inventory, kinds, manifest, yaml_list};
 use crate::error::{Error, Result};
-use crate::meta::Origin;
 
 /// Items per core below which a List is decoded on one thread (spawning would cost more).
 const JSON_ITEMS_PER_CORE: usize = 2_000;
@@ -356,8 +355,8 @@ struct Loader {
     /// (index in the registry, namespace) pairs seen.
     coverage: std::collections::BTreeSet<(usize, Option<String>)>,
     errors: Vec<InputError>,
-    /// Where each object was read: (kind, namespace, name) and its origin.
-    origins: Vec<(super::ObjectKey, Origin)>,
+    /// Where each object was read.
+    origins: super::origins::Origins,
 }
 
 impl Loader {
@@ -367,28 +366,8 @@ impl Loader {
             batches: kinds::REGISTRY.iter().map(|_| None).collect(),
             coverage: Default::default(),
             errors: Vec::new(),
-            origins: Vec::new(),
+            origins: Default::default(),
         }
-    }
-
-    fn origin(
-        &mut self,
-        kind: &str,
-        ns: Option<String>,
-        name: &str,
-        file: &str,
-        document: Option<usize>,
-        item: Option<usize>,
-    ) {
-        self.origins.push((
-            (kind.to_string(), ns, name.to_string()),
-            Origin {
-                file: file.to_string(),
-                document,
-                item,
-                line: None,
-            },
-        ));
     }
 
     fn finish(self, inv: &mut Inventory) {
@@ -702,7 +681,7 @@ impl Loader {
         self.coverage.extend(other.coverage);
         self.errors.extend(other.errors);
         self.manifests.extend(other.manifests);
-        self.origins.extend(other.origins);
+        self.origins.append(other.origins);
     }
 
     fn load_raw(&mut self, file: &str, item: Option<usize>, raw: &str) {
@@ -736,7 +715,8 @@ impl Loader {
         match ops.push_json(batch, raw) {
             Ok(()) => {
                 let ns = if info.namespaced { ns } else { None };
-                self.origin(&info.qualified(), ns.clone(), &head.metadata.name, file, None, item);
+                self.origins
+                    .insert(slot, ns.as_deref(), &head.metadata.name, file, None, item);
                 self.coverage.insert((slot, ns));
             }
             Err(e) => {
@@ -849,7 +829,7 @@ impl Loader {
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {
-                self.origin(&info.qualified(), namespace.clone(), &name, file, doc, item);
+                self.origins.insert(slot, namespace.as_deref(), &name, file, doc, item);
                 self.coverage.insert((slot, namespace));
             }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),

@@ -7,6 +7,7 @@ pub mod kinds;
 pub mod live;
 pub mod manifest;
 pub mod openstack;
+pub mod origins;
 pub mod probe;
 pub mod rancher;
 mod yaml_list;
@@ -366,7 +367,7 @@ pub struct Inventory {
     /// Files input: when the dump was taken (its manifest's `capturedAt`), the scan's clock.
     pub captured_at: Option<jiff::Timestamp>,
     /// Files input: where each object was read.
-    pub origins: HashMap<ObjectKey, Origin>,
+    pub origins: origins::Origins,
     /// `--probe-urls`: what each image URL answered.
     pub url_probes: Option<probe::Probes>,
     /// `--rancher-kubeconfig`: what Rancher knows of its guest clusters.
@@ -412,7 +413,7 @@ impl Inventory {
             openstack: None,
             not_installed: Default::default(),
             captured_at: None,
-            origins: HashMap::new(),
+            origins: Default::default(),
             url_probes: None,
             rancher: None,
         }
@@ -493,7 +494,7 @@ impl Inventory {
     }
 
     /// Where files input read `obj` (none for live objects).
-    pub fn origin_of(&self, obj: &ObjectRef) -> Option<&Origin> {
+    pub fn origin_of(&self, obj: &ObjectRef) -> Option<Origin> {
         self.origins.get(&object_key(obj))
     }
 
