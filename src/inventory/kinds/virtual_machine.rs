@@ -75,7 +75,7 @@ impl Resources {
     pub fn has_cpu_or_memory_limit(&self) -> bool {
         ["cpu", "memory"]
             .iter()
-            .any(|k| self.limits.get(*k).is_some_and(|v| is_nonzero(v)))
+            .any(|k| self.limits.get(k).is_some_and(|v| is_nonzero(v)))
     }
 }
 
