@@ -53,9 +53,10 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
 
 /// Deserialize a label or annotation map, reading scalar values (`yes`, `3`, `true` in
 /// hand-written YAML) as their text rather than rejecting the whole object.
-pub fn string_map<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
+pub fn string_map<'de, D, M>(d: D) -> Result<M, D::Error>
 where
     D: Deserializer<'de>,
+    M: FromIterator<(String, String)>,
 {
     let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
     Ok(raw
@@ -171,47 +172,116 @@ macro_rules! key {
 
 /// [`string_map`] limited to [`KEPT_KEY_PREFIXES`], for labels and annotations. Values of
 /// other keys are skipped without being copied.
-pub fn meta_map<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
+pub fn meta_map<'de, D>(d: D) -> Result<StrMap, D::Error>
 where
     D: Deserializer<'de>,
 {
     struct V;
     impl<'de> serde::de::Visitor<'de> for V {
-        type Value = BTreeMap<String, String>;
+        type Value = StrMap;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a map of strings")
         }
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(BTreeMap::new())
+            Ok(StrMap::default())
         }
         fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(BTreeMap::new())
+            Ok(StrMap::default())
         }
         fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_map(self)
         }
         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
+            let mut out = Vec::new();
             while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
                 if kept(&k) {
                     let v: serde_json::Value = m.next_value()?;
                     match v {
                         serde_json::Value::String(s) => {
-                            out.insert(k.into_owned(), s);
+                            out.push((k.into_owned(), s));
                         }
                         serde_json::Value::Null => {}
                         other => {
-                            out.insert(k.into_owned(), other.to_string());
+                            out.push((k.into_owned(), other.to_string()));
                         }
                     }
                 } else {
                     m.next_value::<serde::de::IgnoredAny>()?;
                 }
             }
-            Ok(out)
+            Ok(out.into_iter().collect())
         }
     }
     d.deserialize_option(V)
+}
+
+/// A small string map (labels, annotations, resource lists): its entries sorted by key in one
+/// exact-size allocation. A `BTreeMap<String, String>` allocates a node of about 540 bytes for
+/// even one entry; views of tens of thousands of objects each carry a few of these maps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StrMap(Box<[(String, String)]>);
+
+impl StrMap {
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.position(key).ok().and_then(|i| self.0.get(i)).map(|(_, v)| v)
+    }
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+    /// Set `key` (rare: views are built by deserializing; this reallocates).
+    pub fn insert(&mut self, key: String, value: String) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        match v.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(i) => {
+                if let Some(e) = v.get_mut(i) {
+                    e.1 = value;
+                }
+            }
+            Err(i) => v.insert(i, (key, value)),
+        }
+        self.0 = v.into_boxed_slice();
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, String)> for StrMap {
+    /// Sorted by key; of repeated keys the last wins (as in a `BTreeMap`).
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let mut v: Vec<(String, String)> = iter.into_iter().collect();
+        // Stable: equal keys keep their order, so the last one read is last.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, String)> = Vec::with_capacity(v.len());
+        for e in v {
+            match out.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => out.push(e),
+            }
+        }
+        StrMap(out.into_boxed_slice())
+    }
+}
+
+impl<'a> IntoIterator for &'a StrMap {
+    type Item = (&'a String, &'a String);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, String)>, fn(&'a (String, String)) -> (&'a String, &'a String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -243,9 +313,9 @@ pub struct Meta {
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub deletion_timestamp: Option<String>,
     #[serde(default, deserialize_with = "meta_map")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: StrMap,
     #[serde(default, deserialize_with = "meta_map")]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: StrMap,
     #[serde(default, deserialize_with = "nullable")]
     pub owner_references: Vec<OwnerRef>,
 }

@@ -453,7 +453,7 @@ fn run_rule(ctx: &Context<'_>, rule: &dyn Rule) -> (RuleRun, Vec<Finding>, Vec<E
             _ => {}
         }
         if f.origin.is_none() {
-            f.origin = inv.origin_of(&f.object).cloned();
+            f.origin = inv.origin_of(&f.object);
         }
         kept.push(f);
     }

@@ -85,6 +85,8 @@ struct Row {
     floor_s: f64,
     scan_s: f64,
     scan_rss: f64,
+    job_s: f64,
+    job_rss: f64,
     gather_s: f64,
     judge_s: f64,
     serialize_s: f64,
@@ -133,6 +135,8 @@ fn build_plugin() -> Result<(), String> {
             "--release",
             "--bin",
             "kubectl-harvester-hygiene",
+            "--bin",
+            "harvester-hygiene-job",
             "--manifest-path",
         ])
         .arg(repo().join("Cargo.toml"))
@@ -141,7 +145,7 @@ fn build_plugin() -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err("cargo build --release --bin kubectl-harvester-hygiene failed".into())
+        Err("cargo build --release --bin kubectl-harvester-hygiene --bin harvester-hygiene-job failed".into())
     }
 }
 
@@ -313,6 +317,31 @@ async fn bench_scale(args: &Args, scale: f64, tmp: &Path, bin: &Path) -> Result<
     row.scan_s = median(scans);
     row.scan_rss = median(rss);
 
+    // The in-cluster job's binary, as the CronJob runs it, on the same cluster: the kubeconfig
+    // stands in for the pod's service account (`Config::infer` reads $KUBECONFIG first). It
+    // publishes the report ConfigMap (in `default`) and raises its Events, as in the cluster.
+    let job_bin = bin.with_file_name("harvester-hygiene-job");
+    let job_args = [
+        "--chunk-size",
+        &chunk,
+        "--report-namespace",
+        "default",
+        "--cluster-name",
+        "bench",
+    ];
+    let (mut jobs, mut jrss) = (Vec::new(), Vec::new());
+    for _ in 0..args.repeat {
+        let j = measure::run(&job_bin, &job_args, &[("KUBECONFIG", kc.as_str())], tmp)?;
+        if j.code != 0 {
+            return Err(format!("the job exited {}: {}", j.code, j.stderr));
+        }
+        eprintln!("  job {:.3} s, {:.0} MB", j.wall, j.rss_mb);
+        jobs.push(j.wall);
+        jrss.push(j.rss_mb);
+    }
+    row.job_s = median(jobs);
+    row.job_rss = median(jrss);
+
     // Phases, in-process through the library.
     let live = ScanOptions {
         input: Input::Live(LiveOptions {
@@ -470,6 +499,24 @@ fn print_tables(rows: &[Row], args: &Args) {
             r.serialize_s * 1e3,
             if r.findings_ok { "yes" } else { "NO" },
         );
+    }
+    println!();
+    println!(
+        "Memory (peak RSS, GNU time %M; chunk size {}, median of {} runs; targets: <= 64 MB at scale 1, <= 128 MB at scale 3):",
+        args.chunk_size, args.repeat
+    );
+    println!();
+    println!("| binary | scale | objects | peak RSS MB | s | KB/object |");
+    println!("|---|---|---|---|---|---|");
+    for r in rows {
+        for (what, rss, s) in [("plugin", r.scan_rss, r.scan_s), ("job", r.job_rss, r.job_s)] {
+            println!(
+                "| {what} | {} | {} | {rss:.0} | {s:.3} | {:.2} |",
+                r.scale,
+                r.objects,
+                rss * 1024.0 / r.objects.max(1) as f64
+            );
+        }
     }
     println!();
     println!("Offline scan of the same objects (one List per kind) and the kubectl + jq scripts:");

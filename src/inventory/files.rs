@@ -25,7 +25,6 @@ use serde_json::Value;
 
 use super::{Batch, InputError, Inventory, kinds, manifest, yaml_list};
 use crate::error::{Error, Result};
-use crate::meta::Origin;
 
 /// Items per core below which a List is decoded on one thread (spawning would cost more).
 const JSON_ITEMS_PER_CORE: usize = 2_000;
@@ -159,6 +158,7 @@ pub fn load_with(inv: &mut Inventory, paths: &[PathBuf], limits: Limits) -> Resu
             }
         }
     }
+    inv.shrink();
     Ok(())
 }
 
@@ -355,8 +355,8 @@ struct Loader {
     /// (index in the registry, namespace) pairs seen.
     coverage: std::collections::BTreeSet<(usize, Option<String>)>,
     errors: Vec<InputError>,
-    /// Where each object was read: (kind, namespace, name) and its origin.
-    origins: Vec<(super::ObjectKey, Origin)>,
+    /// Where each object was read.
+    origins: super::origins::Origins,
 }
 
 impl Loader {
@@ -366,28 +366,8 @@ impl Loader {
             batches: kinds::REGISTRY.iter().map(|_| None).collect(),
             coverage: Default::default(),
             errors: Vec::new(),
-            origins: Vec::new(),
+            origins: Default::default(),
         }
-    }
-
-    fn origin(
-        &mut self,
-        kind: &str,
-        ns: Option<String>,
-        name: &str,
-        file: &str,
-        document: Option<usize>,
-        item: Option<usize>,
-    ) {
-        self.origins.push((
-            (kind.to_string(), ns, name.to_string()),
-            Origin {
-                file: file.to_string(),
-                document,
-                item,
-                line: None,
-            },
-        ));
     }
 
     fn finish(self, inv: &mut Inventory) {
@@ -427,6 +407,13 @@ impl Loader {
             self.load_tar_gz(path, meta.len(), budget)
         } else {
             let name = path.display().to_string();
+            if meta.len() >= STREAM_MIN_BYTES
+                && bundle_place(&name).is_none()
+                && is_json(path)
+                && self.stream_json_list(path, &name, meta.len(), budget)
+            {
+                return Ok(());
+            }
             let file = fs::File::open(path).map_err(|e| read_err(path, e))?;
             match budget.read(file, meta.len(), None) {
                 Ok(bytes) => {
@@ -588,6 +575,41 @@ impl Loader {
         }
     }
 
+    /// A big plain JSON file read as a stream: when it is a `List`, its items are decoded into
+    /// their views a chunk at a time, so neither the file's text nor all of its raw items are
+    /// held at once (a dump's pods file is most of its bytes). `false`, with nothing loaded or
+    /// counted: not a List, not readable as one, or over a bound; the caller then reads the
+    /// file whole, which reports what is wrong with it as before.
+    fn stream_json_list(&mut self, path: &Path, name: &str, declared: u64, budget: &mut Budget) -> bool {
+        let (cap, _) = budget.cap(None);
+        if declared > cap {
+            return false;
+        }
+        let Ok(file) = fs::File::open(path) else {
+            return false;
+        };
+        let mut counted = Counted {
+            inner: io::BufReader::with_capacity(1 << 16, file).take(cap.saturating_add(1)),
+            read: 0,
+        };
+        let mut tentative = Loader::new();
+        let outcome = {
+            let mut de = serde_json::Deserializer::from_reader(&mut counted);
+            let seed = ListSeed {
+                loader: &mut tentative,
+                file: name,
+            };
+            serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|v| de.end().map(|()| v))
+        };
+        let listed = matches!(outcome, Ok((Some(kind), true)) if kind.ends_with("List"));
+        if !listed || counted.read > cap {
+            return false;
+        }
+        budget.read = budget.read.saturating_add(counted.read);
+        self.absorb(tentative);
+        true
+    }
+
     /// The items of a JSON `List` (a `kubectl get -A -o json` dump is one).
     fn load_items(&mut self, file: &str, items: &[&serde_json::value::RawValue]) {
         let runs = in_runs(items, JSON_ITEMS_PER_CORE, |loader, i, raw| {
@@ -659,7 +681,7 @@ impl Loader {
         self.coverage.extend(other.coverage);
         self.errors.extend(other.errors);
         self.manifests.extend(other.manifests);
-        self.origins.extend(other.origins);
+        self.origins.append(other.origins);
     }
 
     fn load_raw(&mut self, file: &str, item: Option<usize>, raw: &str) {
@@ -693,7 +715,8 @@ impl Loader {
         match ops.push_json(batch, raw) {
             Ok(()) => {
                 let ns = if info.namespaced { ns } else { None };
-                self.origin(&info.qualified(), ns.clone(), &head.metadata.name, file, None, item);
+                self.origins
+                    .insert(slot, ns.as_deref(), &head.metadata.name, file, None, item);
                 self.coverage.insert((slot, ns));
             }
             Err(e) => {
@@ -806,7 +829,7 @@ impl Loader {
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {
-                self.origin(&info.qualified(), namespace.clone(), &name, file, doc, item);
+                self.origins.insert(slot, namespace.as_deref(), &name, file, doc, item);
                 self.coverage.insert((slot, namespace));
             }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),
@@ -820,6 +843,114 @@ impl Loader {
             object,
             reason,
         });
+    }
+}
+
+/// Plain JSON files at least this big are streamed (see `Loader::stream_json_list`).
+const STREAM_MIN_BYTES: u64 = 4 << 20;
+/// Raw items held at once while streaming a List (decoded on every core, as `load_items` does).
+const STREAM_CHUNK_ITEMS: usize = 4_000;
+
+/// A reader that counts the bytes it gave.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read = self.read.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+        Ok(n)
+    }
+}
+
+/// A JSON document read from the top as a stream: its `kind`, and whether it had `items`
+/// (each decoded into the loader as it comes, whatever the kind turns out to be; the caller
+/// drops the loader when the document is not a List).
+struct ListSeed<'l> {
+    loader: &'l mut Loader,
+    file: &'l str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = (Option<String>, bool);
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ListSeed<'_> {
+    type Value = (Option<String>, bool);
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes List")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+        let (mut kind, mut items) = (None, false);
+        while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*k {
+                "kind" => kind = m.next_value::<Option<String>>()?,
+                "items" if !items => {
+                    m.next_value_seed(ItemsSeed {
+                        loader: &mut *self.loader,
+                        file: self.file,
+                    })?;
+                    items = true;
+                }
+                "items" => return Err(serde::de::Error::duplicate_field("items")),
+                _ => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((kind, items))
+    }
+}
+
+/// A List's `items`, [`STREAM_CHUNK_ITEMS`] raw items at a time.
+struct ItemsSeed<'l> {
+    loader: &'l mut Loader,
+    file: &'l str,
+}
+
+impl ItemsSeed<'_> {
+    fn flush(&mut self, base: usize, chunk: &[Box<serde_json::value::RawValue>]) {
+        let file = self.file;
+        let runs = in_runs(chunk, JSON_ITEMS_PER_CORE, |loader, i, raw| {
+            loader.load_raw(file, Some(base.saturating_add(i)), raw.get());
+            true
+        });
+        for run in runs.into_iter().flatten() {
+            self.loader.absorb_run(file, run);
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of objects")
+    }
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(mut self, mut seq: S) -> std::result::Result<(), S::Error> {
+        let mut chunk = Vec::with_capacity(STREAM_CHUNK_ITEMS);
+        let mut base = 0usize;
+        while let Some(raw) = seq.next_element::<Box<serde_json::value::RawValue>>()? {
+            chunk.push(raw);
+            if chunk.len() >= STREAM_CHUNK_ITEMS {
+                self.flush(base, &chunk);
+                base = base.saturating_add(chunk.len());
+                chunk.clear();
+            }
+        }
+        self.flush(base, &chunk);
+        Ok(())
     }
 }
 
@@ -876,6 +1007,12 @@ fn is_manifest(p: &Path) -> bool {
             .as_deref(),
         Some("yaml" | "yml" | "json")
     )
+}
+
+fn is_json(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 fn is_tar_gz(p: &Path) -> bool {
@@ -961,6 +1098,55 @@ pub(crate) fn split_yaml_documents(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JSON List over `STREAM_MIN_BYTES` is streamed: every item loads, with its item index,
+    /// an item without a namespace takes the general path, and a bad item is an error that does
+    /// not stop the rest. The same bytes as a non-List fall back to reading the file whole.
+    #[test]
+    fn streams_big_json_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let pad = "x".repeat(1024);
+        let n = 6_000;
+        let mut items: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{{"name":"p{i}","namespace":"ns","annotations":{{"pad":"{pad}"}}}},"spec":{{}}}}"#
+                )
+            })
+            .collect();
+        items.push(r#"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"nons"}}"#.into());
+        items.push(r#"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"bad","namespace":"ns"},"spec":{"resources":7}}"#.into());
+        let text = format!(
+            r#"{{"apiVersion":"v1","items":[{}],"kind":"List","metadata":{{}}}}"#,
+            items.join(",")
+        );
+        assert!(text.len() as u64 > STREAM_MIN_BYTES);
+        let list = dir.path().join("list.json");
+        fs::write(&list, &text).unwrap();
+        let mut inv = Inventory::new(None, true);
+        load(&mut inv, std::slice::from_ref(&list)).unwrap();
+        let pvcs = inv.objects::<kinds::PersistentVolumeClaim>();
+        assert_eq!(pvcs.len(), n + 1, "{:?}", inv.input_errors);
+        assert!(
+            pvcs.iter()
+                .any(|p| p.metadata.name == "nons" && p.metadata.namespace.as_deref() == Some("default"))
+        );
+        let key = (
+            "PersistentVolumeClaim".to_string(),
+            Some("ns".to_string()),
+            "p4321".to_string(),
+        );
+        assert_eq!(inv.origins.get(&key).and_then(|o| o.item), Some(4321));
+        assert_eq!(inv.input_errors.len(), 1, "{:?}", inv.input_errors);
+        assert!(inv.input_errors[0].object.as_deref().is_some_and(|o| o.contains("bad")));
+
+        // Not a List: one object whose `items` happen to be objects; nothing of them loads.
+        let other = dir.path().join("other.json");
+        fs::write(&other, text.replace(r#""kind":"List""#, r#""kind":"Thing""#)).unwrap();
+        let mut inv = Inventory::new(None, true);
+        load(&mut inv, std::slice::from_ref(&other)).unwrap();
+        assert_eq!(inv.objects::<kinds::PersistentVolumeClaim>().len(), 0);
+    }
 
     #[test]
     fn splits_documents() {

@@ -161,6 +161,7 @@ pub async fn gather(client: &Client, inv: &mut Inventory, kinds: &[&'static dyn 
         }
         record(inv, r.ops.info(), r.gap);
     }
+    inv.shrink();
 }
 
 /// What listing one kind tells about it: its coverage, or the gap (with `-n`, a forbidden

@@ -7,6 +7,7 @@ pub mod kinds;
 pub mod live;
 pub mod manifest;
 pub mod openstack;
+pub mod origins;
 pub mod probe;
 pub mod rancher;
 mod yaml_list;
@@ -131,6 +132,9 @@ pub trait KindOps: Sync {
     fn len(&self, batch: &Batch) -> usize;
     /// Move the objects of `from` into `into` (both batches of this kind).
     fn merge(&self, into: &mut Batch, from: Batch);
+    /// Give back the spare capacity of a finished batch (a `Vec` that grew by doubling holds
+    /// up to twice its objects' inline size).
+    fn shrink(&self, batch: &mut Batch);
     /// Cut `value` down to the fields this kind's view reads (what `dump` writes): every field
     /// the view ignores is removed, so the object decodes to the same view and carries nothing
     /// else (no cloud-init user data, no last-applied configuration). Errors if it does not decode.
@@ -218,7 +222,19 @@ impl<K: Kind> KindOps for Ops<K> {
     }
     fn merge(&self, into: &mut Batch, from: Batch) {
         if let (Some(into), Ok(from)) = (into.downcast_mut::<Vec<K>>(), from.downcast::<Vec<K>>()) {
+            // Exact growth, by at least an eighth: a loader absorbs a List's runs one after
+            // another (a streamed List: two per 4,000 items), and growth by doubling left up to
+            // half of a kind's objects as spare capacity at the peak. An eighth keeps the
+            // copying linear when many small Lists are absorbed.
+            if into.capacity().saturating_sub(into.len()) < from.len() {
+                into.reserve_exact(from.len().max(into.len() / 8));
+            }
             into.extend(*from);
+        }
+    }
+    fn shrink(&self, batch: &mut Batch) {
+        if let Some(v) = batch.downcast_mut::<Vec<K>>() {
+            v.shrink_to_fit();
         }
     }
     fn project(&self, value: &mut serde_json::Value) -> Result<(), String> {
@@ -358,7 +374,7 @@ pub struct Inventory {
     /// Files input: when the dump was taken (its manifest's `capturedAt`), the scan's clock.
     pub captured_at: Option<jiff::Timestamp>,
     /// Files input: where each object was read.
-    pub origins: HashMap<ObjectKey, Origin>,
+    pub origins: origins::Origins,
     /// `--probe-urls`: what each image URL answered.
     pub url_probes: Option<probe::Probes>,
     /// `--rancher-kubeconfig`: what Rancher knows of its guest clusters.
@@ -404,7 +420,7 @@ impl Inventory {
             openstack: None,
             not_installed: Default::default(),
             captured_at: None,
-            origins: HashMap::new(),
+            origins: Default::default(),
             url_probes: None,
             rancher: None,
         }
@@ -485,7 +501,7 @@ impl Inventory {
     }
 
     /// Where files input read `obj` (none for live objects).
-    pub fn origin_of(&self, obj: &ObjectRef) -> Option<&Origin> {
+    pub fn origin_of(&self, obj: &ObjectRef) -> Option<Origin> {
         self.origins.get(&object_key(obj))
     }
 
@@ -495,6 +511,15 @@ impl Inventory {
             .iter()
             .find(|ops| ops.info().same(info))
             .map_or(0, |ops| self.store.get(&key(ops.info())).map_or(0, |b| ops.len(b)))
+    }
+
+    /// Give back the spare capacity of every kind's objects once the inventory is complete.
+    pub fn shrink(&mut self) {
+        for ops in kinds::REGISTRY {
+            if let Some(b) = self.store.get_mut(&key(ops.info())) {
+                ops.shrink(b);
+            }
+        }
     }
 
     /// Number of objects of every kind.

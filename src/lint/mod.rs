@@ -196,7 +196,7 @@ fn load(texts: Vec<(String, String)>) -> Input {
         yaml.insert(name, text);
     }
     // Lines: Terraform entries, and each YAML object's `metadata.name` line.
-    let keys: Vec<ObjectKey> = inv.origins.keys().cloned().collect();
+    let keys: Vec<ObjectKey> = inv.origins.keys();
     for k in keys {
         let line = match planned.get(&k) {
             Some((_, line)) => *line,
@@ -205,12 +205,7 @@ fn load(texts: Vec<(String, String)>) -> Input {
                 .get(&k)
                 .and_then(|o| yaml.get(&o.file).and_then(|t| yaml_line(t, o.document, o.item, &k.2))),
         };
-        if let Some(o) = inv.origins.get_mut(&k) {
-            o.line = line;
-            if planned.contains_key(&k) {
-                o.item = None;
-            }
-        }
+        inv.origins.set_line(&k, line, planned.contains_key(&k));
     }
     Input { inv, planned }
 }
@@ -318,7 +313,7 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
         None => None,
     };
     let input = load(read_inputs(&opts.paths, opts.limits)?);
-    let input_keys: BTreeSet<ObjectKey> = input.inv.origins.keys().cloned().collect();
+    let input_keys: BTreeSet<ObjectKey> = input.inv.origins.keys().into_iter().collect();
 
     let mut source = Source {
         kind: SourceKind::Files,

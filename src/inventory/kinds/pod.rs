@@ -1,12 +1,11 @@
 //! `Pod` (v1): the PVCs it mounts (virt-launcher and hotplug pods included), its containers'
 //! resources, its phase, and the KubeVirt labels that tie a virt-launcher pod to its VMI.
 
-use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::virtual_machine::Resources;
-use crate::meta::{Meta, Volume, nullable};
+use crate::meta::{Meta, StrMap, Volume, nullable};
 use crate::quantity::parse_milli;
 
 /// KubeVirt's labels on a virt-launcher pod (kubevirt `staging/src/kubevirt.io/api/core/v1/types.go`:
@@ -36,7 +35,7 @@ pub struct PodSpec {
     pub init_containers: Vec<Container>,
     /// RuntimeClass overhead, charged to quota on top of the containers.
     #[serde(default, deserialize_with = "crate::meta::string_map")]
-    pub overhead: BTreeMap<String, String>,
+    pub overhead: StrMap,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

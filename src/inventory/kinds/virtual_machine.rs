@@ -1,11 +1,10 @@
 //! KubeVirt `VirtualMachine` (kubevirt.io/v1): name, labels, the PVCs it references, and its
 //! cpu/memory limits and requests.
 
-use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::meta::{Meta, NameRef, Volume, nullable};
+use crate::meta::{Meta, NameRef, StrMap, Volume, nullable};
 use crate::quantity::is_nonzero;
 
 pub const GUEST_CLUSTER_LABEL: crate::meta::Key = crate::meta::Key::new("guestcluster.harvesterhci.io/name");
@@ -62,9 +61,9 @@ pub struct Domain {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Resources {
     #[serde(default, deserialize_with = "crate::meta::string_map")]
-    pub limits: BTreeMap<String, String>,
+    pub limits: StrMap,
     #[serde(default, deserialize_with = "crate::meta::string_map")]
-    pub requests: BTreeMap<String, String>,
+    pub requests: StrMap,
     /// KubeVirt then leaves its memory overhead out of the pod's memory request.
     #[serde(default, rename = "overcommitGuestOverhead", deserialize_with = "nullable")]
     pub overcommit_guest_overhead: bool,
@@ -76,7 +75,7 @@ impl Resources {
     pub fn has_cpu_or_memory_limit(&self) -> bool {
         ["cpu", "memory"]
             .iter()
-            .any(|k| self.limits.get(*k).is_some_and(|v| is_nonzero(v)))
+            .any(|k| self.limits.get(k).is_some_and(|v| is_nonzero(v)))
     }
 }
 
