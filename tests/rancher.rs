@@ -152,6 +152,16 @@ fn of<'a>(r: &'a Value, name: &str) -> Option<&'a Value> {
         .and_then(|a| a.iter().find(|f| f["object"]["name"] == name))
 }
 
+/// The RoleBinding Harvester's kubeconfig endpoint makes for a guest cluster's ServiceAccount
+/// (harvester/harvester `pkg/api/kubeconfig/generate_handler.go`, named `<ns>-<sa>`).
+async fn cloudprovider_binding(ns: &str, sa: &str) {
+    create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": format!("{ns}-{sa}"), "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:cloudprovider"},
+        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]}))
+    .await;
+}
+
 fn has(f: &Value, e: &str) -> bool {
     f["evidence"].as_array().is_some_and(|a| a.iter().any(|x| x == e))
 }
@@ -172,11 +182,7 @@ async fn rancher_proves_orphans_and_protects_living_guest_volumes() {
         "spec": {"runStrategy": "Always", "template": {"spec": {"domain": {"devices": {}, "resources": {"limits": {"cpu": "2", "memory": "4Gi"}}}}}}}))
     .await;
     for sa in [&alive, &gone] {
-        create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": format!("{sa}-cloudprovider"), "namespace": ns},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:cloudprovider"},
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]}))
-        .await;
+        cloudprovider_binding(&ns, sa).await;
     }
     // Of the deleted cluster: its last VM is gone.
     let orphan = format!("pvc-{}", common::uuid());
@@ -300,11 +306,7 @@ async fn rancher_settles_guest_cluster_leftovers() {
     let paused = common::unique("paused");
     for sa in [&gone, &paused] {
         create(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}})).await;
-        create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": format!("{ns}-{sa}"), "namespace": ns},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:cloudprovider"},
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]}))
-        .await;
+        cloudprovider_binding(&ns, sa).await;
         // The evidence that the cluster has no living VM: a detached volume whose last VM is gone.
         let (p, v) = pvc_and_volume(
             &ns,
