@@ -1069,9 +1069,8 @@ pub fn generate(scale: f64) -> Cluster {
     // ClusterRoleBindings whose ServiceAccount is gone. Near miss: a living cluster's.
     let credentials = |ids: &mut Uuids, ns: &str, sa: &str, with_sa: bool| {
         let subject = json!([{"kind": "ServiceAccount", "name": sa, "namespace": ns}]);
-        let sa_obj = with_sa.then(|| {
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(ids, sa, Some(ns))})
-        });
+        let sa_obj =
+            with_sa.then(|| json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(ids, sa, Some(ns))}));
         let rb = json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": meta(ids, &format!("{sa}-cloudprovider"), Some(ns)),
