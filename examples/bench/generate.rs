@@ -839,7 +839,10 @@ pub fn generate(scale: f64) -> Cluster {
     // backup-failed: backups with an error, backups not ready after 2 days (grace 6h), and
     // schedules Harvester suspended at their failure limit. Near misses: a ready backup, one in
     // progress for 10 minutes, a schedule suspended by its user.
-    let backup = |ids: &mut Uuids, name: &str, vm: &str, status: Value| {
+    let backup = |ids: &mut Uuids, name: &str, vm: &str, mut status: Value| {
+        // The CRD requires status.source: the VM as it was backed up.
+        status["source"] = json!({"metadata": {"name": vm, "namespace": misc},
+            "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {"devices": {}}}}}});
         json!({
             "apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
             "metadata": meta(ids, name, Some(misc)),
