@@ -41,7 +41,7 @@ pub struct KindSet {
 /// Each kind the cluster holds, in load order: (apiVersion, kind, plural, namespaced, status
 /// written through `/status`).
 type KindSpec = (&'static str, &'static str, &'static str, bool, bool);
-const KINDS: [KindSpec; 12] = [
+const KINDS: [KindSpec; 18] = [
     ("harvesterhci.io/v1beta1", "Setting", "settings", false, false),
     (
         "harvesterhci.io/v1beta1",
@@ -78,6 +78,37 @@ const KINDS: [KindSpec; 12] = [
         true,
         true,
     ),
+    // The newer rules (issue 17). Both Harvester backup CRDs have no status subresource.
+    (
+        "harvesterhci.io/v1beta1",
+        "VirtualMachineBackup",
+        "virtualmachinebackups",
+        true,
+        false,
+    ),
+    (
+        "harvesterhci.io/v1beta1",
+        "ScheduleVMBackup",
+        "schedulevmbackups",
+        true,
+        false,
+    ),
+    ("longhorn.io/v1beta2", "Orphan", "orphans", true, true),
+    ("v1", "ServiceAccount", "serviceaccounts", true, false),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+        false,
+    ),
 ];
 
 impl KindSet {
@@ -111,10 +142,23 @@ pub struct Expected {
     pub migration_annotation_stale: usize,
     pub orphaned_guest_pvc: usize,
     pub import_openstack_leak: usize,
+    pub migration_stuck: usize,
+    pub backup_failed: usize,
+    pub image_stuck: usize,
+    pub storageclass_missing: usize,
+    pub vm_disk_orphaned: usize,
+    pub guest_cluster_leftovers: usize,
+    /// Longhorn Volumes without a PV (dated by `lastPVCRefAt` in status: live and offline).
+    pub longhorn_orphaned_data: usize,
+    /// Longhorn Orphans: dated by their creationTimestamp, which the API server sets to the
+    /// time of the create, so they are old enough only in the dump (offline).
+    pub longhorn_orphans_offline: usize,
 }
 
 impl Expected {
-    pub fn by_rule(&self) -> Vec<(&'static str, usize)> {
+    /// Findings per rule: `live` for a scan of the loaded API server, else of the dump.
+    pub fn by_rule(&self, live: bool) -> Vec<(&'static str, usize)> {
+        let orphans = if live { 0 } else { self.longhorn_orphans_offline };
         vec![
             ("image-name-collision", self.image_name_collision),
             ("image-mutable-url", self.image_mutable_url),
@@ -122,6 +166,13 @@ impl Expected {
             ("migration-annotation-stale", self.migration_annotation_stale),
             ("orphaned-guest-pvc", self.orphaned_guest_pvc),
             ("import-openstack-leak", self.import_openstack_leak),
+            ("migration-stuck", self.migration_stuck),
+            ("backup-failed", self.backup_failed),
+            ("image-stuck", self.image_stuck),
+            ("storageclass-missing", self.storageclass_missing),
+            ("vm-disk-orphaned", self.vm_disk_orphaned),
+            ("guest-cluster-leftovers", self.guest_cluster_leftovers),
+            ("longhorn-orphaned-data", self.longhorn_orphaned_data + orphans),
         ]
     }
 }
@@ -184,6 +235,13 @@ pub fn generate(scale: f64) -> Cluster {
             .unwrap_or(now)
             .to_string()
     };
+    let hours_ago = |hours: f64| {
+        now.checked_sub(jiff::SignedDuration::from_secs_f64(hours * 3600.0))
+            .unwrap_or(now)
+            .round(jiff::Unit::Second)
+            .unwrap_or(now)
+            .to_string()
+    };
     let created = ago(120);
     let mut ids = Uuids(0x5eed_0000 + (scale * 1000.0) as u64);
 
@@ -212,6 +270,12 @@ pub fn generate(scale: f64) -> Cluster {
         mut volumes,
         mut imports,
         mut migrations,
+        mut backups,
+        mut schedules,
+        mut orphan_data,
+        mut service_accounts,
+        mut role_bindings,
+        mut cluster_role_bindings,
     ] = KINDS.map(KindSet::new);
 
     let mut expected = Expected::default();
@@ -617,7 +681,11 @@ pub fn generate(scale: f64) -> Cluster {
             "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
             "metadata": meta(&mut ids, &format!("{vm}-running"), Some(&ns)),
             "spec": {"vmiName": vm},
-            "status": {"phase": "Running"}
+            // Running for 10 minutes: well under migration-stuck's stuckAfter (3h).
+            "status": {"phase": "Running", "phaseTransitionTimestamps": [
+                {"phase": "Scheduling", "phaseTransitionTimestamp": hours_ago(0.2)},
+                {"phase": "Running", "phaseTransitionTimestamp": hours_ago(0.17)}
+            ]}
         }));
     }
 
@@ -724,10 +792,344 @@ pub fn generate(scale: f64) -> Cluster {
     }
     expected.import_openstack_leak = n_failed_imports;
 
+    // ---- The newer rules (issue 17): each problem a few times, and one near miss each ----
+    // Ages come from status fields the API server keeps (it sets creationTimestamp itself and
+    // drops a deletionTimestamp on create), except the Longhorn Orphans' (see Expected).
+    let misc = "harvester-public";
+    let n_mig_stuck = scaled(3.0, scale, 1);
+    let n_backup_error = scaled(3.0, scale, 1);
+    let n_backup_slow = scaled(2.0, scale, 1);
+    let n_schedules = scaled(1.0, scale, 1);
+    let n_retry = scaled(2.0, scale, 1);
+    let n_bi_left = scaled(2.0, scale, 1);
+    let n_bi_failed = scaled(1.0, scale, 1).min(n_retry);
+    let n_sc_pending = scaled(3.0, scale, 1);
+    let n_sc_image = scaled(1.0, scale, 1);
+    let n_vm_disks = scaled(4.0, scale, 1);
+    let n_no_pv = scaled(2.0, scale, 1);
+    let n_lh_orphans = scaled(2.0, scale, 1);
+    let n_dead_creds = scaled(2.0, scale, 1).min(n_orphans.div_ceil(2));
+    let n_dangling = scaled(1.0, scale, 1);
+
+    // migration-stuck: Running for 5 hours (stuckAfter 3h), their VMI gone. Near miss: the
+    // running migration above (10 minutes), and an old Failed one.
+    for k in 0..n_mig_stuck {
+        let ns = &ns_names[(k * 3 + 1) % n_ns];
+        migrations.objects.push(json!({
+            "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+            "metadata": meta(&mut ids, &format!("evacuate-db-{k:03}"), Some(ns)),
+            "spec": {"vmiName": format!("db-primary-{k:03}")},
+            "status": {"phase": "Running", "phaseTransitionTimestamps": [
+                {"phase": "Pending", "phaseTransitionTimestamp": hours_ago(5.2)},
+                {"phase": "Scheduling", "phaseTransitionTimestamp": hours_ago(5.1)},
+                {"phase": "Running", "phaseTransitionTimestamp": hours_ago(5.0)}
+            ]}
+        }));
+    }
+    migrations.objects.push(json!({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+        "metadata": meta(&mut ids, "evacuate-failed", Some(&ns_names[0])),
+        "spec": {"vmiName": "db-primary-failed"},
+        "status": {"phase": "Failed", "phaseTransitionTimestamps": [
+            {"phase": "Failed", "phaseTransitionTimestamp": ago(3)}
+        ]}
+    }));
+    expected.migration_stuck = n_mig_stuck;
+
+    // backup-failed: backups with an error, backups not ready after 2 days (grace 6h), and
+    // schedules Harvester suspended at their failure limit. Near misses: a ready backup, one in
+    // progress for 10 minutes, a schedule suspended by its user.
+    let backup = |ids: &mut Uuids, name: &str, vm: &str, mut status: Value| {
+        // The CRD requires status.source: the VM as it was backed up.
+        status["source"] = json!({"metadata": {"name": vm, "namespace": misc},
+            "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {"devices": {}}}}}});
+        json!({
+            "apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+            "metadata": meta(ids, name, Some(misc)),
+            "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": vm}, "type": "backup"},
+            "status": status
+        })
+    };
+    for k in 0..n_backup_error {
+        let at = ago(2);
+        backups.objects.push(backup(
+            &mut ids,
+            &format!("nightly-app-{k:03}"),
+            &format!("app-{k:03}"),
+            json!({"creationTime": at, "readyToUse": false, "progress": 0,
+                   "error": {"message": "failed to sync backup target: NFS server unreachable", "time": at}}),
+        ));
+    }
+    for k in 0..n_backup_slow {
+        backups.objects.push(backup(
+            &mut ids,
+            &format!("weekly-app-{k:03}"),
+            &format!("app-{k:03}"),
+            json!({"creationTime": ago(2), "readyToUse": false, "progress": 40}),
+        ));
+    }
+    backups.objects.push(backup(
+        &mut ids,
+        "weekly-done",
+        "app-done",
+        json!({"creationTime": ago(7), "readyToUse": true, "progress": 100}),
+    ));
+    backups.objects.push(backup(
+        &mut ids,
+        "weekly-running",
+        "app-running",
+        json!({"creationTime": hours_ago(0.17), "readyToUse": false, "progress": 20}),
+    ));
+    expected.backup_failed = n_backup_error + n_backup_slow;
+    for k in 0..=n_schedules {
+        let by_harvester = k < n_schedules;
+        let condition = if by_harvester {
+            json!([{"type": "BackupSuspend", "status": "True", "reason": "Reach Max Failure",
+                    "message": "schedule reached its max failure 4", "lastTransitionTime": ago(3)}])
+        } else {
+            json!([])
+        };
+        schedules.objects.push(json!({
+            "apiVersion": "harvesterhci.io/v1beta1", "kind": "ScheduleVMBackup",
+            "metadata": meta(&mut ids, &format!("svmbackup-app-{k:03}"), Some(misc)),
+            "spec": {"cron": "0 2 * * *", "retain": 7, "maxFailure": 4, "suspend": !by_harvester,
+                     "vmbackup": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine",
+                                             "name": format!("app-{k:03}")}, "type": "backup"}},
+            "status": {"failure": if by_harvester { 4 } else { 0 }, "suspended": true, "conditions": condition}
+        }));
+    }
+    expected.backup_failed += n_schedules;
+
+    // image-stuck: images whose import failed for good (RetryLimitExceeded), the first ones with
+    // every BackingImage copy failed (two findings), and BackingImages whose image is gone.
+    // Near misses: an image still importing; the mutable-URL BackingImages with one copy failed.
+    let bi_of = |ids: &mut Uuids, name: &str, image_id: &str, state: &str| {
+        let mut bmeta = meta(ids, name, Some("longhorn-system"));
+        bmeta["annotations"] = json!({"harvesterhci.io/imageId": image_id});
+        let url = "https://images.example.org/releases/legacy/legacy-2019.qcow2";
+        json!({
+            "apiVersion": "longhorn.io/v1beta2", "kind": "BackingImage",
+            "metadata": bmeta,
+            "spec": {"sourceType": "download", "sourceParameters": {"url": url}, "minNumberOfCopies": 3,
+                     "diskFileSpecMap": disks.iter().map(|d| (d.to_string(), json!({"evictionRequested": false}))).collect::<serde_json::Map<_, _>>()},
+            "status": {"size": 446_627_840u64, "diskFileStatusMap": disks.iter().map(|d| (d.to_string(), json!({
+                "state": state, "progress": 0, "lastStateTransitionTime": created,
+                "message": if state == "failed" { "failed to download: 404 Not Found" } else { "" }
+            }))).collect::<serde_json::Map<_, _>>()}
+        })
+    };
+    for k in 0..=n_retry {
+        let importing = k == n_retry;
+        let name = if importing {
+            "legacy-importing".to_string()
+        } else {
+            format!("legacy-{k:03}")
+        };
+        let url = format!("https://images.example.org/releases/legacy/{name}.qcow2");
+        let conditions = if importing {
+            json!([{"type": "Initialized", "status": "True", "lastUpdateTime": created}])
+        } else {
+            json!([
+                {"type": "Initialized", "status": "True", "lastUpdateTime": created},
+                {"type": "Imported", "status": "False", "reason": "ImportFailed", "lastUpdateTime": created,
+                 "message": "failed to download: 404 Not Found"},
+                {"type": "RetryLimitExceeded", "status": "True", "lastUpdateTime": created,
+                 "message": "failed to download: 404 Not Found"}
+            ])
+        };
+        let img = json!({
+            "apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineImage",
+            "metadata": meta(&mut ids, &name, Some(misc)),
+            "spec": {"backend": "backingimage", "displayName": name, "sourceType": "download", "url": url,
+                     "checksum": checksum, "retry": 3},
+            "status": {"appliedUrl": url, "progress": if importing { 40 } else { 0 }, "failed": if importing { 0 } else { 3 },
+                       "conditions": conditions}
+        });
+        let bi_name = format!("vmi-{}", img["metadata"]["uid"].as_str().unwrap_or_default());
+        images.objects.push(img);
+        if k < n_bi_failed {
+            backing
+                .objects
+                .push(bi_of(&mut ids, &bi_name, &format!("{misc}/{name}"), "failed"));
+        }
+    }
+    for k in 0..n_bi_left {
+        let name = format!("vmi-{}", ids.uuid());
+        backing
+            .objects
+            .push(bi_of(&mut ids, &name, &format!("{misc}/deleted-image-{k:03}"), "ready"));
+    }
+    expected.image_stuck = n_retry + n_bi_failed + n_bi_left;
+
+    // storageclass-missing: PVCs Pending on a class that does not exist, and image classes
+    // whose BackingImage is gone. Near miss: a Pending PVC of an existing class.
+    for k in 0..=n_sc_pending {
+        let class = if k < n_sc_pending {
+            format!("longhorn-retired-{k:03}")
+        } else {
+            "harvester-longhorn".to_string()
+        };
+        pvcs.objects.push(json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": meta(&mut ids, &format!("restore-target-{k:03}"), Some(misc)),
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}},
+                     "storageClassName": class, "volumeMode": "Block"},
+            "status": {"phase": "Pending"}
+        }));
+    }
+    for k in 0..n_sc_image {
+        let gone = format!("vmi-{}", ids.uuid());
+        classes.objects.push(json!({
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": meta(&mut ids, &format!("longhorn-removed-image-{k:03}"), None),
+            "provisioner": "driver.longhorn.io", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+            "allowVolumeExpansion": true,
+            "parameters": {"backingImage": gone, "backingImageDataSourceType": "download",
+                           "migratable": "true", "numberOfReplicas": "3", "staleReplicaTimeout": "30"}
+        }));
+    }
+    expected.storageclass_missing = n_sc_pending + n_sc_image;
+
+    // vm-disk-orphaned: `<vm>-disk-1-*` disks of deleted VMs, detached for 10 days (grace 1
+    // day), the deleted VM in the volume's workload history. Near miss: detached for 2 hours.
+    for k in 0..=n_vm_disks {
+        let i = hosts[(k * 5 + 2) % hosts.len()];
+        let ns = &ns_names[i];
+        let vm = format!("retired-web-{k:03}");
+        let name = format!("{vm}-disk-1-{:05x}", (k * 977) % 0xfffff);
+        let pv = format!("pvc-{}", ids.uuid());
+        pvcs.objects.push(pvc(
+            &mut ids,
+            &created,
+            ns,
+            &name,
+            &pv,
+            "harvester-longhorn",
+            "30Gi",
+            None,
+            None,
+        ));
+        let since = if k < n_vm_disks {
+            detached_since.clone()
+        } else {
+            hours_ago(2.0)
+        };
+        let mut v = lh_volume(&mut ids, &created, ns, &name, &pv, "detached", Some(&since));
+        v["status"]["kubernetesStatus"]["workloadsStatus"] = json!([{
+            "podName": format!("virt-launcher-{vm}-{:05x}", k % 0xfffff), "podStatus": "Succeeded",
+            "workloadName": vm, "workloadType": "VirtualMachineInstance"
+        }]);
+        volumes.objects.push(v);
+    }
+    expected.vm_disk_orphaned = n_vm_disks;
+
+    // longhorn-orphaned-data: Longhorn Volumes no PV or PVC names, unused for 10 days (grace
+    // 1 day; near miss: 1 hour), and Orphans (replica data of volumes that are gone; near miss:
+    // one created 1 hour ago, in the dump).
+    for k in 0..=n_no_pv {
+        let since = if k < n_no_pv {
+            detached_since.clone()
+        } else {
+            hours_ago(1.0)
+        };
+        let name = format!("pvc-{}", ids.uuid());
+        volumes.objects.push(json!({
+            "apiVersion": "longhorn.io/v1beta2", "kind": "Volume",
+            "metadata": meta(&mut ids, &name, Some("longhorn-system")),
+            "spec": {"size": "10737418240", "numberOfReplicas": 3, "frontend": "blockdev", "accessMode": "rwx",
+                     "migratable": true, "dataEngine": "v1"},
+            "status": {"state": "detached", "robustness": "unknown",
+                       "kubernetesStatus": {"namespace": "", "pvName": "", "pvStatus": "", "pvcName": "",
+                                            "lastPVCRefAt": since}}
+        }));
+    }
+    expected.longhorn_orphaned_data = n_no_pv;
+    for k in 0..=n_lh_orphans {
+        let data = format!("pvc-{}-{:08x}", ids.uuid(), ids.next_u64() as u32);
+        let name = format!("orphan-{:016x}", ids.next_u64());
+        let mut ometa = meta(&mut ids, &name, Some("longhorn-system"));
+        if k == n_lh_orphans {
+            ometa["creationTimestamp"] = json!(hours_ago(1.0));
+        }
+        ometa["labels"] = json!({"longhorn.io/component": "orphan", "longhorn.io/managed-by": "longhorn-manager",
+                                 "longhornnode": "hv-node-01", "longhorn.io/orphan-type": "replica"});
+        orphan_data.objects.push(json!({
+            "apiVersion": "longhorn.io/v1beta2", "kind": "Orphan",
+            "metadata": ometa,
+            "spec": {"nodeID": "hv-node-01", "orphanType": "replica", "parameters": {
+                "DataName": data, "DiskName": "default-disk-1", "DiskPath": "/var/lib/harvester/defaultdisk/",
+                "DiskUUID": disks[0]}},
+            "status": {"ownerID": "hv-node-01", "conditions": [
+                {"type": "DataCleanable", "status": "True", "lastTransitionTime": created}
+            ]}
+        }));
+    }
+    expected.longhorn_orphans_offline = n_lh_orphans;
+
+    // guest-cluster-leftovers: the credentials (ServiceAccount, RoleBinding to the cloud
+    // provider role, ClusterRoleBinding to the CSI role) of guest clusters whose PVCs are
+    // labelled with a deleted cluster (the orphaned guest PVCs above), and CSI
+    // ClusterRoleBindings whose ServiceAccount is gone. Near miss: a living cluster's.
+    let credentials = |ids: &mut Uuids, ns: &str, sa: &str, with_sa: bool| {
+        let subject = json!([{"kind": "ServiceAccount", "name": sa, "namespace": ns}]);
+        let sa_obj =
+            with_sa.then(|| json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(ids, sa, Some(ns))}));
+        let rb = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": meta(ids, &format!("{sa}-cloudprovider"), Some(ns)),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:cloudprovider"},
+            "subjects": subject
+        });
+        let crb = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": meta(ids, &format!("{ns}-{sa}-csi"), None),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harvesterhci.io:csi-driver"},
+            "subjects": subject
+        });
+        (sa_obj, rb, crb)
+    };
+    let mut creds = Vec::new();
+    for d in 0..n_dead_creds {
+        let o = 2 * d;
+        let ns = &ns_names[hosts[(o * 7) % hosts.len()]];
+        creds.push(credentials(&mut ids, ns, &format!("deleted-cluster-{o}"), true));
+    }
+    creds.push(credentials(&mut ids, &ns_names[0], "rke2-000", true));
+    for (sa, rb, crb) in creds {
+        service_accounts.objects.extend(sa);
+        role_bindings.objects.push(rb);
+        cluster_role_bindings.objects.push(crb);
+    }
+    // In the namespace of the living cluster's ServiceAccount: a dump covers ServiceAccounts
+    // only in namespaces where it holds some.
+    for k in 0..n_dangling {
+        let ns = &ns_names[0];
+        let (_, _, crb) = credentials(&mut ids, ns, &format!("removed-cluster-{k:03}"), false);
+        cluster_role_bindings.objects.push(crb);
+    }
+    expected.guest_cluster_leftovers = n_dead_creds + n_dangling;
+
     Cluster {
         namespaces,
         kinds: vec![
-            settings, images, backing, classes, quotas, vms, vmis, pvcs, pods, volumes, imports, migrations,
+            settings,
+            images,
+            backing,
+            classes,
+            quotas,
+            vms,
+            vmis,
+            pvcs,
+            pods,
+            volumes,
+            imports,
+            migrations,
+            backups,
+            schedules,
+            orphan_data,
+            service_accounts,
+            role_bindings,
+            cluster_role_bindings,
         ],
         expected,
         orphans,
