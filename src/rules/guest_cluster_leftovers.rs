@@ -534,7 +534,10 @@ fn lb_evidence(
 
 /// What Rancher (`--rancher-kubeconfig`) says about a guest cluster, by the name its
 /// credentials and LoadBalancer labels carry: the provisioning cluster's name (or its
-/// management name, `c-m-…`). `None` without `--rancher-kubeconfig`.
+/// management name, `c-m-…`, rancher/rancher `pkg/apis/provisioning.cattle.io/v1` Cluster
+/// `status.clusterName`), read as for `orphaned-guest-pvc` (rancher/rancher
+/// `pkg/controllers/provisioningv2/harvestercleanup/controller.go`). `None` without
+/// `--rancher-kubeconfig`.
 enum RancherSays {
     /// Rancher manages it (the namespace of its provisioning Cluster).
     Alive(String),
