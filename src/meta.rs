@@ -16,38 +16,74 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// The text of a typed view's field. Short strings (up to 24 bytes: namespaces, resource
+/// versions, timestamps, quantities, phases, most names) are stored inline without a heap
+/// allocation; a cluster's views hold millions of such fields (issue 16: memory that fits the
+/// job). It derefs to `str` and compares with `&str` and `String`.
+pub type Text = compact_str::CompactString;
+
 /// Deserialize a string field that hand-written YAML may give as a number or boolean
-/// (`uid: 2222`, `version: 0.4`); absent or `null` is empty.
-pub fn text<'de, D>(d: D) -> Result<String, D::Error>
+/// (`uid: 2222`, `version: 0.4`); absent or `null` is empty. Reads the string straight from the
+/// input (no intermediate `serde_json::Value`).
+pub fn text<'de, D>(d: D) -> Result<Text, D::Error>
 where
     D: Deserializer<'de>,
 {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) => s,
-        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => v.to_string(),
-        Some(other) => {
-            return Err(serde::de::Error::custom(format!(
-                "expected a string, found {}",
-                kind_of(&other)
-            )));
-        }
-    })
+    d.deserialize_any(TextVisitor)
 }
 
 /// [`text`] for optional fields: empty is `None`.
-pub fn opt_text<'de, D>(d: D) -> Result<Option<String>, D::Error>
+pub fn opt_text<'de, D>(d: D) -> Result<Option<Text>, D::Error>
 where
     D: Deserializer<'de>,
 {
     text(d).map(|s| Some(s).filter(|s| !s.is_empty()))
 }
 
-fn kind_of(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "a mapping",
-        _ => "a scalar",
+/// A scalar as text; a list or mapping is an error that says which.
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = Text;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+        Ok(Text::from(v))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
+        Ok(Text::from(v))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Text, E> {
+        Ok(Text::from(if v { "true" } else { "false" }))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
+        Ok(compact_str::format_compact!("{v}"))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
+        Ok(compact_str::format_compact!("{v}"))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
+        // As `serde_json::Value` prints a number (`0.4`, `1.0`); a non-finite float (YAML's
+        // `.inf`) has no JSON form and reads as empty, as before.
+        Ok(serde_json::Number::from_f64(v)
+            .map(|n| Text::from(n.to_string()))
+            .unwrap_or_default())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Text, E> {
+        Ok(Text::default())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Text, E> {
+        Ok(Text::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Text, A::Error> {
+        Err(serde::de::Error::custom("expected a string, found a list"))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Text, A::Error> {
+        Err(serde::de::Error::custom("expected a string, found a mapping"))
     }
 }
 
@@ -198,11 +234,11 @@ where
                     let v: serde_json::Value = m.next_value()?;
                     match v {
                         serde_json::Value::String(s) => {
-                            out.push((k.into_owned(), s));
+                            out.push((Text::from(k.as_ref()), Text::from(s)));
                         }
                         serde_json::Value::Null => {}
                         other => {
-                            out.push((k.into_owned(), other.to_string()));
+                            out.push((Text::from(k.as_ref()), Text::from(other.to_string())));
                         }
                     }
                 } else {
@@ -219,20 +255,20 @@ where
 /// exact-size allocation. A `BTreeMap<String, String>` allocates a node of about 540 bytes for
 /// even one entry; views of tens of thousands of objects each carry a few of these maps.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StrMap(Box<[(String, String)]>);
+pub struct StrMap(Box<[(Text, Text)]>);
 
 impl StrMap {
     fn position(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
-    pub fn get(&self, key: &str) -> Option<&String> {
+    pub fn get(&self, key: &str) -> Option<&Text> {
         self.position(key).ok().and_then(|i| self.0.get(i)).map(|(_, v)| v)
     }
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_ok()
     }
     /// Set `key` (rare: views are built by deserializing; this reallocates).
-    pub fn insert(&mut self, key: String, value: String) {
+    pub fn insert(&mut self, key: Text, value: Text) {
         let mut v = std::mem::take(&mut self.0).into_vec();
         match v.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
             Ok(i) => {
@@ -244,10 +280,10 @@ impl StrMap {
         }
         self.0 = v.into_boxed_slice();
     }
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Text, &Text)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub fn keys(&self) -> impl Iterator<Item = &Text> {
         self.0.iter().map(|(k, _)| k)
     }
     pub fn len(&self) -> usize {
@@ -258,13 +294,13 @@ impl StrMap {
     }
 }
 
-impl FromIterator<(String, String)> for StrMap {
+impl FromIterator<(Text, Text)> for StrMap {
     /// Sorted by key; of repeated keys the last wins (as in a `BTreeMap`).
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
-        let mut v: Vec<(String, String)> = iter.into_iter().collect();
+    fn from_iter<I: IntoIterator<Item = (Text, Text)>>(iter: I) -> Self {
+        let mut v: Vec<(Text, Text)> = iter.into_iter().collect();
         // Stable: equal keys keep their order, so the last one read is last.
         v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, String)> = Vec::with_capacity(v.len());
+        let mut out: Vec<(Text, Text)> = Vec::with_capacity(v.len());
         for e in v {
             match out.last_mut() {
                 Some(last) if last.0 == e.0 => *last = e,
@@ -275,10 +311,15 @@ impl FromIterator<(String, String)> for StrMap {
     }
 }
 
+impl FromIterator<(String, String)> for StrMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        iter.into_iter().map(|(k, v)| (Text::from(k), Text::from(v))).collect()
+    }
+}
+
 impl<'a> IntoIterator for &'a StrMap {
-    type Item = (&'a String, &'a String);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (String, String)>, fn(&'a (String, String)) -> (&'a String, &'a String)>;
+    type Item = (&'a Text, &'a Text);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Text, Text)>, fn(&'a (Text, Text)) -> (&'a Text, &'a Text)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
     }
@@ -288,30 +329,30 @@ impl<'a> IntoIterator for &'a StrMap {
 #[serde(rename_all = "camelCase")]
 pub struct OwnerRef {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub api_version: String,
+    pub api_version: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub kind: String,
+    pub kind: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub uid: String,
+    pub uid: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub namespace: Option<String>,
+    pub namespace: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub uid: Option<String>,
+    pub uid: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub resource_version: Option<String>,
+    pub resource_version: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub creation_timestamp: Option<String>,
+    pub creation_timestamp: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub deletion_timestamp: Option<String>,
+    pub deletion_timestamp: Option<Text>,
     #[serde(default, deserialize_with = "meta_map")]
     pub labels: StrMap,
     #[serde(default, deserialize_with = "meta_map")]
@@ -322,16 +363,16 @@ pub struct Meta {
 
 impl Meta {
     pub fn label(&self, key: Key) -> Option<&str> {
-        self.labels.get(key.as_str()).map(String::as_str)
+        self.labels.get(key.as_str()).map(Text::as_str)
     }
     pub fn annotation(&self, key: Key) -> Option<&str> {
-        self.annotations.get(key.as_str()).map(String::as_str)
+        self.annotations.get(key.as_str()).map(Text::as_str)
     }
     /// `namespace/name`, or `name` for cluster-scoped objects.
     pub fn key(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{ns}/{}", self.name),
-            None => self.name.clone(),
+            None => self.name.to_string(),
         }
     }
 }
@@ -404,17 +445,17 @@ pub struct ObjectName {
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     #[serde(rename = "type", default, deserialize_with = "crate::meta::text")]
-    pub type_: String,
+    pub type_: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub status: String,
+    pub status: Text,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub last_transition_time: Option<String>,
+    pub last_transition_time: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub last_update_time: Option<String>,
+    pub last_update_time: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub message: String,
+    pub message: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub reason: String,
+    pub reason: Text,
 }
 
 impl Condition {
@@ -439,7 +480,7 @@ pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Con
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub persistent_volume_claim: Option<ClaimRef>,
     #[serde(default, deserialize_with = "nullable")]
@@ -450,7 +491,7 @@ pub struct Volume {
 #[serde(rename_all = "camelCase")]
 pub struct ClaimRef {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub claim_name: String,
+    pub claim_name: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub hotpluggable: bool,
 }
@@ -458,7 +499,7 @@ pub struct ClaimRef {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NameRef {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
 }
 
 impl Volume {

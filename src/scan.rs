@@ -303,7 +303,7 @@ pub fn set_version(inv: &mut Inventory, flag: Option<Version>) {
         } else {
             VersionSource::Unknown
         };
-        inv.harvester_version_raw = Some(raw);
+        inv.harvester_version_raw = Some(raw.to_string());
     }
 }
 

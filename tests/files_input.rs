@@ -328,7 +328,7 @@ fn yaml_lists_are_read_entry_by_entry_in_order() {
         let names: Vec<String> = inv
             .objects::<PersistentVolumeClaim>()
             .iter()
-            .map(|p| p.metadata.name.clone())
+            .map(|p| p.metadata.name.to_string())
             .collect();
         let want: Vec<String> = (0..1_000).map(|i| format!("pvc-{i:04}")).collect();
         assert_eq!(names, want, "entries at column {}", dash.len());

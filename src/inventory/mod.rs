@@ -93,10 +93,10 @@ pub trait Kind: DeserializeOwned + Send + Sync + 'static {
         ObjectRef {
             api_version: Self::INFO.api_version(),
             kind: Self::INFO.kind.to_string(),
-            namespace: m.namespace.clone(),
-            name: m.name.clone(),
-            uid: m.uid.clone(),
-            resource_version: m.resource_version.clone(),
+            namespace: m.namespace.as_deref().map(str::to_owned),
+            name: m.name.to_string(),
+            uid: m.uid.as_deref().map(str::to_owned),
+            resource_version: m.resource_version.as_deref().map(str::to_owned),
             details: Default::default(),
         }
     }

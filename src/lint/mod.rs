@@ -268,7 +268,7 @@ fn planned_uid(key: &ObjectKey) -> String {
 /// Lay the input's objects of kind `K` over `dst`: an object that exists in `dst` (same
 /// namespace and name) stays as it is there; the others are added, with a planned uid.
 fn overlay<K: Kind + Clone>(dst: &mut Inventory, src: &Inventory, set_uid: fn(&mut K, String)) {
-    let existing: BTreeSet<(Option<String>, String)> = dst
+    let existing: BTreeSet<(Option<crate::meta::Text>, crate::meta::Text)> = dst
         .objects::<K>()
         .iter()
         .map(|o| (o.meta().namespace.clone(), o.meta().name.clone()))
@@ -281,7 +281,11 @@ fn overlay<K: Kind + Clone>(dst: &mut Inventory, src: &Inventory, set_uid: fn(&m
         }
         let mut o = o.clone();
         if o.meta().uid.as_deref().is_none_or(str::is_empty) {
-            let key = (K::INFO.qualified(), m.namespace.clone(), m.name.clone());
+            let key = (
+                K::INFO.qualified(),
+                m.namespace.as_deref().map(str::to_owned),
+                m.name.to_string(),
+            );
             set_uid(&mut o, planned_uid(&key));
         }
         add.push(o);
@@ -342,10 +346,10 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
         }
         None => Inventory::new(None, true),
     };
-    overlay::<VirtualMachineImage>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u));
-    overlay::<VirtualMachine>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u));
-    overlay::<ResourceQuota>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u));
-    overlay::<StorageClass>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u));
+    overlay::<VirtualMachineImage>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u.into()));
+    overlay::<VirtualMachine>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u.into()));
+    overlay::<ResourceQuota>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u.into()));
+    overlay::<StorageClass>(&mut inv, &input.inv, |o, u| o.metadata.uid = Some(u.into()));
     if opts.against.is_none() {
         // Files alone: a VM of the input is judged as it declares itself (its VMI would be
         // rendered from the template), so no VMI or launcher pod of it is running yet.
@@ -353,7 +357,7 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
             .inv
             .objects::<VirtualMachine>()
             .iter()
-            .filter_map(|v| v.metadata.namespace.clone())
+            .filter_map(|v| v.metadata.namespace.as_deref().map(str::to_owned))
             .collect();
         inv.set_coverage(&VirtualMachineInstance::INFO, Coverage::Namespaces(namespaces.clone()));
         inv.set_coverage(&Pod::INFO, Coverage::Namespaces(namespaces));
@@ -369,7 +373,7 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
             .objects::<VirtualMachineImage>()
             .iter()
             .filter(|i| i.spec.source_type.eq_ignore_ascii_case("download") && !i.spec.url.is_empty())
-            .map(|i| i.spec.url.clone())
+            .map(|i| i.spec.url.to_string())
             .collect();
         inv.url_probes = Some(crate::probe::probe_all(&urls, po).await);
     }

@@ -116,12 +116,14 @@ fn plan_vm_disk(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, Strin
 
 fn the_pvc<'a>(f: &Finding, inv: &'a crate::inventory::Inventory) -> Option<&'a PersistentVolumeClaim> {
     inv.objects::<PersistentVolumeClaim>().iter().find(|p| {
-        p.metadata.namespace == f.object.namespace && p.metadata.name == f.object.name && p.metadata.uid == f.object.uid
+        p.metadata.namespace.as_deref() == f.object.namespace.as_deref()
+            && p.metadata.name == f.object.name
+            && p.metadata.uid.as_deref() == f.object.uid.as_deref()
     })
 }
 
 fn retain_and_delete(f: &Finding, pvc: &PersistentVolumeClaim) -> Option<(ActionKind, String)> {
-    let pv = Some(pvc.spec.volume_name.clone()).filter(|v| !v.is_empty());
+    let pv = Some(pvc.spec.volume_name.to_string()).filter(|v| !v.is_empty());
     let owned_snapshots = match &f.fix_input {
         Some(FixInput::OrphanPvc { owned_snapshots }) => owned_snapshots.clone(),
         _ => return None,

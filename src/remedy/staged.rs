@@ -60,7 +60,11 @@ pub async fn run(
     let pvcs = inv.objects::<PersistentVolumeClaim>();
     let mark_of = |o: &ObjectRef| {
         pvcs.iter()
-            .find(|p| p.metadata.namespace == o.namespace && p.metadata.name == o.name && p.metadata.uid == o.uid)
+            .find(|p| {
+                p.metadata.namespace.as_deref() == o.namespace.as_deref()
+                    && p.metadata.name == o.name
+                    && p.metadata.uid.as_deref() == o.uid.as_deref()
+            })
             .and_then(|p| p.metadata.annotation(MARK).map(str::to_string))
     };
     let mut due = Vec::new();

@@ -182,7 +182,7 @@ impl<'a> GuestClusters<'a> {
                             || (vm.metadata.namespace.as_deref() == Some(ns) && belongs(vm, sa))
                     });
                 let state = if let Some(vm) = living {
-                    Credentials::Alive(vm.metadata.name.clone())
+                    Credentials::Alive(vm.metadata.name.to_string())
                 } else if self.pvc_labels.get(ns).is_some_and(|l| l.contains(sa)) {
                     Credentials::Dead(format!("cluster-label-dead:{sa}"))
                 } else if let Some(vm) = self

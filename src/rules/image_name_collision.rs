@@ -631,7 +631,7 @@ fn class_name(
 ) -> ImageClass {
     if !img.status.storage_class_name.is_empty() {
         return ImageClass {
-            name: img.status.storage_class_name.clone(),
+            name: img.status.storage_class_name.to_string(),
             from_status: true,
         };
     }

@@ -128,9 +128,9 @@ fn source_ref(imp: &VirtualMachineImport, ns: &str) -> ObjectRef {
         namespace: Some(if src.namespace.is_empty() {
             ns.to_string()
         } else {
-            src.namespace.clone()
+            src.namespace.to_string()
         }),
-        name: src.name.clone(),
+        name: src.name.to_string(),
         ..ObjectRef::default()
     }
 }

@@ -625,7 +625,7 @@ impl Judge<'_> {
         f.reclaimable_bytes = v.reclaimable;
         if !pvc.spec.volume_name.is_empty() {
             f.details
-                .insert("persistentVolume".into(), pvc.spec.volume_name.clone());
+                .insert("persistentVolume".into(), pvc.spec.volume_name.to_string());
         }
         let attribution = if m.label(GUEST_CLUSTER_LABEL).is_some() {
             "label"
@@ -638,7 +638,7 @@ impl Judge<'_> {
             .map(|s| crate::inventory::Kind::object_ref(*s))
             .collect();
         f.fix_input = Some(FixInput::OrphanPvc {
-            owned_snapshots: snapshots.iter().map(|s| s.metadata.name.clone()).collect(),
+            owned_snapshots: snapshots.iter().map(|s| s.metadata.name.to_string()).collect(),
         });
         f
     }

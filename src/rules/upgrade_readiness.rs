@@ -256,7 +256,7 @@ fn non_migratable(rule: &UpgradeReadiness, ctx: &Context<'_>, t: &str, out: &mut
         };
         let name = vmi.object_ref().key();
         let why = if c.message.is_empty() {
-            c.reason.clone()
+            c.reason.to_string()
         } else {
             format!("{}: {}", c.reason, c.message)
         };

@@ -290,11 +290,11 @@ impl VmDiskOrphaned {
         f.evidence = evidence;
         f.reclaimable_bytes = reclaimable;
         if !pvc.spec.volume_name.is_empty() {
-            f.details.insert("persistentVolume".into(), pvc.spec.volume_name.clone());
+            f.details.insert("persistentVolume".into(), pvc.spec.volume_name.to_string());
         }
         f.related = snapshots.iter().map(|s| crate::inventory::Kind::object_ref(*s)).collect();
         f.fix_input = Some(FixInput::OrphanPvc {
-            owned_snapshots: snapshots.iter().map(|s| s.metadata.name.clone()).collect(),
+            owned_snapshots: snapshots.iter().map(|s| s.metadata.name.to_string()).collect(),
         });
         f
     }

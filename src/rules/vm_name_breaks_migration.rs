@@ -254,7 +254,7 @@ fn launcher_pod<'a>(inv: &'a Inventory, ns: &str, vmi: &VirtualMachineInstance) 
 }
 
 fn limits_text(res: &Resources) -> String {
-    let get = |k: &str| res.limits.get(k).map_or("none", String::as_str);
+    let get = |k: &str| res.limits.get(k).map_or("none", crate::meta::Text::as_str);
     format!("cpu={},memory={}", get("cpu"), get("memory"))
 }
 

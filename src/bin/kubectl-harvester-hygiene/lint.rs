@@ -106,7 +106,7 @@ pub async fn scan_with(opts: &ScanOptions, extras: &ScanExtras) -> Result<(Repor
             .objects::<VirtualMachineImage>()
             .iter()
             .filter(|i| i.spec.source_type.eq_ignore_ascii_case("download") && !i.spec.url.is_empty())
-            .map(|i| i.spec.url.clone())
+            .map(|i| i.spec.url.to_string())
             .collect();
         g.inv.url_probes = Some(probe::probe_all(&urls, po).await);
     }

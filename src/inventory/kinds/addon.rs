@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 pub const VM_IMPORT_CONTROLLER: &str = "vm-import-controller";
@@ -18,7 +20,7 @@ pub struct Addon {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AddonSpec {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub version: String,
+    pub version: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub enabled: bool,
 }

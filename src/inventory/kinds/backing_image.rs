@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 /// The annotation Harvester puts on every BackingImage it creates: `<ns>/<image name>`.
@@ -21,10 +23,10 @@ pub struct BackingImage {
 #[serde(rename_all = "camelCase")]
 pub struct BackingImageStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub checksum: String,
+    pub checksum: Text,
     /// Bytes of the image file (longhorn-manager `k8s/pkg/apis/longhorn/v1beta2/backingimage.go`).
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub size: String,
+    pub size: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub disk_file_status_map: BTreeMap<String, DiskFileStatus>,
 }
@@ -33,9 +35,9 @@ pub struct BackingImageStatus {
 #[serde(rename_all = "camelCase")]
 pub struct DiskFileStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub state: String,
+    pub state: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub message: String,
+    pub message: Text,
 }
 
 impl BackingImage {

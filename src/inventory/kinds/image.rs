@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -19,36 +21,36 @@ pub struct VirtualMachineImage {
 pub struct ImageSpec {
     /// `backingimage` (default when empty) or `cdi` (v1.5.0+).
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub backend: String,
+    pub backend: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub display_name: String,
+    pub display_name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub source_type: String,
+    pub source_type: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub url: String,
+    pub url: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub checksum: String,
+    pub checksum: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub target_storage_class_name: String,
+    pub target_storage_class_name: Text,
     /// `export-from-volume`: the source PVC.
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub pvc_name: String,
+    pub pvc_name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub pvc_namespace: String,
+    pub pvc_namespace: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub storage_class_name: String,
+    pub storage_class_name: Text,
     /// `Initialized`, `Imported`, `RetryLimitExceeded`, `BackingImageMissing`, `MetadataReady`
     /// (harvester/harvester `pkg/apis/harvesterhci.io/v1beta1/image.go`).
     #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
     /// Bytes of the downloaded file (`--probe-urls` compares it with `Content-Length`).
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub size: String,
+    pub size: Text,
 }
 
 impl VirtualMachineImage {

@@ -7,6 +7,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Key, Meta, nullable};
 
 /// The guest cluster a LoadBalancer belongs to.
@@ -27,17 +29,17 @@ pub struct LoadBalancer {
 pub struct LoadBalancerSpec {
     /// `cluster` (a guest cluster's) or `vm`; empty on objects from before v1beta1.
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub workload_type: String,
+    pub workload_type: Text,
     /// `pool` or `dhcp`.
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub ipam: String,
+    pub ipam: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub address: String,
+    pub address: Text,
 }
 
 impl LoadBalancer {

@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::Meta;
 
 pub const ORPHAN_AUTO_DELETION: &str = "orphan-auto-deletion";
@@ -18,7 +20,7 @@ pub struct LonghornSetting {
     #[serde(default)]
     pub metadata: Meta,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub value: String,
+    pub value: Text,
 }
 
 crate::kind!(

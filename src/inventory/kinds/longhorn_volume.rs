@@ -6,6 +6,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -23,7 +25,7 @@ pub struct LonghornVolume {
 pub struct VolumeSpec {
     /// Bytes, as a string (`"10737418240"`).
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub size: String,
+    pub size: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub number_of_replicas: u64,
     /// A disaster-recovery (standby) volume, restored incrementally from a backup and meant to
@@ -36,10 +38,10 @@ pub struct VolumeSpec {
 #[serde(rename_all = "camelCase")]
 pub struct VolumeStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub state: String,
+    pub state: Text,
     /// `healthy`, `degraded` (attached), `faulted` (no usable replica), `unknown`.
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub robustness: String,
+    pub robustness: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub kubernetes_status: KubernetesStatus,
 }
@@ -49,18 +51,18 @@ pub struct VolumeStatus {
 pub struct KubernetesStatus {
     /// The namespace and name of the PVC bound to the volume's PV.
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub namespace: String,
+    pub namespace: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub pvc_name: String,
+    pub pvc_name: Text,
     /// The PV using the volume; cleared when that PV is deleted
     /// (`controller/kubernetes_pv_controller.go` `cleanupForPVDeletion`).
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub pv_name: String,
+    pub pv_name: Text,
     /// When the PVC stopped being bound (history once set).
     #[serde(rename = "lastPVCRefAt", default, deserialize_with = "crate::meta::text")]
-    pub last_pvc_ref_at: String,
+    pub last_pvc_ref_at: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub last_pod_ref_at: String,
+    pub last_pod_ref_at: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub workloads_status: Vec<WorkloadStatus>,
 }
@@ -70,13 +72,13 @@ pub struct KubernetesStatus {
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub pod_name: String,
+    pub pod_name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub pod_status: String,
+    pub pod_status: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub workload_name: String,
+    pub workload_name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub workload_type: String,
+    pub workload_type: Text,
 }
 
 impl LonghornVolume {
@@ -103,7 +105,7 @@ impl LonghornVolume {
         for w in &self.status.kubernetes_status.workloads_status {
             if w.workload_type == "VirtualMachineInstance" && !w.workload_name.is_empty() {
                 out.push(VmStem {
-                    name: w.workload_name.clone(),
+                    name: w.workload_name.to_string(),
                     exact: true,
                 });
                 continue;

@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -19,14 +21,14 @@ pub struct VirtualMachineInstanceMigration {
 #[serde(rename_all = "camelCase")]
 pub struct MigrationSpec {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub vmi_name: String,
+    pub vmi_name: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrationStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub phase: String,
+    pub phase: Text,
     /// When each phase began (kubevirt `api/core/v1` `VirtualMachineInstanceMigrationStatus`).
     #[serde(default, deserialize_with = "nullable")]
     pub phase_transition_timestamps: Vec<PhaseTransition>,
@@ -36,9 +38,9 @@ pub struct MigrationStatus {
 #[serde(rename_all = "camelCase")]
 pub struct PhaseTransition {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub phase: String,
+    pub phase: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub phase_transition_timestamp: String,
+    pub phase_transition_timestamp: Text,
 }
 
 impl VirtualMachineInstanceMigration {

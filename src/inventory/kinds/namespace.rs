@@ -98,7 +98,7 @@ mod tests {
     fn ns(annotation: Option<&str>) -> Namespace {
         let mut n = Namespace::default();
         if let Some(a) = annotation {
-            n.metadata.annotations.insert(RANCHER_QUOTA_ANNOTATION.into(), a.into());
+            n.metadata.annotations.insert(RANCHER_QUOTA_ANNOTATION.as_str().into(), a.into());
         }
         n
     }

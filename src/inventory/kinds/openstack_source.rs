@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -18,9 +20,9 @@ pub struct OpenstackSource {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct OpenstackSourceSpec {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub endpoint: String,
+    pub endpoint: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub region: String,
+    pub region: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub credentials: SecretRef,
 }
@@ -28,9 +30,9 @@ pub struct OpenstackSourceSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SecretRef {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub namespace: String,
+    pub namespace: Text,
 }
 
 crate::kind!(

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,9 +28,9 @@ pub struct Orphan {
 #[serde(rename_all = "camelCase")]
 pub struct OrphanSpec {
     #[serde(rename = "nodeID", default, deserialize_with = "crate::meta::text")]
-    pub node_id: String,
+    pub node_id: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub orphan_type: String,
+    pub orphan_type: Text,
     #[serde(default, deserialize_with = "crate::meta::string_map")]
     pub parameters: BTreeMap<String, String>,
 }

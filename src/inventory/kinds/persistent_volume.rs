@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 /// The Longhorn CSI driver's name (longhorn/longhorn-manager `csi/controller_server.go`).
@@ -27,32 +29,32 @@ pub struct PvSpec {
     #[serde(default, deserialize_with = "nullable")]
     pub claim_ref: Option<PvClaimRef>,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub persistent_volume_reclaim_policy: String,
+    pub persistent_volume_reclaim_policy: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub storage_class_name: String,
+    pub storage_class_name: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CsiSource {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub driver: String,
+    pub driver: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub volume_handle: String,
+    pub volume_handle: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PvClaimRef {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub namespace: String,
+    pub namespace: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PvStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub phase: String,
+    pub phase: Text,
 }
 
 impl PersistentVolume {

@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use super::virtual_machine::Resources;
 use crate::meta::{Meta, StrMap, Volume, nullable};
 use crate::quantity::parse_milli;
@@ -41,7 +43,7 @@ pub struct PodSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Container {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
     /// `None` when the manifest has no `resources` key (the apiserver always writes one).
     #[serde(default)]
     pub resources: Option<Resources>,
@@ -50,7 +52,7 @@ pub struct Container {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PodStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub phase: String,
+    pub phase: Text,
 }
 
 /// Which side of a container's resources.

@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,16 +32,16 @@ pub struct PvcResources {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Storage {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub storage: String,
+    pub storage: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PvcSpec {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub storage_class_name: String,
+    pub storage_class_name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub volume_name: String,
+    pub volume_name: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub resources: PvcResources,
 }
@@ -50,7 +52,7 @@ impl PersistentVolumeClaim {
         [&self.status.capacity.storage, &self.spec.resources.requests.storage]
             .into_iter()
             .find(|s| !s.is_empty())
-            .map(String::as_str)
+            .map(Text::as_str)
     }
 }
 

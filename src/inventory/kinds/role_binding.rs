@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -21,19 +23,19 @@ pub struct RoleBinding {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RoleRef {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub kind: String,
+    pub kind: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Subject {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub kind: String,
+    pub kind: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub namespace: String,
+    pub namespace: Text,
 }
 
 impl Subject {

@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -21,7 +23,7 @@ pub struct ScheduleVMBackup {
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleSpec {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub cron: String,
+    pub cron: Text,
     #[serde(default)]
     pub max_failure: Option<i64>,
     #[serde(default)]

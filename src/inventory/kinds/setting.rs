@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::Meta;
 
 pub const SERVER_VERSION: &str = "server-version";
@@ -15,9 +17,9 @@ pub struct Setting {
     #[serde(default)]
     pub metadata: Meta,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub value: String,
+    pub value: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub default: String,
+    pub default: Text,
 }
 
 crate::kind!(

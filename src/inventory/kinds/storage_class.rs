@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -12,7 +14,7 @@ pub struct StorageClass {
     #[serde(default)]
     pub metadata: Meta,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub provisioner: String,
+    pub provisioner: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub parameters: BTreeMap<String, String>,
 }

@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Condition, Key, Meta, nullable};
 
 /// `Succeeded` or `Failed` once the upgrade is over; Harvester's webhook refuses a new Upgrade
@@ -28,17 +30,17 @@ pub struct Upgrade {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct UpgradeSpec {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub version: String,
+    pub version: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpgradeStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub previous_version: String,
+    pub previous_version: Text,
     /// `<namespace>/<name>` of the ISO image the repo VM boots.
     #[serde(rename = "imageID", default, deserialize_with = "crate::meta::text")]
-    pub image_id: String,
+    pub image_id: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
 }

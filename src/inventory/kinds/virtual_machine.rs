@@ -148,7 +148,7 @@ impl VirtualMachine {
             .and_then(|a| serde_json::from_str::<Vec<ClaimTemplate>>(a).ok())
             .map(|v| {
                 v.into_iter()
-                    .map(|t| t.metadata.name)
+                    .map(|t| t.metadata.name.into_string())
                     .filter(|n| !n.is_empty())
                     .collect()
             })
@@ -162,7 +162,7 @@ impl VirtualMachine {
             .and_then(|a| serde_json::from_str::<Vec<ClaimTemplate>>(a).ok())
             .map(|v| {
                 v.into_iter()
-                    .filter_map(|t| Some((t.metadata.name, t.spec.storage_class_name?)))
+                    .filter_map(|t| Some((t.metadata.name.into_string(), t.spec.storage_class_name?)))
                     .filter(|(n, c)| !n.is_empty() && !c.is_empty())
                     .collect()
             })

@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use super::virtual_machine::Resources;
 use crate::meta::{Condition, Meta, Volume, nullable};
 
@@ -23,9 +25,9 @@ pub struct VirtualMachineInstance {
 pub struct VmiStatus {
     /// `Pending`, `Scheduling`, `Scheduled`, `Running`, `Succeeded`, `Failed`, `Unknown`.
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub phase: String,
+    pub phase: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub node_name: String,
+    pub node_name: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
 }

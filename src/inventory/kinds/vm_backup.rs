@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,7 +24,7 @@ pub struct BackupSpec {
     pub source: crate::meta::NameRef,
     /// `backup` (to the backup target) or `snapshot` (in the cluster).
     #[serde(default, rename = "type", deserialize_with = "crate::meta::text")]
-    pub type_: String,
+    pub type_: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,7 +33,7 @@ pub struct BackupStatus {
     #[serde(default)]
     pub ready_to_use: Option<bool>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub creation_time: Option<String>,
+    pub creation_time: Option<Text>,
     #[serde(default, deserialize_with = "nullable")]
     pub error: BackupError,
     #[serde(default)]
@@ -41,9 +43,9 @@ pub struct BackupStatus {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct BackupError {
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub message: Option<String>,
+    pub message: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub time: Option<String>,
+    pub time: Option<Text>,
 }
 
 crate::kind!(

@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::meta::Text;
+
 use crate::meta::{Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,24 +24,24 @@ pub struct ImportSpec {
     #[serde(default, deserialize_with = "nullable")]
     pub source_cluster: SourceRef,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub virtual_machine_name: String,
+    pub virtual_machine_name: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SourceRef {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub kind: String,
+    pub kind: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: String,
+    pub name: Text,
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub namespace: String,
+    pub namespace: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
-    pub import_status: String,
+    pub import_status: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub import_conditions: Vec<Condition>,
     #[serde(default, deserialize_with = "nullable")]
