@@ -40,6 +40,14 @@ where
     text(d).map(|s| Some(s).filter(|s| !s.is_empty()))
 }
 
+/// [`opt_text`] for a field few objects set, boxed to keep every view small.
+pub fn opt_boxed_text<'de, D>(d: D) -> Result<Option<Box<str>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    opt_text(d).map(|t| t.map(|t| t.as_str().into()))
+}
+
 /// A scalar as text; a list or mapping is an error that says which.
 struct TextVisitor;
 
@@ -267,6 +275,14 @@ impl StrMap {
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_ok()
     }
+    /// Take `key` out (rare: a view that keeps a parsed form of an annotation instead).
+    pub fn remove(&mut self, key: &str) -> Option<Text> {
+        let i = self.position(key).ok()?;
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        let (_, value) = v.remove(i);
+        self.0 = v.into_boxed_slice();
+        Some(value)
+    }
     /// Set `key` (rare: views are built by deserializing; this reallocates).
     pub fn insert(&mut self, key: Text, value: Text) {
         let mut v = std::mem::take(&mut self.0).into_vec();
@@ -351,14 +367,15 @@ pub struct Meta {
     pub resource_version: Option<Text>,
     #[serde(default, deserialize_with = "crate::meta::opt_text")]
     pub creation_timestamp: Option<Text>,
-    #[serde(default, deserialize_with = "crate::meta::opt_text")]
-    pub deletion_timestamp: Option<Text>,
+    /// Set on few objects: boxed, 16 bytes in every view instead of 24.
+    #[serde(default, deserialize_with = "crate::meta::opt_boxed_text")]
+    pub deletion_timestamp: Option<Box<str>>,
     #[serde(default, deserialize_with = "meta_map")]
     pub labels: StrMap,
     #[serde(default, deserialize_with = "meta_map")]
     pub annotations: StrMap,
     #[serde(default, deserialize_with = "nullable")]
-    pub owner_references: Vec<OwnerRef>,
+    pub owner_references: Box<[OwnerRef]>,
 }
 
 impl Meta {
@@ -476,15 +493,66 @@ pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Con
 }
 
 /// A volume of a Pod, VirtualMachine template or VirtualMachineInstance: only the PVC it names.
+/// Lists of volumes are read as [`Claims`]; this is the single `volumeSource` of a hot-plug
+/// request.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
-    #[serde(default, deserialize_with = "crate::meta::text")]
-    pub name: Text,
     #[serde(default, deserialize_with = "nullable")]
     pub persistent_volume_claim: Option<ClaimRef>,
     #[serde(default, deserialize_with = "nullable")]
     pub data_volume: Option<NameRef>,
+}
+
+/// The PVCs a list of volumes names, in order (each [`Volume::claim`]). Volumes that name no
+/// PVC (cloud-init, container disks, secrets) and the volumes' own names are not kept: the rules
+/// read only these references, and a VM's template lists every hot-plugged disk (issue 16:
+/// memory).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims(Box<[Text]>);
+
+impl Claims {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(Text::as_str)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Claims;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of volumes")
+            }
+            fn visit_unit<E>(self) -> Result<Claims, E> {
+                Ok(Claims::default())
+            }
+            fn visit_none<E>(self) -> Result<Claims, E> {
+                Ok(Claims::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Claims, D::Error> {
+                d.deserialize_seq(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Claims, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<Option<Volume>>()? {
+                    let claim = v.as_ref().and_then(Volume::claim);
+                    if let Some(c) = claim {
+                        out.push(Text::from(c));
+                    }
+                }
+                Ok(Claims(out.into_boxed_slice()))
+            }
+        }
+        d.deserialize_option(V)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -17,7 +17,7 @@ pub struct ClusterRoleBinding {
     #[serde(default, deserialize_with = "nullable")]
     pub role_ref: RoleRef,
     #[serde(default, deserialize_with = "nullable")]
-    pub subjects: Vec<Subject>,
+    pub subjects: Box<[Subject]>,
 }
 
 crate::kind!(

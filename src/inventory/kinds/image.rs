@@ -47,7 +47,7 @@ pub struct ImageStatus {
     /// `Initialized`, `Imported`, `RetryLimitExceeded`, `BackingImageMissing`, `MetadataReady`
     /// (harvester/harvester `pkg/apis/harvesterhci.io/v1beta1/image.go`).
     #[serde(default, deserialize_with = "nullable")]
-    pub conditions: Vec<Condition>,
+    pub conditions: Box<[Condition]>,
     /// Bytes of the downloaded file (`--probe-urls` compares it with `Content-Length`).
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub size: Text,

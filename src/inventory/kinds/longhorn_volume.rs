@@ -64,7 +64,7 @@ pub struct KubernetesStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub last_pod_ref_at: Text,
     #[serde(default, deserialize_with = "nullable")]
-    pub workloads_status: Vec<WorkloadStatus>,
+    pub workloads_status: Box<[WorkloadStatus]>,
 }
 
 /// One pod that used the volume (current while attached, kept as history after).

@@ -31,7 +31,7 @@ pub struct MigrationStatus {
     pub phase: Text,
     /// When each phase began (kubevirt `api/core/v1` `VirtualMachineInstanceMigrationStatus`).
     #[serde(default, deserialize_with = "nullable")]
-    pub phase_transition_timestamps: Vec<PhaseTransition>,
+    pub phase_transition_timestamps: Box<[PhaseTransition]>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

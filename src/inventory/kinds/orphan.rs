@@ -38,7 +38,7 @@ pub struct OrphanSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct OrphanStatus {
     #[serde(default, deserialize_with = "nullable")]
-    pub conditions: Vec<Condition>,
+    pub conditions: Box<[Condition]>,
 }
 
 impl Orphan {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::meta::Text;
 
 use super::virtual_machine::Resources;
-use crate::meta::{Meta, StrMap, Volume, nullable};
+use crate::meta::{Claims, Meta, StrMap, nullable};
 use crate::quantity::parse_milli;
 
 /// KubeVirt's labels on a virt-launcher pod (kubevirt `staging/src/kubevirt.io/api/core/v1/types.go`:
@@ -30,11 +30,11 @@ pub struct Pod {
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
     #[serde(default, deserialize_with = "nullable")]
-    pub volumes: Vec<Volume>,
+    pub volumes: Claims,
     #[serde(default, deserialize_with = "nullable")]
-    pub containers: Vec<Container>,
+    pub containers: Box<[Container]>,
     #[serde(default, deserialize_with = "nullable")]
-    pub init_containers: Vec<Container>,
+    pub init_containers: Box<[Container]>,
     /// RuntimeClass overhead, charged to quota on top of the containers.
     #[serde(default, deserialize_with = "crate::meta::string_map")]
     pub overhead: StrMap,
@@ -64,11 +64,7 @@ pub enum Side {
 
 impl Pod {
     pub fn claims(&self) -> impl Iterator<Item = &str> {
-        self.spec
-            .volumes
-            .iter()
-            .filter_map(|v| v.persistent_volume_claim.as_ref())
-            .map(|c| c.claim_name.as_str())
+        self.spec.volumes.iter()
     }
 
     /// Succeeded and Failed pods no longer count against a quota.

@@ -38,7 +38,7 @@ pub struct ScheduleStatus {
     #[serde(default)]
     pub suspended: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
-    pub conditions: Vec<Condition>,
+    pub conditions: Box<[Condition]>,
 }
 
 impl ScheduleVMBackup {

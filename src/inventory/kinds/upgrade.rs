@@ -42,7 +42,7 @@ pub struct UpgradeStatus {
     #[serde(rename = "imageID", default, deserialize_with = "crate::meta::text")]
     pub image_id: Text,
     #[serde(default, deserialize_with = "nullable")]
-    pub conditions: Vec<Condition>,
+    pub conditions: Box<[Condition]>,
 }
 
 impl Upgrade {

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::meta::{Meta, NameRef, StrMap, Volume, nullable};
+use crate::meta::{Claims, Meta, NameRef, StrMap, Text, Volume, nullable};
 use crate::quantity::is_nonzero;
 
 pub const GUEST_CLUSTER_LABEL: crate::meta::Key = crate::meta::Key::new("guestcluster.harvesterhci.io/name");
@@ -13,13 +13,59 @@ pub const NODE_DRIVER: &str = "docker-machine-driver-harvester";
 pub const VOLUME_CLAIM_TEMPLATES: crate::meta::Key = crate::meta::Key::new("harvesterhci.io/volumeClaimTemplates");
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "VmWire")]
 pub struct VirtualMachine {
-    #[serde(default)]
     pub metadata: Meta,
-    #[serde(default, deserialize_with = "nullable")]
     pub spec: VmSpec,
-    #[serde(default, deserialize_with = "nullable")]
     pub status: VmStatus,
+    /// The `harvesterhci.io/volumeClaimTemplates` annotation, parsed once while decoding (the
+    /// annotation itself, a JSON text of several hundred bytes, is not kept in `metadata`).
+    /// `None` when the annotation is absent or not valid JSON of that shape.
+    pub claim_templates: Option<Box<[ClaimTemplateRef]>>,
+}
+
+/// One entry of the `harvesterhci.io/volumeClaimTemplates` annotation: the PVC Harvester will
+/// create for the VM and its StorageClass (harvester `pkg/webhook/resources/virtualmachine`
+/// and `pkg/controller/master/virtualmachine`, which create the PVCs from it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimTemplateRef {
+    pub name: Text,
+    pub storage_class_name: Option<Text>,
+}
+
+/// The VirtualMachine as read; [`VirtualMachine`] is built from it.
+#[derive(Deserialize)]
+struct VmWire {
+    #[serde(default)]
+    metadata: Meta,
+    #[serde(default, deserialize_with = "nullable")]
+    spec: VmSpec,
+    #[serde(default, deserialize_with = "nullable")]
+    status: VmStatus,
+}
+
+impl From<VmWire> for VirtualMachine {
+    fn from(w: VmWire) -> Self {
+        let mut metadata = w.metadata;
+        let claim_templates = metadata
+            .annotations
+            .remove(VOLUME_CLAIM_TEMPLATES.as_str())
+            .and_then(|a| serde_json::from_str::<Vec<ClaimTemplate>>(&a).ok())
+            .map(|v| {
+                v.into_iter()
+                    .map(|t| ClaimTemplateRef {
+                        name: t.metadata.name,
+                        storage_class_name: t.spec.storage_class_name.map(Text::from),
+                    })
+                    .collect()
+            });
+        VirtualMachine {
+            metadata,
+            spec: w.spec,
+            status: w.status,
+            claim_templates,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -28,7 +74,7 @@ pub struct VmSpec {
     #[serde(default, deserialize_with = "nullable")]
     pub template: Template,
     #[serde(default, deserialize_with = "nullable")]
-    pub data_volume_templates: Vec<DataVolumeTemplate>,
+    pub data_volume_templates: Box<[DataVolumeTemplate]>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -46,7 +92,7 @@ pub struct Template {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TemplateSpec {
     #[serde(default, deserialize_with = "nullable")]
-    pub volumes: Vec<Volume>,
+    pub volumes: Claims,
     #[serde(default, deserialize_with = "nullable")]
     pub domain: Domain,
 }
@@ -83,7 +129,7 @@ impl Resources {
 #[serde(rename_all = "camelCase")]
 pub struct VmStatus {
     #[serde(default, deserialize_with = "nullable")]
-    pub volume_requests: Vec<VolumeRequest>,
+    pub volume_requests: Box<[VolumeRequest]>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -126,7 +172,6 @@ impl VirtualMachine {
             .spec
             .volumes
             .iter()
-            .filter_map(Volume::claim)
             .collect();
         out.extend(self.spec.data_volume_templates.iter().map(|d| d.metadata.name.as_str()));
         out.extend(
@@ -143,30 +188,22 @@ impl VirtualMachine {
     /// PVC names from the `harvesterhci.io/volumeClaimTemplates` annotation (owned strings:
     /// the annotation is JSON text). A malformed annotation yields nothing.
     pub fn template_claims(&self) -> Vec<String> {
-        self.metadata
-            .annotation(VOLUME_CLAIM_TEMPLATES)
-            .and_then(|a| serde_json::from_str::<Vec<ClaimTemplate>>(a).ok())
-            .map(|v| {
-                v.into_iter()
-                    .map(|t| t.metadata.name.into_string())
-                    .filter(|n| !n.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.claim_templates
+            .iter()
+            .flatten()
+            .map(|t| t.name.to_string())
+            .filter(|n| !n.is_empty())
+            .collect()
     }
 
     /// (PVC name, StorageClass name) of each `volumeClaimTemplates` entry that names a class.
     pub fn template_classes(&self) -> Vec<(String, String)> {
-        self.metadata
-            .annotation(VOLUME_CLAIM_TEMPLATES)
-            .and_then(|a| serde_json::from_str::<Vec<ClaimTemplate>>(a).ok())
-            .map(|v| {
-                v.into_iter()
-                    .filter_map(|t| Some((t.metadata.name.into_string(), t.spec.storage_class_name?)))
-                    .filter(|(n, c)| !n.is_empty() && !c.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.claim_templates
+            .iter()
+            .flatten()
+            .filter_map(|t| Some((t.name.to_string(), t.storage_class_name.as_ref()?.to_string())))
+            .filter(|(n, c)| !n.is_empty() && !c.is_empty())
+            .collect()
     }
 
     /// Made for an RKE2 guest cluster (by label or by Rancher's node driver).

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::meta::Text;
 
 use super::virtual_machine::Resources;
-use crate::meta::{Condition, Meta, Volume, nullable};
+use crate::meta::{Claims, Condition, Meta, nullable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VirtualMachineInstance {
@@ -29,13 +29,13 @@ pub struct VmiStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub node_name: Text,
     #[serde(default, deserialize_with = "nullable")]
-    pub conditions: Vec<Condition>,
+    pub conditions: Box<[Condition]>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VmiSpec {
     #[serde(default, deserialize_with = "nullable")]
-    pub volumes: Vec<Volume>,
+    pub volumes: Claims,
     #[serde(default, deserialize_with = "nullable")]
     pub domain: VmiDomain,
 }
@@ -54,7 +54,7 @@ impl VirtualMachineInstance {
     }
 
     pub fn claims(&self) -> impl Iterator<Item = &str> {
-        self.spec.volumes.iter().filter_map(Volume::claim)
+        self.spec.volumes.iter()
     }
 }
 

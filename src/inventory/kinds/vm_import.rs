@@ -43,9 +43,9 @@ pub struct ImportStatus {
     #[serde(default, deserialize_with = "crate::meta::text")]
     pub import_status: Text,
     #[serde(default, deserialize_with = "nullable")]
-    pub import_conditions: Vec<Condition>,
+    pub import_conditions: Box<[Condition]>,
     #[serde(default, deserialize_with = "nullable")]
-    pub disk_import_status: Vec<serde_json::Value>,
+    pub disk_import_status: Box<[serde_json::Value]>,
 }
 
 impl VirtualMachineImport {
