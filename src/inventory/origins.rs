@@ -147,15 +147,17 @@ impl Origins {
         let mut entries = std::mem::take(&mut self.entries);
         // Stable: among equal keys, the order they were read in.
         entries.sort_by(|a, b| (a.kind, a.ns, self.name(a)).cmp(&(b.kind, b.ns, self.name(b))));
-        let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
-        for e in entries {
-            match kept.last_mut() {
-                Some(last) if (last.kind, last.ns) == (e.kind, e.ns) && self.name(last) == self.name(&e) => *last = e,
-                _ => kept.push(e),
+        // In place (no second list at the peak): of equal keys the last read is kept, copied
+        // over the first.
+        entries.dedup_by(|later, kept| {
+            let same = (later.kind, later.ns) == (kept.kind, kept.ns) && self.name(later) == self.name(kept);
+            if same {
+                *kept = *later;
             }
-        }
-        kept.shrink_to_fit();
-        self.entries = kept;
+            same
+        });
+        entries.shrink_to_fit();
+        self.entries = entries;
         self.sorted = self.entries.len();
         self.names.shrink_to_fit();
     }
