@@ -833,6 +833,39 @@ mod tests {
     }
 
     #[test]
+    fn few_rules_without_findings_fit_on_one_wrapped_line() {
+        let items = vec![
+            "image-stuck (14 checked, partial)".to_string(),
+            "backup-failed (skipped)".to_string(),
+            "upgrade-readiness (disabled)".to_string(),
+        ];
+        let render = |width: usize| {
+            let mut out = Vec::new();
+            scoreboard_line(&items, Terminal::plain(width), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            render(160),
+            "no findings: image-stuck (14 checked, partial) · backup-failed (skipped) · upgrade-readiness (disabled)\n"
+        );
+        // Narrow: wrapped between items, continuation indented, nothing wider than the width.
+        let narrow = render(50);
+        let lines: Vec<&str> = narrow.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                "no findings: image-stuck (14 checked, partial)",
+                "             backup-failed (skipped)",
+                "             upgrade-readiness (disabled)",
+            ],
+            "{narrow}"
+        );
+        let tiny = render(20);
+        assert!(tiny.lines().all(|l| chars(l) <= 20), "{tiny}");
+        assert_eq!(tiny.lines().count(), 3, "{tiny}");
+    }
+
+    #[test]
     fn names_are_shortened_in_the_middle() {
         let name = "vm/ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a";
         let s = shorten_middle(name, 24);
