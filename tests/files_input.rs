@@ -78,7 +78,9 @@ fn demo_dump_reports_exactly_the_planted_problems() {
     assert_eq!(orphan["reclaimableBytes"], 3 * 21474836480u64);
     assert_eq!(
         doc["summary"]["reclaimableBytes"],
-        3 * 21474836480u64 + 3 * 53687091200u64 + 3 * 42949672960u64
+        // orphaned-guest-pvc, longhorn-orphaned-data, vm-disk-orphaned, and image-stuck's
+        // BackingImage left behind (3 copies of 6 GiB).
+        3 * 21474836480u64 + 3 * 53687091200u64 + 3 * 42949672960u64 + 3 * 6442450944u64
     );
     let stale = doc["findings"]
         .as_array()

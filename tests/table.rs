@@ -175,8 +175,16 @@ fn many_rules_without_findings_keep_the_table() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(head.ends_with("CHECKED  STATUS"), "{head}");
     assert!(!text.contains("no findings:"), "{text}");
-    for rule in ["image-name-collision", "image-stuck", "backup-failed", "upgrade-readiness"] {
-        assert!(text.lines().any(|l| l.starts_with(&format!("{rule} "))), "{rule}\n{text}");
+    for rule in [
+        "image-name-collision",
+        "image-stuck",
+        "backup-failed",
+        "upgrade-readiness",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{rule} "))),
+            "{rule}\n{text}"
+        );
     }
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
 }
