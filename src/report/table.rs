@@ -841,7 +841,7 @@ mod tests {
         ];
         let render = |width: usize| {
             let mut out = Vec::new();
-            scoreboard_line(&items, Terminal::plain(width), &mut out).unwrap();
+            scoreboard_line(&items, Terminal { width, color: false }, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         assert_eq!(
