@@ -106,5 +106,5 @@ fn yaml_output_parses_back_to_the_json_report_and_wide_shows_the_evidence() {
     let wide = run("wide");
     assert!(wide.contains("confidence: likely; evidence: unreferenced,"), "{wide}");
     assert!(wide.contains("frees 60.0 GiB"), "{wide}");
-    assert!(wide.contains("330.0 GiB reclaimable (180.0 GiB by fix)"), "{wide}");
+    assert!(wide.contains("348.0 GiB reclaimable (180.0 GiB by fix)"), "{wide}");
 }

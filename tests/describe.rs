@@ -41,7 +41,7 @@ fn fold(s: &str) -> String {
 #[test]
 fn every_demo_finding_is_described_whole_by_rule_and_object_and_by_fingerprint() {
     let findings = demo_findings();
-    assert_eq!(findings.len(), 13);
+    assert_eq!(findings.len(), 17);
     for f in &findings {
         let rule = f["rule"].as_str().unwrap();
         let key = format!(

@@ -309,7 +309,7 @@ async fn a_dump_scans_like_the_live_cluster_and_holds_no_secrets() {
             .iter()
             .find(|k| k["kind"] == "VirtualMachineInstanceMigration")
             .unwrap();
-        assert_eq!(vmi["objects"], 2, "{vmi}");
+        assert_eq!(vmi["objects"], 3, "{vmi}");
 
         // Scanning the dump reports what the live scan reports, with full coverage.
         let offline = scan_json(&["--from", path.to_str().unwrap()]);

@@ -40,16 +40,20 @@ fn demo_dump_reports_exactly_the_planted_problems() {
     assert_eq!(
         got,
         vec![
+            "backup-failed team-b/db-01-before-pg16 warning",
             "guest-cluster-leftovers rke2-guests/rke2-guests-staging info",
             "image-mutable-url harvester-public/debian-12 warning",
             "image-mutable-url team-a/jammy-daily error",
             "image-name-collision team-a/ubuntu-22 error",
             "image-name-collision team-b/ubuntu-22 error",
+            "image-stuck longhorn-system/vmi-a4cdb33f-a82c-4f40-96b1-297730fcd719 warning",
             "import-openstack-leak migrations/erp-db warning",
             "longhorn-orphaned-data longhorn-system/orphan-6e0c1f5b2a9d4e7f83c1d0b9a4e2f6c7189d3b5a0e4c7f2d1b6a9e8c3f5d7a2b warning",
             "longhorn-orphaned-data longhorn-system/pvc-5f0c2d9e-8a41-4c7b-9e13-6d2a7b4c1f08 warning",
             "migration-annotation-stale team-b/default-9xq2c warning",
+            "migration-stuck rke2-guests/jumpbox-m4wq8 warning",
             "orphaned-guest-pvc rke2-guests/pvc-153f00a9-7334-4e0d-89f6-f009691dec50 warning",
+            "storageclass-missing team-a/analytics-scratch warning",
             "vm-disk-orphaned team-b/ci-runner-02-disk-1-m3q8x warning",
             "vm-name-breaks-migration sandbox/experiment-k8s-1-31-cilium-ebpf-kube-proxy-replacement-01 info",
             "vm-name-breaks-migration team-b/ci-runner-ubuntu-2204-gpu-passthrough-east-rack07-slot14a error",
@@ -74,7 +78,9 @@ fn demo_dump_reports_exactly_the_planted_problems() {
     assert_eq!(orphan["reclaimableBytes"], 3 * 21474836480u64);
     assert_eq!(
         doc["summary"]["reclaimableBytes"],
-        3 * 21474836480u64 + 3 * 53687091200u64 + 3 * 42949672960u64
+        // orphaned-guest-pvc, longhorn-orphaned-data, vm-disk-orphaned, and image-stuck's
+        // BackingImage left behind (3 copies of 6 GiB).
+        3 * 21474836480u64 + 3 * 53687091200u64 + 3 * 42949672960u64 + 3 * 6442450944u64
     );
     let stale = doc["findings"]
         .as_array()
@@ -100,7 +106,7 @@ fn demo_dump_reports_exactly_the_planted_problems() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("image-name-collision ·") && text.contains("13 findings: 4 errors, 7 warnings, 2 info"),
+        text.contains("image-name-collision ·") && text.contains("17 findings: 4 errors, 11 warnings, 2 info"),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));

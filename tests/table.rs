@@ -105,13 +105,13 @@ fn demo_snapshots_at_80_and_160_columns_plain_and_coloured() {
 fn one_line_per_finding_within_the_width_and_40_lines_at_160_columns() {
     let json: serde_json::Value = serde_json::from_str(&demo(None, &["-o", "json"], &[])).unwrap();
     let findings = json["findings"].as_array().unwrap();
-    assert_eq!(findings.len(), 13, "{json}");
+    assert_eq!(findings.len(), 17, "{json}");
     // Every finding has a title of at most 80 characters.
     for f in findings {
         let t = f["title"].as_str().unwrap_or("");
         assert!(!t.is_empty() && t.chars().count() <= 80, "{f}");
     }
-    for (w, max_lines) in [(160usize, 40usize), (80, 40), (120, 40), (60, 45)] {
+    for (w, max_lines) in [(160usize, 40usize), (80, 42), (120, 40), (60, 45)] {
         let text = demo(Some(&w.to_string()), &[], &[]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() <= max_lines, "{w} columns: {} lines\n{text}", lines.len());
@@ -146,17 +146,47 @@ fn one_line_per_finding_within_the_width_and_40_lines_at_160_columns() {
         ),
         "{text}"
     );
-    // A rule's header says what its findings free; the scoreboard lists the rules without
-    // findings with what they checked.
+    // A rule's header says what its findings free; the one rule without findings is listed on
+    // one line, right above the totals.
     assert!(
         text.contains("orphaned-guest-pvc · warning · 1 finding · partial · frees 60.0 GiB —"),
         "{text}"
     );
-    let board = text
+    assert!(
+        text.contains("\nno findings: upgrade-readiness (disabled)\n17 findings: 4 errors, 11 warnings, 2 info"),
+        "{text}"
+    );
+    assert!(!text.contains("RULES WITHOUT FINDINGS"), "{text}");
+}
+
+/// A scan with nothing to report still lists every rule with its checked count and status, in a
+/// table (here every rule is skipped: the input holds only the version Setting).
+#[test]
+fn many_rules_without_findings_keep_the_table() {
+    let out = bin()
+        .env("COLUMNS", "100")
+        .args(["scan", "--from", "examples/demo-cluster/settings.yaml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let head = text
         .lines()
-        .find(|l| l.starts_with("storageclass-missing ") && l.contains(" 12 "))
+        .find(|l| l.starts_with("RULES WITHOUT FINDINGS "))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(board.contains("partial"), "{board}");
+    assert!(head.ends_with("CHECKED  STATUS"), "{head}");
+    assert!(!text.contains("no findings:"), "{text}");
+    for rule in [
+        "image-name-collision",
+        "image-stuck",
+        "backup-failed",
+        "upgrade-readiness",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{rule} "))),
+            "{rule}\n{text}"
+        );
+    }
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //!
 //! `table`: one line per finding (level, namespace, kind/name, title), grouped under one header
 //! line per rule; columns fit the terminal's width, long names are shortened in the middle and
-//! long titles at the end, nothing wraps. Then a scoreboard of every rule, the totals, the
+//! long titles at the end, nothing wraps. Then the rules without findings (one line when there
+//! are at most three, else a table with their checked counts), the totals, the
 //! coverage gaps in one or two lines, and what to do next. `wide` keeps every detail under each
 //! finding (message, confidence, evidence, related objects, remediation) and lists every gap and
 //! input error. Colour only when the [`Terminal`] allows it.
@@ -322,8 +323,9 @@ pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) 
     }
 
     writeln!(out)?;
-    scoreboard(report, term, out)?;
-    writeln!(out)?;
+    if scoreboard(report, term, out)? == Scoreboard::Table {
+        writeln!(out)?;
+    }
     totals(report, term, out)?;
     if let Some(actions) = &report.actions {
         render_actions(actions, report, width, term, out)?;
@@ -419,12 +421,39 @@ fn details(f: &Finding, width: usize, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// At most this many rules without findings are listed on one line instead of a table.
+const SCOREBOARD_LINE_MAX: usize = 3;
+
+/// How [`scoreboard`] printed the rules without findings.
+#[derive(Debug, PartialEq, Eq)]
+enum Scoreboard {
+    /// Nothing: every rule has findings.
+    None,
+    /// One line (wrapped to the width if needed), the totals follow it directly.
+    Line,
+    /// A header and one row per rule, a blank line follows.
+    Table,
+}
+
 /// The rules without findings (clean, skipped or disabled): objects checked and status. Rules
-/// with findings say the same in their group's header line.
-fn scoreboard(report: &Report, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+/// with findings say the same in their group's header line. A few of them fit on one line
+/// (`no findings: image-stuck (14 checked, partial) · backup-failed (skipped)`); more get the
+/// table, so a clean cluster still shows every rule with its checked count.
+fn scoreboard(report: &Report, term: Terminal, out: &mut dyn Write) -> io::Result<Scoreboard> {
     let quiet: Vec<_> = report.rules.iter().filter(|r| r.findings == 0).collect();
     if quiet.is_empty() {
-        return Ok(());
+        return Ok(Scoreboard::None);
+    }
+    if quiet.len() <= SCOREBOARD_LINE_MAX {
+        let items: Vec<String> = quiet
+            .iter()
+            .map(|r| match r.status {
+                RuleStatus::Disabled | RuleStatus::Skipped => format!("{} ({})", r.id, status_word(r.status)),
+                _ => format!("{} ({} checked, {})", r.id, r.objects_checked, status_word(r.status)),
+            })
+            .collect();
+        scoreboard_line(&items, term, out)?;
+        return Ok(Scoreboard::Line);
     }
     let id_w = quiet.iter().map(|r| chars(&r.id)).max().unwrap_or(4).max(4);
     let fit = |line: String| shorten_end(&line, term.width);
@@ -451,6 +480,42 @@ fn scoreboard(report: &Report, term: Terminal, out: &mut dyn Write) -> io::Resul
                 status_word(r.status)
             ))
         )?;
+    }
+    Ok(Scoreboard::Table)
+}
+
+/// `no findings: a (…) · b (…)`, wrapped between items to the terminal's width; continuation
+/// lines are indented under the first item, an item wider than a line is shortened at its end.
+fn scoreboard_line(items: &[String], term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    const LEAD: &str = "no findings: ";
+    let width = term.width;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for item in items {
+        let longer = chars(LEAD)
+            .saturating_add(chars(&line))
+            .saturating_add(3)
+            .saturating_add(chars(item));
+        if !line.is_empty() && longer > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push_str(" · ");
+        }
+        line.push_str(item);
+    }
+    lines.push(line);
+    for (i, l) in lines.iter().enumerate() {
+        let lead = if i == 0 {
+            LEAD.to_string()
+        } else {
+            " ".repeat(chars(LEAD))
+        };
+        let full = shorten_end(&format!("{lead}{l}"), width);
+        match full.strip_prefix(LEAD) {
+            Some(rest) => writeln!(out, "{}{rest}", term.dim(LEAD))?,
+            None => writeln!(out, "{full}")?,
+        }
     }
     Ok(())
 }
@@ -765,6 +830,39 @@ mod tests {
         assert!(w.iter().all(|l| l.len() <= 20));
         assert_eq!(w.join(" "), "word ".repeat(30).trim());
         assert_eq!(wrap("", 20), vec![""]);
+    }
+
+    #[test]
+    fn few_rules_without_findings_fit_on_one_wrapped_line() {
+        let items = vec![
+            "image-stuck (14 checked, partial)".to_string(),
+            "backup-failed (skipped)".to_string(),
+            "upgrade-readiness (disabled)".to_string(),
+        ];
+        let render = |width: usize| {
+            let mut out = Vec::new();
+            scoreboard_line(&items, Terminal { width, color: false }, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            render(160),
+            "no findings: image-stuck (14 checked, partial) · backup-failed (skipped) · upgrade-readiness (disabled)\n"
+        );
+        // Narrow: wrapped between items, continuation indented, nothing wider than the width.
+        let narrow = render(50);
+        let lines: Vec<&str> = narrow.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                "no findings: image-stuck (14 checked, partial)",
+                "             backup-failed (skipped)",
+                "             upgrade-readiness (disabled)",
+            ],
+            "{narrow}"
+        );
+        let tiny = render(20);
+        assert!(tiny.lines().all(|l| chars(l) <= 20), "{tiny}");
+        assert_eq!(tiny.lines().count(), 3, "{tiny}");
     }
 
     #[test]
