@@ -125,7 +125,23 @@ struct Page<'a> {
 struct PageMeta {
     #[serde(rename = "continue", default)]
     continue_: Option<String>,
+    /// How many objects the pages after this one hold (the API server sets it on a paged list,
+    /// kubernetes `staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go` `ListMeta`).
+    #[serde(rename = "remainingItemCount", default)]
+    remaining_item_count: Option<u64>,
 }
+
+/// What [`list_each`] hands its caller: an object's JSON, or how many objects are still to
+/// come (this page's and the rest of the list's, as the API server counts them), so the
+/// caller can size its list once instead of growing it by doubling (issue 16: memory).
+enum Listed<'a> {
+    Item(&'a str),
+    Expect(usize),
+}
+
+/// A reservation is only a hint: an API server that announces more than this many objects
+/// still gets them all, by ordinary growth.
+const MAX_RESERVED: u64 = 1_000_000;
 
 /// The list URL of a kind (in one namespace, or across all).
 pub fn list_path(info: &KindInfo, namespace: Option<&str>) -> String {
@@ -219,8 +235,9 @@ async fn list_kind(client: &Client, ops: &'static dyn KindOps, namespace: Option
     };
     let mut batch = ops.new_batch();
     let mut errors = Vec::new();
-    let gap = list_each(client, ops.info(), namespace, page_size, &mut |json| {
-        push_item(ops, &mut batch, &mut errors, json)
+    let gap = list_each(client, ops.info(), namespace, page_size, &mut |listed| match listed {
+        Listed::Item(json) => push_item(ops, &mut batch, &mut errors, json),
+        Listed::Expect(n) => ops.reserve(&mut batch, n),
     })
     .await;
     result.batch = batch;
@@ -237,8 +254,11 @@ pub async fn list_raw(
     page_size: u32,
 ) -> (Vec<String>, Option<(Gap, String)>) {
     let mut items = Vec::new();
-    let gap = list_each(client, info, namespace, page_size, &mut |json| {
-        items.push(json.to_string())
+    let gap = list_each(client, info, namespace, page_size, &mut |listed| match listed {
+        Listed::Item(json) => items.push(json.to_string()),
+        Listed::Expect(n) => {
+            let _ = items.try_reserve(n);
+        }
     })
     .await;
     (items, gap)
@@ -250,7 +270,7 @@ async fn list_each(
     info: &'static KindInfo,
     namespace: Option<&str>,
     page_size: u32,
-    each: &mut (dyn FnMut(&str) + Send),
+    each: &mut (dyn FnMut(Listed<'_>) + Send),
 ) -> Option<(Gap, String)> {
     // With -n, a kind that lives in one system namespace (Longhorn's) is read there.
     // So is a kind read by name there (a namespaced GET needs the namespace).
@@ -268,7 +288,7 @@ async fn list_each(
     if !only_names.is_empty() {
         for name in only_names {
             match get_text(client, &format!("{path}/{name}")).await {
-                Ok(text) => each(&text),
+                Ok(text) => each(Listed::Item(&text)),
                 // A missing object names itself in the details; a missing API does not.
                 Err(kube::Error::Api(s)) if s.code == 404 && s.details.as_ref().is_some_and(|d| !d.name.is_empty()) => {
                 }
@@ -309,8 +329,11 @@ async fn list_each(
             }
         };
         let decode = async {
+            let remaining = page.metadata.remaining_item_count.unwrap_or(0).min(MAX_RESERVED);
+            let expected = usize::try_from(remaining).unwrap_or(0).saturating_add(page.items.len());
+            each(Listed::Expect(expected));
             for item in &page.items {
-                each(item.get());
+                each(Listed::Item(item.get()));
             }
         };
         let (fetched, ()) = tokio::join!(fetch, decode);

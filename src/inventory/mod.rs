@@ -132,6 +132,8 @@ pub trait KindOps: Sync {
     fn len(&self, batch: &Batch) -> usize;
     /// Move the objects of `from` into `into` (both batches of this kind).
     fn merge(&self, into: &mut Batch, from: Batch);
+    /// Make room for `additional` more objects at once (a live list announces its size).
+    fn reserve(&self, batch: &mut Batch, additional: usize);
     /// Give back the spare capacity of a finished batch (a `Vec` that grew by doubling holds
     /// up to twice its objects' inline size).
     fn shrink(&self, batch: &mut Batch);
@@ -230,6 +232,12 @@ impl<K: Kind> KindOps for Ops<K> {
                 into.reserve_exact(from.len().max(into.len() / 8));
             }
             into.extend(*from);
+        }
+    }
+    fn reserve(&self, batch: &mut Batch, additional: usize) {
+        if let Some(v) = batch.downcast_mut::<Vec<K>>() {
+            // A hint: if the memory is not there, the objects still come one by one.
+            let _ = v.try_reserve_exact(additional);
         }
     }
     fn shrink(&self, batch: &mut Batch) {
