@@ -418,7 +418,11 @@ fn values_schema_knows_exactly_the_rules_and_their_options() {
 /// sample of each type (a sample valid for the option's parsing: "1h" is a string and a
 /// duration). `null` is left out: every option is optional. An option taking integers and
 /// fractions is a `number`.
-fn accepted_types(rule: &dyn harvester_hygiene::rules::Rule, option: &str, wrap: fn(Value) -> Value) -> Vec<&'static str> {
+fn accepted_types(
+    rule: &dyn harvester_hygiene::rules::Rule,
+    option: &str,
+    wrap: fn(Value) -> Value,
+) -> Vec<&'static str> {
     let samples = [
         ("string", json!("1h")),
         ("integer", json!(1)),
@@ -453,13 +457,25 @@ fn values_schema_option_types_match_the_code() {
         for option in rule.option_names() {
             let id = format!("{}.{option}", rule.id());
             let declared = &props["properties"][option.as_str()];
-            let ty = declared["type"].as_str().unwrap_or_else(|| panic!("{id}: no `type` in values.schema.json"));
+            let ty = declared["type"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: no `type` in values.schema.json"));
             let code = accepted_types(*rule, &option, |v| v);
-            assert_eq!(code, [ty], "{id}: values.schema.json says {ty}, the code takes {code:?}");
+            assert_eq!(
+                code,
+                [ty],
+                "{id}: values.schema.json says {ty}, the code takes {code:?}"
+            );
             if ty == "array" {
-                let item = declared["items"]["type"].as_str().unwrap_or_else(|| panic!("{id}: no `items.type`"));
+                let item = declared["items"]["type"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id}: no `items.type`"));
                 let code = accepted_types(*rule, &option, |v| json!([v]));
-                assert_eq!(code, [item], "{id}[]: values.schema.json says {item}, the code takes {code:?}");
+                assert_eq!(
+                    code,
+                    [item],
+                    "{id}[]: values.schema.json says {item}, the code takes {code:?}"
+                );
             }
             checked += 1;
         }

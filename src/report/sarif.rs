@@ -169,11 +169,7 @@ pub fn document(report: &Report, opts: &RenderOptions) -> Value {
         .iter()
         .map(|r| rule_entry(&r.id, opts.rules.iter().find(|h| h.id == r.id), &r.summary, r.severity))
         .collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| sarif_result(f, &ids))
-        .collect();
+    let results: Vec<Value> = report.findings.iter().map(|f| sarif_result(f, &ids)).collect();
     let notifications: Vec<Value> = report
         .incomplete
         .iter()

@@ -447,14 +447,7 @@ impl VmNameBreaksMigration {
     /// One VM of 54+ characters: whether a quota with cpu/memory limits governs it and what a
     /// migration would need.
     fn judge(&self, seen: &Seen<'_>, vm: &VirtualMachine) -> Option<Finding> {
-        let Seen {
-            inv,
-            version,
-            overhead_fixed,
-            quotas,
-            vmis,
-        } = seen;
-        let (inv, version, overhead_fixed) = (*inv, *version, *overhead_fixed);
+        let (inv, version, overhead_fixed) = (seen.inv, seen.version, seen.overhead_fixed);
         let name = vm.metadata.name.as_str();
         let ns = vm.metadata.namespace.as_deref()?;
         if name.len() <= MAX_SAFE_NAME || !inv.in_scope(Some(ns)) {
@@ -464,7 +457,7 @@ impl VmNameBreaksMigration {
         // The limits Harvester reads: the VMI's when it runs, else the template's (a VMI is
         // rendered from it; a stopped VM is judged by what it will run with).
         let vmi_known = inv.covers::<VirtualMachineInstance>(Some(ns));
-        let vmi = vmis.get(&(ns, name)).copied();
+        let vmi = seen.vmis.get(&(ns, name)).copied();
         let (res, res_evidence) = match vmi.and_then(|v| v.spec.domain.resources.as_ref()) {
             Some(r) => (r, format!("vmi-limits:{}", limits_text(r))),
             None => (template, format!("template-limits:{}", limits_text(template))),
@@ -485,7 +478,7 @@ impl VmNameBreaksMigration {
                     .with_confidence(Confidence::Possible),
             );
         }
-        let ns_quotas = quotas.get(ns).map(Vec::as_slice).unwrap_or_default();
+        let ns_quotas = seen.quotas.get(ns).map(Vec::as_slice).unwrap_or_default();
         // Harvester writes on the first default quota; one with cpu/memory limits qualifies.
         let target_quota = ns_quotas
             .iter()
