@@ -338,6 +338,21 @@ impl ImageNameCollision {
         }
     }
 
+    /// An image whose StorageClass no longer exists.
+    fn class_missing(&self, img: &VirtualMachineImage, class: &str, version_fact: &str) -> Finding {
+        let msg = format!(
+            "VirtualMachineImage {} says its StorageClass is {class}, but that class no longer exists: \
+             new volumes from this image cannot be created. Deleting or creating another image of the \
+             same name (in another namespace) does this (Backend.Initialize and Delete remove the class \
+             named after the image).",
+            img.image_id()
+        );
+        Finding::about(self, Severity::Warning, img, msg, aftermath_fix())
+            .with_title(format!("its StorageClass {class} is gone: no new volumes from it"))
+            .evidence(format!("class-missing:{class}"))
+            .evidence(version_fact.to_string())
+    }
+
     /// The aftermath finding of one image not flagged otherwise, if any.
     fn aftermath_of(&self, s: &Survey<'_>, img: &VirtualMachineImage) -> Option<Finding> {
         let Survey {
@@ -375,18 +390,7 @@ impl ImageNameCollision {
             return None;
         }
         let Some(sc) = classes.get(class) else {
-            let msg = format!(
-                "VirtualMachineImage {} says its StorageClass is {class}, but that class no longer exists: \
-                 new volumes from this image cannot be created. Deleting or creating another image of the \
-                 same name (in another namespace) does this (Backend.Initialize and Delete remove the class \
-                 named after the image).",
-                img.image_id()
-            );
-            let f = Finding::about(self, Severity::Warning, img, msg, aftermath_fix())
-                .with_title(format!("its StorageClass {class} is gone: no new volumes from it"))
-                .evidence(format!("class-missing:{class}"))
-                .evidence(version_fact.clone());
-            return Some(f);
+            return Some(self.class_missing(img, class, version_fact));
         };
         match lookup.served_by(class) {
             Served::Image {
