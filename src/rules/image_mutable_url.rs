@@ -209,39 +209,70 @@ fn with_file(url: &str, file: &str) -> String {
     }
 }
 
+/// Ubuntu: a dated release directory.
+fn ubuntu_hint(parts: &UrlParts<'_>) -> String {
+    let file = parts.file;
+    // .../<codename>/current/<file> and .../releases/<codename>/release/<file>
+    //   -> .../releases/<codename>/release-<YYYYMMDD>/<file>
+    let segs = &parts.segments;
+    if let Some(i) = segs.iter().position(|p| *p == "current" || *p == "release")
+        && let Some(codename) = i.checked_sub(1).and_then(|j| segs.get(j))
+        && !file.is_empty()
+    {
+        return format!(
+            "https://cloud-images.ubuntu.com/releases/{codename}/release-<YYYYMMDD>/{file} (a dated release directory)"
+        );
+    }
+    "https://cloud-images.ubuntu.com/releases/<codename>/release-<YYYYMMDD>/<file> (a dated release directory)".into()
+}
+
+/// openSUSE: the build-numbered file next to the unnumbered one.
+fn opensuse_hint(url: &str, file: &str) -> String {
+    let lower = file.to_ascii_lowercase();
+    if let Some(stem) = lower
+        .strip_suffix("-nocloud.qcow2")
+        .and_then(|_| file.get(..file.len().saturating_sub(14)))
+    {
+        return format!(
+            "{} (the build-numbered file openSUSE publishes next to it; the unnumbered one is rebuilt in place)",
+            with_file(url, &format!("{stem}-<version>-NoCloud-Build<N>.qcow2"))
+        );
+    }
+    "the build-numbered file of the same image in the same directory (...-Build<N>.qcow2); the \
+            unnumbered one is rebuilt in place"
+        .into()
+}
+
+/// Debian: .../latest/<file> -> a dated build directory and file.
+fn debian_hint(url: &str) -> String {
+    let parts: Vec<&str> = url.split('/').collect();
+    if let Some(i) = parts.iter().position(|p| *p == "latest")
+        && let Some(file) = parts.last()
+    {
+        let stem_ext = file
+            .rsplit_once('.')
+            .map_or((file.to_string(), String::new()), |(s, e)| {
+                (s.to_string(), format!(".{e}"))
+            });
+        let prefix = parts[..i].join("/");
+        return format!(
+            "{prefix}/<YYYYMMDD-NNNN>/{}-<YYYYMMDD-NNNN>{} (a dated build directory and file)",
+            stem_ext.0, stem_ext.1
+        );
+    }
+    "https://cloud.debian.org/images/cloud/<codename>/<YYYYMMDD-NNNN>/<file>-<YYYYMMDD-NNNN>.qcow2".into()
+}
+
 /// The pinned form of a URL, per distribution.
 pub fn pinned_hint(url: &str) -> String {
     let u = url.to_ascii_lowercase();
     let parts = UrlParts::new(url);
     let file = parts.file;
     if u.contains("cloud-images.ubuntu.com") {
-        // .../<codename>/current/<file> and .../releases/<codename>/release/<file>
-        //   -> .../releases/<codename>/release-<YYYYMMDD>/<file>
-        let segs = &parts.segments;
-        if let Some(i) = segs.iter().position(|p| *p == "current" || *p == "release")
-            && let Some(codename) = i.checked_sub(1).and_then(|j| segs.get(j))
-            && !file.is_empty()
-        {
-            return format!(
-                "https://cloud-images.ubuntu.com/releases/{codename}/release-<YYYYMMDD>/{file} (a dated release directory)"
-            );
-        }
-        return "https://cloud-images.ubuntu.com/releases/<codename>/release-<YYYYMMDD>/<file> (a dated release directory)".into();
+        return ubuntu_hint(&parts);
     }
     if u.contains("opensuse") {
-        let lower = file.to_ascii_lowercase();
-        if let Some(stem) = lower
-            .strip_suffix("-nocloud.qcow2")
-            .and_then(|_| file.get(..file.len().saturating_sub(14)))
-        {
-            return format!(
-                "{} (the build-numbered file openSUSE publishes next to it; the unnumbered one is rebuilt in place)",
-                with_file(url, &format!("{stem}-<version>-NoCloud-Build<N>.qcow2"))
-            );
-        }
-        return "the build-numbered file of the same image in the same directory (...-Build<N>.qcow2); the \
-                unnumbered one is rebuilt in place"
-            .into();
+        return opensuse_hint(url, file);
     }
     if u.contains("/latest-stable/") {
         return format!(
@@ -267,22 +298,7 @@ pub fn pinned_hint(url: &str) -> String {
         );
     }
     if u.contains("cloud.debian.org") {
-        let parts: Vec<&str> = url.split('/').collect();
-        if let Some(i) = parts.iter().position(|p| *p == "latest")
-            && let Some(file) = parts.last()
-        {
-            let stem_ext = file
-                .rsplit_once('.')
-                .map_or((file.to_string(), String::new()), |(s, e)| {
-                    (s.to_string(), format!(".{e}"))
-                });
-            let prefix = parts[..i].join("/");
-            return format!(
-                "{prefix}/<YYYYMMDD-NNNN>/{}-<YYYYMMDD-NNNN>{} (a dated build directory and file)",
-                stem_ext.0, stem_ext.1
-            );
-        }
-        return "https://cloud.debian.org/images/cloud/<codename>/<YYYYMMDD-NNNN>/<file>-<YYYYMMDD-NNNN>.qcow2".into();
+        return debian_hint(url);
     }
     if u.contains("centos.org") {
         return "the dated file name of the same image (CentOS Stream publishes each build as ...-<version>-<YYYYMMDD>.<n>.<arch>.qcow2)".into();
