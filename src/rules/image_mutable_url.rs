@@ -414,28 +414,12 @@ impl Rule for ImageMutableUrl {
                 evidence.push("single-copy:before-v1.4.0".to_string());
             }
             let mut related = Vec::new();
-            match bi {
-                Some(bi) => {
-                    related.push(bi.object_ref());
-                    let broken = broken_copies(bi, &mut evidence);
-                    if !broken.is_empty() {
-                        severity = Severity::Error;
-                        confidence = Confidence::Proven;
-                        msg.push_str(&format!(
-                            " This is happening now: BackingImage {} has failed copies: {}.",
-                            bi.metadata.name,
-                            broken.join("; ")
-                        ));
-                    }
-                }
-                None if !bis_known => {
-                    msg.push_str(
-                        " BackingImages were not read, so whether a copy has already failed is unknown (unknown \
-                         kind: BackingImage).",
-                    );
-                    evidence.push("unknown-kind:BackingImage".to_string());
-                }
-                None => {}
+            if let Some(bi) = bi {
+                related.push(bi.object_ref());
+            }
+            if copies_failed(bi, bis_known, &mut msg, &mut evidence) {
+                severity = Severity::Error;
+                confidence = Confidence::Proven;
             }
             let mut probed_title = None;
             if let Some(v) = probed {
@@ -464,6 +448,33 @@ impl Rule for ImageMutableUrl {
             out.findings.push(f);
         }
         out
+    }
+}
+
+/// What the image's BackingImage says: failed copies (the risk happened: true), or that
+/// BackingImages were not read. Adds to the message and the evidence.
+fn copies_failed(bi: Option<&BackingImage>, bis_known: bool, msg: &mut String, evidence: &mut Vec<String>) -> bool {
+    match bi {
+        Some(bi) => {
+            let broken = broken_copies(bi, evidence);
+            if !broken.is_empty() {
+                msg.push_str(&format!(
+                    " This is happening now: BackingImage {} has failed copies: {}.",
+                    bi.metadata.name,
+                    broken.join("; ")
+                ));
+            }
+            !broken.is_empty()
+        }
+        None if !bis_known => {
+            msg.push_str(
+                " BackingImages were not read, so whether a copy has already failed is unknown (unknown \
+                 kind: BackingImage).",
+            );
+            evidence.push("unknown-kind:BackingImage".to_string());
+            false
+        }
+        None => false,
     }
 }
 
@@ -583,29 +594,7 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
             let resized = matches!((content_length, size), (Some(n), Some(s)) if *n != s);
             let facts = probe_facts(last_modified, etag, content_length);
             if newer || resized {
-                let when = last_modified.clone().unwrap_or_else(|| "an unknown date".into());
-                let mut sentence = format!(
-                    "Probed (--probe-urls): upstream changed on {when} after this image was imported{}: a re-download, \
-                     which Longhorn needs when every copy is lost, WILL fail ({facts}).",
-                    imported.map(|t| format!(" ({t})")).unwrap_or_default()
-                );
-                if resized && let (Some(n), Some(s)) = (content_length, size) {
-                    sentence.push_str(&format!(
-                        " The upstream file has {n} bytes, the image {s} (status.size)."
-                    ));
-                    evidence.push(format!("size-differs:{n}!={s}"));
-                }
-                if newer {
-                    evidence.push(format!("upstream-changed-after-import:{}", imported.unwrap_or("")));
-                }
-                ProbeVerdict {
-                    proven: true,
-                    sentence,
-                    evidence,
-                    title: Some(format!(
-                        "upstream changed on {when} after import: a re-download WILL fail"
-                    )),
-                }
+                changed_upstream(imported, last_modified, resized.then_some((*content_length, size)), newer, &facts, evidence)
             } else if imported_ts.is_some() && (lm_ts.is_some() || size.is_some() && content_length.is_some()) {
                 evidence.push("upstream-unchanged".into());
                 ProbeVerdict {
@@ -636,6 +625,37 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
                 }
             }
         }
+    }
+}
+
+/// The probe shows upstream changed after the import (`newer`), or its size differs from the
+/// image's (`sizes`: upstream's and the image's): a re-download fails, proven.
+fn changed_upstream(
+    imported: Option<&str>,
+    last_modified: &Option<String>,
+    sizes: Option<(Option<u64>, Option<u64>)>,
+    newer: bool,
+    facts: &str,
+    mut evidence: Vec<String>,
+) -> ProbeVerdict {
+    let when = last_modified.clone().unwrap_or_else(|| "an unknown date".into());
+    let mut sentence = format!(
+        "Probed (--probe-urls): upstream changed on {when} after this image was imported{}: a re-download, \
+         which Longhorn needs when every copy is lost, WILL fail ({facts}).",
+        imported.map(|t| format!(" ({t})")).unwrap_or_default()
+    );
+    if let Some((Some(n), Some(s))) = sizes {
+        sentence.push_str(&format!(" The upstream file has {n} bytes, the image {s} (status.size)."));
+        evidence.push(format!("size-differs:{n}!={s}"));
+    }
+    if newer {
+        evidence.push(format!("upstream-changed-after-import:{}", imported.unwrap_or("")));
+    }
+    ProbeVerdict {
+        proven: true,
+        sentence,
+        evidence,
+        title: Some(format!("upstream changed on {when} after import: a re-download WILL fail")),
     }
 }
 
