@@ -297,6 +297,23 @@ fn overlay<K: Kind + Clone>(dst: &mut Inventory, src: &Inventory, set_uid: fn(&m
     dst.insert(add, coverage);
 }
 
+/// The report's source before a cluster is asked: the files, now.
+fn files_source(paths: &[PathBuf]) -> Source {
+    Source {
+        kind: SourceKind::Files,
+        server: None,
+        context: None,
+        kubernetes_version: None,
+        paths: paths.iter().map(|p| p.display().to_string()).collect(),
+        namespace: None,
+        harvester_version_source: crate::inventory::VersionSource::Unknown,
+        generated_at: jiff::Timestamp::now().to_string(),
+        captured_at: None,
+        target_version: None,
+        tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
 /// Lint the input and build the report.
 pub async fn lint(opts: &LintOptions) -> Result<Report> {
     let selected = select(&opts.rules)?;
@@ -315,19 +332,7 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
     let input = load(read_inputs(&opts.paths, opts.limits)?);
     let input_keys: BTreeSet<ObjectKey> = input.inv.origins.keys().into_iter().collect();
 
-    let mut source = Source {
-        kind: SourceKind::Files,
-        server: None,
-        context: None,
-        kubernetes_version: None,
-        paths: opts.paths.iter().map(|p| p.display().to_string()).collect(),
-        namespace: None,
-        harvester_version_source: crate::inventory::VersionSource::Unknown,
-        generated_at: jiff::Timestamp::now().to_string(),
-        captured_at: None,
-        target_version: None,
-        tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
-    };
+    let mut source = files_source(&opts.paths);
     let mut inv = match &opts.against {
         Some(lo) => {
             let (client, cluster) = live::connect(lo).await?;
