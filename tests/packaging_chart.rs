@@ -414,6 +414,75 @@ fn values_schema_knows_exactly_the_rules_and_their_options() {
     assert_eq!(top, BTreeSet::from(["rules", "namespaces", "exemptions"]));
 }
 
+/// The JSON types a rule's option accepts, found by handing the rule's own options type one
+/// sample of each type (a sample valid for the option's parsing: "1h" is a string and a
+/// duration). `null` is left out: every option is optional. An option taking integers and
+/// fractions is a `number`.
+fn accepted_types(
+    rule: &dyn harvester_hygiene::rules::Rule,
+    option: &str,
+    wrap: fn(Value) -> Value,
+) -> Vec<&'static str> {
+    let samples = [
+        ("string", json!("1h")),
+        ("integer", json!(1)),
+        ("number", json!(1.5)),
+        ("boolean", json!(true)),
+        ("array", json!([])),
+        ("object", json!({})),
+    ];
+    let mut accepted: Vec<&str> = samples
+        .into_iter()
+        .filter(|(_, sample)| {
+            let raw = serde_json::Map::from_iter([(option.to_string(), wrap(sample.clone()))]);
+            rule.check_options(&raw).is_ok()
+        })
+        .map(|(name, _)| name)
+        .collect();
+    if accepted.contains(&"integer") && accepted.contains(&"number") {
+        accepted.retain(|t| *t != "integer");
+    }
+    accepted
+}
+
+#[test]
+fn values_schema_option_types_match_the_code() {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join(CHART).join("values.schema.json")).unwrap()).unwrap();
+    let rules = &schema["properties"]["policy"]["properties"]["rules"];
+    let mut checked = 0;
+    for rule in harvester_hygiene::rules::REGISTRY {
+        let props = &rules["properties"][rule.id()];
+        assert_eq!(props["properties"]["enabled"]["type"], "boolean", "{}", rule.id());
+        for option in rule.option_names() {
+            let id = format!("{}.{option}", rule.id());
+            let declared = &props["properties"][option.as_str()];
+            let ty = declared["type"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: no `type` in values.schema.json"));
+            let code = accepted_types(*rule, &option, |v| v);
+            assert_eq!(
+                code,
+                [ty],
+                "{id}: values.schema.json says {ty}, the code takes {code:?}"
+            );
+            if ty == "array" {
+                let item = declared["items"]["type"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id}: no `items.type`"));
+                let code = accepted_types(*rule, &option, |v| json!([v]));
+                assert_eq!(
+                    code,
+                    [item],
+                    "{id}[]: values.schema.json says {item}, the code takes {code:?}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} options checked");
+}
+
 #[test]
 fn helm_refuses_values_the_schema_does_not_allow() {
     for bad in [

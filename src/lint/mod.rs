@@ -301,6 +301,23 @@ fn overlay<K: Kind + Clone>(dst: &mut Inventory, src: &Inventory, set_uid: fn(&m
     dst.insert(add, coverage);
 }
 
+/// The report's source before a cluster is asked: the files, now.
+fn files_source(paths: &[PathBuf]) -> Source {
+    Source {
+        kind: SourceKind::Files,
+        server: None,
+        context: None,
+        kubernetes_version: None,
+        paths: paths.iter().map(|p| p.display().to_string()).collect(),
+        namespace: None,
+        harvester_version_source: crate::inventory::VersionSource::Unknown,
+        generated_at: jiff::Timestamp::now().to_string(),
+        captured_at: None,
+        target_version: None,
+        tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
 /// Lint the input and build the report.
 pub async fn lint(opts: &LintOptions) -> Result<Report> {
     let selected = select(&opts.rules)?;
@@ -319,19 +336,7 @@ pub async fn lint(opts: &LintOptions) -> Result<Report> {
     let input = load(read_inputs(&opts.paths, opts.limits)?);
     let input_keys: BTreeSet<ObjectKey> = input.inv.origins.keys().into_iter().collect();
 
-    let mut source = Source {
-        kind: SourceKind::Files,
-        server: None,
-        context: None,
-        kubernetes_version: None,
-        paths: opts.paths.iter().map(|p| p.display().to_string()).collect(),
-        namespace: None,
-        harvester_version_source: crate::inventory::VersionSource::Unknown,
-        generated_at: jiff::Timestamp::now().to_string(),
-        captured_at: None,
-        target_version: None,
-        tool: format!("harvester-hygiene {}", env!("CARGO_PKG_VERSION")),
-    };
+    let mut source = files_source(&opts.paths);
     let mut inv = match &opts.against {
         Some(lo) => {
             let (client, cluster) = live::connect(lo).await?;
@@ -403,49 +408,7 @@ fn finish(
         let key = crate::inventory::object_key(&f.object);
         let new = f.object.uid.as_deref().is_some_and(|u| u.starts_with(PLANNED_UID));
         if new {
-            f.object.uid = None;
-            f.evidence.push("planned".into());
-            if f.rule == rules::vm_name_breaks_migration::ID {
-                f.message = f.message.replace("It is stopped now;", "It does not exist yet;");
-            }
-            if f.rule == rules::image_name_collision::ID
-                && let Some(class) = f.evidence.iter().find_map(|e| e.strip_prefix("shared-class:"))
-            {
-                let others: Vec<String> = f
-                    .related
-                    .iter()
-                    .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name))
-                    .collect();
-                f.title = crate::finding::shorten_end(
-                    &format!("would share StorageClass {class} with {}", others.join(", ")),
-                    crate::finding::TITLE_MAX,
-                );
-            }
-            if live
-                && takeover
-                && f.rule == rules::image_name_collision::ID
-                && let Some(class) = f.evidence.iter().find_map(|e| e.strip_prefix("shared-class:"))
-            {
-                let class = class.to_string();
-                let others: Vec<String> = f
-                    .related
-                    .iter()
-                    .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name))
-                    .collect();
-                f.message.push_str(&format!(
-                    " Applying this creates {}/{} on Harvester v1.8+: it first deletes {class}, which {} uses \
-                     today, and re-creates it for itself (the v1.8 legacy-class takeover): {} loses its class.",
-                    f.object.namespace.as_deref().unwrap_or(""),
-                    f.object.name,
-                    others.join(", "),
-                    others.join(", "),
-                ));
-                f.evidence.push(format!("takeover:{class}"));
-                f.title = crate::finding::shorten_end(
-                    &format!("would take over StorageClass {class} from {}", others.join(", ")),
-                    crate::finding::TITLE_MAX,
-                );
-            }
+            reword_planned(f, live, takeover);
         }
         for r in &mut f.related {
             if r.uid.as_deref().is_some_and(|u| u.starts_with(PLANNED_UID)) {
@@ -461,6 +424,58 @@ fn finish(
     if !live {
         report.incomplete.clear();
     }
+    recount(report, input);
+}
+
+/// A finding about an object the plan creates: it has no uid, and its words say "would".
+fn reword_planned(f: &mut crate::finding::Finding, live: bool, takeover: bool) {
+    f.object.uid = None;
+    f.evidence.push("planned".into());
+    if f.rule == rules::vm_name_breaks_migration::ID {
+        f.message = f.message.replace("It is stopped now;", "It does not exist yet;");
+    }
+    if f.rule == rules::image_name_collision::ID
+        && let Some(class) = f.evidence.iter().find_map(|e| e.strip_prefix("shared-class:"))
+    {
+        let others: Vec<String> = f
+            .related
+            .iter()
+            .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name))
+            .collect();
+        f.title = crate::finding::shorten_end(
+            &format!("would share StorageClass {class} with {}", others.join(", ")),
+            crate::finding::TITLE_MAX,
+        );
+    }
+    if live
+        && takeover
+        && f.rule == rules::image_name_collision::ID
+        && let Some(class) = f.evidence.iter().find_map(|e| e.strip_prefix("shared-class:"))
+    {
+        let class = class.to_string();
+        let others: Vec<String> = f
+            .related
+            .iter()
+            .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name))
+            .collect();
+        f.message.push_str(&format!(
+            " Applying this creates {}/{} on Harvester v1.8+: it first deletes {class}, which {} uses \
+             today, and re-creates it for itself (the v1.8 legacy-class takeover): {} loses its class.",
+            f.object.namespace.as_deref().unwrap_or(""),
+            f.object.name,
+            others.join(", "),
+            others.join(", "),
+        ));
+        f.evidence.push(format!("takeover:{class}"));
+        f.title = crate::finding::shorten_end(
+            &format!("would take over StorageClass {class} from {}", others.join(", ")),
+            crate::finding::TITLE_MAX,
+        );
+    }
+}
+
+/// Count the findings left again, per rule and severity, against the input objects.
+fn recount(report: &mut Report, input: &BTreeSet<ObjectKey>) {
     let mut by_rule: BTreeMap<String, usize> = report.summary.by_rule.keys().map(|k| (k.clone(), 0)).collect();
     let mut by_sev: BTreeMap<Severity, usize> = [Severity::Error, Severity::Warning, Severity::Info]
         .into_iter()

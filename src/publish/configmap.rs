@@ -78,22 +78,8 @@ fn count(report: &Report, s: Severity) -> String {
     report.summary.by_severity.get(&s).copied().unwrap_or(0).to_string()
 }
 
-/// Create or replace the report ConfigMap; returns the previous fingerprints (empty map when
-/// there was no previous report).
-pub async fn write_report(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    report: &Report,
-) -> Result<BTreeMap<String, Value>, kube::Error> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let previous = api.get_opt(name).await?;
-    let prev_fps: BTreeMap<String, Value> = previous
-        .as_ref()
-        .and_then(|cm| cm.data.as_ref())
-        .and_then(|d| d.get(FINGERPRINTS_KEY))
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
+/// The report ConfigMap's labels (counts, cluster) and annotations (when, totals, version).
+fn labels_and_annotations(report: &Report) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let mut labels = BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_string(),
@@ -134,6 +120,26 @@ pub async fn write_report(
         }
         annotations.insert("harvester-hygiene.io/cluster-name".to_string(), c.name.clone());
     }
+    (labels, annotations)
+}
+
+/// Create or replace the report ConfigMap; returns the previous fingerprints (empty map when
+/// there was no previous report).
+pub async fn write_report(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    report: &Report,
+) -> Result<BTreeMap<String, Value>, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let previous = api.get_opt(name).await?;
+    let prev_fps: BTreeMap<String, Value> = previous
+        .as_ref()
+        .and_then(|cm| cm.data.as_ref())
+        .and_then(|d| d.get(FINGERPRINTS_KEY))
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let (labels, annotations) = labels_and_annotations(report);
     let data = BTreeMap::from([
         (REPORT_KEY.to_string(), fit_report(report, REPORT_BUDGET)),
         (FINGERPRINTS_KEY.to_string(), fingerprints(report, FINGERPRINT_BUDGET)),

@@ -24,18 +24,17 @@ pub struct RunOutcome {
     pub success: bool,
 }
 
-/// The metrics of one run, each labelled with `cluster` (the Pushgateway's grouping key has it
-/// too: [`push_metrics`]). `harvester_hygiene_last_success_timestamp_seconds` only after a
-/// successful run, so an alert on its age fires when runs keep failing.
-pub fn exposition(report: &Report, cluster: &str, run: RunOutcome) -> String {
-    let c = escape(cluster);
-    let mut out = String::new();
-    fn gauge(out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-    }
+/// A gauge's `# HELP` and `# TYPE` lines.
+fn gauge(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
+/// `harvester_hygiene_findings`: one sample per rule and severity, zeros included; `c` is the
+/// escaped cluster label.
+fn findings(out: &mut String, report: &Report, c: &str) {
     gauge(
-        &mut out,
+        out,
         "harvester_hygiene_findings",
         "Findings of the last scan by rule and severity.",
     );
@@ -54,6 +53,15 @@ pub fn exposition(report: &Report, cluster: &str, run: RunOutcome) -> String {
             );
         }
     }
+}
+
+/// The metrics of one run, each labelled with `cluster` (the Pushgateway's grouping key has it
+/// too: [`push_metrics`]). `harvester_hygiene_last_success_timestamp_seconds` only after a
+/// successful run, so an alert on its age fires when runs keep failing.
+pub fn exposition(report: &Report, cluster: &str, run: RunOutcome) -> String {
+    let c = escape(cluster);
+    let mut out = String::new();
+    findings(&mut out, report, &c);
     gauge(
         &mut out,
         "harvester_hygiene_scan_duration_seconds",

@@ -340,11 +340,29 @@ async fn publish_flavour(
     }
     // The previous run's reports that this run has no results for.
     let lp = ListParams::default().labels(&format!("{MANAGED_BY}={SOURCE}"));
-    let listed: Api<DynamicObject> = match prune.only_namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ns_res),
-        None => Api::all_with(client.clone(), &ns_res),
+    prune_namespaced(client, flavour, &ns_res, prune.only_namespace, &written_ns, &lp, out).await;
+    if prune.only_namespace.is_some() {
+        return;
+    }
+    prune_cluster(client, flavour, &cl_res, cluster_written, &lp, out).await;
+}
+
+/// Delete the previous run's namespaced reports this run wrote nothing for (in
+/// `only_namespace`, else everywhere).
+async fn prune_namespaced(
+    client: &Client,
+    flavour: &Flavour,
+    ns_res: &ApiResource,
+    only_namespace: Option<&str>,
+    written_ns: &BTreeSet<String>,
+    lp: &ListParams,
+    out: &mut PolicyReportOutcome,
+) {
+    let listed: Api<DynamicObject> = match only_namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ns_res),
+        None => Api::all_with(client.clone(), ns_res),
     };
-    match listed.list(&lp).await {
+    match listed.list(lp).await {
         Ok(list) => {
             for old in list.items {
                 let (Some(ns), Some(name)) = (old.metadata.namespace.clone(), old.metadata.name.clone()) else {
@@ -353,7 +371,7 @@ async fn publish_flavour(
                 if name == REPORT_NAME && written_ns.contains(&ns) {
                     continue;
                 }
-                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ns_res);
+                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, ns_res);
                 match api.delete(&name, &DeleteParams::default()).await {
                     Ok(_) => out.deleted += 1,
                     Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -363,11 +381,19 @@ async fn publish_flavour(
         }
         Err(e) => out.errors.push(format!("list {}: {e}", flavour.plural)),
     }
-    if prune.only_namespace.is_some() {
-        return;
-    }
-    let cl: Api<DynamicObject> = Api::all_with(client.clone(), &cl_res);
-    match cl.list(&lp).await {
+}
+
+/// Delete the previous run's cluster report when this run wrote none.
+async fn prune_cluster(
+    client: &Client,
+    flavour: &Flavour,
+    cl_res: &ApiResource,
+    cluster_written: bool,
+    lp: &ListParams,
+    out: &mut PolicyReportOutcome,
+) {
+    let cl: Api<DynamicObject> = Api::all_with(client.clone(), cl_res);
+    match cl.list(lp).await {
         Ok(list) => {
             for old in list.items {
                 let Some(name) = old.metadata.name.clone() else {

@@ -147,6 +147,55 @@ fn retain_and_delete(f: &Finding, pvc: &PersistentVolumeClaim) -> Option<(Action
     ))
 }
 
+/// Save `obj` (of `kind`, core v1) to the backup and the audit log before it is changed.
+fn back_up(b: &Backup, obj: &impl Serialize, kind: &str) -> Result<(), String> {
+    let v = serde_json::to_value(obj).map_err(|e| e.to_string())?;
+    let d = b.save(&with_kind(v.clone(), "v1", kind))?;
+    b.audit_before(kind, &with_kind(v, "v1", kind), &d)?;
+    Ok(())
+}
+
+/// Set the PVC's PV to `Retain` (backed up first). `Ok`: what was done, and the PVC may go;
+/// `Err`: the step's result, and the PVC must stay (its data is not retained).
+async fn retain_pv(
+    client: &Client,
+    pv_name: &str,
+    action: &Action,
+    dry_run: bool,
+    backup: Option<&Backup>,
+) -> Result<String, StepResult> {
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    let pv = match pvs.get_opt(pv_name).await {
+        Ok(Some(pv)) => pv,
+        Ok(None) => return Ok(format!("PV {pv_name} does not exist: nothing to retain")),
+        Err(e) => return Err(write_error(&format!("get PV {pv_name}"), e)),
+    };
+    if let Some(b) = backup {
+        back_up(b, &pv, "PersistentVolume").map_err(Err)?;
+    }
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": pv.metadata.resource_version,
+            "annotations": {RETAINED_AT: jiff::Timestamp::now().to_string(), RETAINED_FROM: action.object.key()},
+        },
+        "spec": {"persistentVolumeReclaimPolicy": "Retain"},
+    });
+    let pp = PatchParams {
+        dry_run,
+        ..PatchParams::default()
+    };
+    if let Err(e) = pvs.patch(pv_name, &pp, &Patch::Merge(&patch)).await {
+        // Never delete the PVC unless its data is retained.
+        return Err(match write_error(&format!("retain PV {pv_name}"), e) {
+            Ok((Status::AlreadyDone, _)) => Err(format!(
+                "PV {pv_name} disappeared before it could be retained: PVC not deleted"
+            )),
+            other => other,
+        });
+    }
+    Ok(format!("PV {pv_name} set to Retain"))
+}
+
 async fn apply(
     client: &Client,
     action: &Action,
@@ -172,48 +221,13 @@ async fn apply(
         return Ok((Status::Skipped, "PVC changed since the scan: not touched".into()));
     }
     if let Some(b) = backup {
-        let v = serde_json::to_value(&current).map_err(|e| e.to_string())?;
-        let d = b.save(&with_kind(v.clone(), "v1", "PersistentVolumeClaim"))?;
-        b.audit_before(
-            "PersistentVolumeClaim",
-            &with_kind(v, "v1", "PersistentVolumeClaim"),
-            &d,
-        )?;
+        back_up(b, &current, "PersistentVolumeClaim")?;
     }
     let mut detail = Vec::new();
     if let Some(pv_name) = persistent_volume {
-        let pvs: Api<PersistentVolume> = Api::all(client.clone());
-        match pvs.get_opt(pv_name).await {
-            Ok(Some(pv)) => {
-                if let Some(b) = backup {
-                    let v = serde_json::to_value(&pv).map_err(|e| e.to_string())?;
-                    let d = b.save(&with_kind(v.clone(), "v1", "PersistentVolume"))?;
-                    b.audit_before("PersistentVolume", &with_kind(v, "v1", "PersistentVolume"), &d)?;
-                }
-                let patch = json!({
-                    "metadata": {
-                        "resourceVersion": pv.metadata.resource_version,
-                        "annotations": {RETAINED_AT: jiff::Timestamp::now().to_string(), RETAINED_FROM: action.object.key()},
-                    },
-                    "spec": {"persistentVolumeReclaimPolicy": "Retain"},
-                });
-                let pp = PatchParams {
-                    dry_run,
-                    ..PatchParams::default()
-                };
-                if let Err(e) = pvs.patch(pv_name, &pp, &Patch::Merge(&patch)).await {
-                    // Never delete the PVC unless its data is retained.
-                    return match write_error(&format!("retain PV {pv_name}"), e)? {
-                        (Status::AlreadyDone, _) => Err(format!(
-                            "PV {pv_name} disappeared before it could be retained: PVC not deleted"
-                        )),
-                        other => Ok(other),
-                    };
-                }
-                detail.push(format!("PV {pv_name} set to Retain"));
-            }
-            Ok(None) => detail.push(format!("PV {pv_name} does not exist: nothing to retain")),
-            Err(e) => return write_error(&format!("get PV {pv_name}"), e),
+        match retain_pv(client, pv_name, action, dry_run, backup).await {
+            Ok(done) => detail.push(done),
+            Err(step) => return step,
         }
     }
     let dp = DeleteParams {

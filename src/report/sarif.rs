@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::{RenderOptions, Report, RuleHelp};
-use crate::finding::{Severity, fingerprint};
+use crate::finding::{Finding, Severity, fingerprint};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
@@ -119,6 +119,49 @@ pub const FORMAT: super::FormatSpec = super::FormatSpec {
     },
 };
 
+/// One finding as a SARIF result; `ids` are the rules in the order of `tool.driver.rules`.
+fn sarif_result(f: &Finding, ids: &[&str]) -> Value {
+    let o = &f.object;
+    let fqn = format!("{}/{}/{}", o.namespace.as_deref().unwrap_or(""), o.kind, o.name);
+    let mut location = json!({
+        "logicalLocations": [{
+            "name": o.name,
+            "fullyQualifiedName": fqn,
+            "kind": "resource",
+            "properties": {"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "uid": o.uid},
+        }],
+    });
+    if let Some(origin) = &f.origin {
+        let file = origin.file.split('!').next().unwrap_or(&origin.file);
+        location["physicalLocation"] = json!({
+            "artifactLocation": {"uri": uri_of(file)},
+            "properties": {"member": origin.file.split_once('!').map(|(_, m)| m), "document": origin.document, "item": origin.item},
+        });
+        if let Some(line) = origin.line {
+            location["physicalLocation"]["region"] = json!({"startLine": line});
+        }
+    }
+    let mut result = json!({
+        "ruleId": f.rule,
+        "level": level(f.severity),
+        "message": {"text": format!("{}\n\n{}", f.headline(), f.message)},
+        "locations": [location],
+        "partialFingerprints": {"harvesterHygiene/v1": fingerprint(f)},
+        "properties": {
+            "title": f.headline(),
+            "confidence": f.confidence,
+            "evidence": f.evidence,
+            "remediation": f.remediation,
+            "reclaimableBytes": f.reclaimable_bytes,
+            "related": f.related.iter().map(|r| format!("{}/{}/{}", r.namespace.as_deref().unwrap_or(""), r.kind, r.name)).collect::<Vec<_>>(),
+        },
+    });
+    if let Some(i) = ids.iter().position(|id| *id == f.rule) {
+        result["ruleIndex"] = json!(i);
+    }
+    result
+}
+
 pub fn document(report: &Report, opts: &RenderOptions) -> Value {
     let ids: Vec<&str> = report.rules.iter().map(|r| r.id.as_str()).collect();
     let rules: Vec<Value> = report
@@ -126,51 +169,7 @@ pub fn document(report: &Report, opts: &RenderOptions) -> Value {
         .iter()
         .map(|r| rule_entry(&r.id, opts.rules.iter().find(|h| h.id == r.id), &r.summary, r.severity))
         .collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let o = &f.object;
-            let fqn = format!("{}/{}/{}", o.namespace.as_deref().unwrap_or(""), o.kind, o.name);
-            let mut location = json!({
-                "logicalLocations": [{
-                    "name": o.name,
-                    "fullyQualifiedName": fqn,
-                    "kind": "resource",
-                    "properties": {"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "uid": o.uid},
-                }],
-            });
-            if let Some(origin) = &f.origin {
-                let file = origin.file.split('!').next().unwrap_or(&origin.file);
-                location["physicalLocation"] = json!({
-                    "artifactLocation": {"uri": uri_of(file)},
-                    "properties": {"member": origin.file.split_once('!').map(|(_, m)| m), "document": origin.document, "item": origin.item},
-                });
-                if let Some(line) = origin.line {
-                    location["physicalLocation"]["region"] = json!({"startLine": line});
-                }
-            }
-            let mut result = json!({
-                "ruleId": f.rule,
-                "level": level(f.severity),
-                "message": {"text": format!("{}\n\n{}", f.headline(), f.message)},
-                "locations": [location],
-                "partialFingerprints": {"harvesterHygiene/v1": fingerprint(f)},
-                "properties": {
-                    "title": f.headline(),
-                    "confidence": f.confidence,
-                    "evidence": f.evidence,
-                    "remediation": f.remediation,
-                    "reclaimableBytes": f.reclaimable_bytes,
-                    "related": f.related.iter().map(|r| format!("{}/{}/{}", r.namespace.as_deref().unwrap_or(""), r.kind, r.name)).collect::<Vec<_>>(),
-                },
-            });
-            if let Some(i) = ids.iter().position(|id| *id == f.rule) {
-                result["ruleIndex"] = json!(i);
-            }
-            result
-        })
-        .collect();
+    let results: Vec<Value> = report.findings.iter().map(|f| sarif_result(f, &ids)).collect();
     let notifications: Vec<Value> = report
         .incomplete
         .iter()

@@ -133,31 +133,37 @@ struct Columns {
     title: usize,
 }
 
+/// Below `SPLIT_NAMESPACE_FROM` columns: no namespace column (the object cell carries it);
+/// object and title shrink in turn.
+fn fit_narrow(findings: &[&Finding], width: usize) -> Columns {
+    let obj = findings
+        .iter()
+        .map(|f| chars(&object_cell(f, false, true)))
+        .max()
+        .unwrap_or(0)
+        .max("OBJECT".len());
+    let title = findings.iter().map(|f| chars(&f.headline())).max().unwrap_or(0);
+    let avail = width.saturating_sub(LEVEL_W + 2 * GAP);
+    let mut c = Columns {
+        ns: None,
+        obj,
+        title: title.max("TITLE".len()),
+    };
+    let mut excess = (c.obj + c.title).saturating_sub(avail);
+    for (w, floor) in [(0, 32), (1, 40), (0, 24), (1, 16), (0, 12)] {
+        let w = if w == 0 { &mut c.obj } else { &mut c.title };
+        let cut = w.saturating_sub(floor).min(excess);
+        *w -= cut;
+        excess -= cut;
+    }
+    c
+}
+
 /// Fit namespace, object and title into `width`: natural sizes when they fit, else shrink in
 /// turn (object, title, namespace, again...) down to floors that keep each readable.
 fn fit(findings: &[&Finding], width: usize, wide: bool) -> Columns {
     if !wide && width < SPLIT_NAMESPACE_FROM {
-        let obj = findings
-            .iter()
-            .map(|f| chars(&object_cell(f, false, true)))
-            .max()
-            .unwrap_or(0)
-            .max("OBJECT".len());
-        let title = findings.iter().map(|f| chars(&f.headline())).max().unwrap_or(0);
-        let avail = width.saturating_sub(LEVEL_W + 2 * GAP);
-        let mut c = Columns {
-            ns: None,
-            obj,
-            title: title.max("TITLE".len()),
-        };
-        let mut excess = (c.obj + c.title).saturating_sub(avail);
-        for (w, floor) in [(0, 32), (1, 40), (0, 24), (1, 16), (0, 12)] {
-            let w = if w == 0 { &mut c.obj } else { &mut c.title };
-            let cut = w.saturating_sub(floor).min(excess);
-            *w -= cut;
-            excess -= cut;
-        }
-        return c;
+        return fit_narrow(findings, width);
     }
     let ns = findings
         .iter()
@@ -252,8 +258,8 @@ pub const WIDE: super::FormatSpec = super::FormatSpec {
     render: |r, o, out| render(r, true, o.term, out),
 };
 
-pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
-    let width = term.width;
+/// The first line: the tool (in bold), the Harvester version, the source and its size.
+fn banner(report: &Report, width: usize, wide: bool, term: Terminal) -> String {
     let version = report.harvester_version.clone().unwrap_or_else(|| "unknown".into());
     let source = match report.source.kind {
         SourceKind::Live => format!("cluster {}", report.source.server.as_deref().unwrap_or("?")),
@@ -271,11 +277,15 @@ pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) 
     );
     let banner = if wide { banner } else { shorten_end(&banner, width) };
     // Bold the tool's name only.
-    let banner = match banner.strip_prefix("harvester-hygiene") {
+    match banner.strip_prefix("harvester-hygiene") {
         Some(rest) => format!("{}{rest}", term.bold("harvester-hygiene")),
         None => banner,
-    };
-    writeln!(out, "{banner}")?;
+    }
+}
+
+pub fn render(report: &Report, wide: bool, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    let width = term.width;
+    writeln!(out, "{}", banner(report, width, wide, term))?;
 
     let all: Vec<&Finding> = report.findings.iter().collect();
     if !all.is_empty() {
@@ -588,6 +598,72 @@ fn gap_phrase(g: Gap) -> &'static str {
     }
 }
 
+/// Without `-o wide`: the gaps in one line (kinds by reason, the rules they limit) and a hint.
+fn incomplete_summary(report: &Report, width: usize, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
+    let mut by_reason: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    let mut rules: Vec<&str> = Vec::new();
+    for gap in &report.incomplete {
+        let what = match (&gap.name, &gap.namespace) {
+            (Some(n), Some(ns)) => format!("{} {ns}/{n}", gap.kind),
+            (Some(n), None) => format!("{} {n}", gap.kind),
+            _ => gap.kind.clone(),
+        };
+        let list = by_reason.entry(gap_phrase(gap.reason)).or_default();
+        if !list.contains(&what) {
+            list.push(what);
+        }
+        for r in &gap.rules {
+            if !rules.contains(&r.as_str()) {
+                rules.push(r);
+            }
+        }
+    }
+    let parts: Vec<String> = by_reason
+        .iter()
+        .map(|(why, kinds)| format!("{} {why}", plural(kinds.len(), "kind", "kinds")))
+        .collect();
+    let names: Vec<&str> = by_reason.values().flatten().map(String::as_str).collect();
+    let more = if names.len() > 3 {
+        format!(", +{}", names.len() - 3)
+    } else {
+        String::new()
+    };
+    let names = format!(": {}{more}", names[..names.len().min(3)].join(", "));
+    let active = report.rules.iter().filter(|r| r.status != RuleStatus::Disabled).count();
+    let limits = if rules.is_empty() {
+        String::new()
+    } else if rules.len() == active && active > 1 {
+        format!("; limits all {active} rules")
+    } else if rules.len() > 3 && rules.len() * 2 > active {
+        // Most rules: name the ones it does not limit.
+        let spared: Vec<&str> = report
+            .rules
+            .iter()
+            .filter(|r| r.status != RuleStatus::Disabled && !rules.contains(&r.id.as_str()))
+            .map(|r| r.id.as_str())
+            .collect();
+        format!(
+            "; limits {} of {active} rules (all but {})",
+            rules.len(),
+            spared.join(", ")
+        )
+    } else {
+        format!("; limits {}", rules.join(", "))
+    };
+    let first = format!("incomplete: {}{limits}{names}", parts.join(", "));
+    writeln!(out, "{}", term.severity(&shorten_end(&first, width), Severity::Warning))?;
+    let mut hint = String::from("  -o wide lists each gap");
+    if report.source.kind == SourceKind::Files {
+        hint.push_str(&format!(
+            "; scan a `{CMD} dump` (or pass --assume-complete) for full coverage"
+        ));
+    } else if report.summary.incomplete {
+        hint.push_str("; exit code 3: the scan is not complete");
+    }
+    writeln!(out, "{}", term.dim(&shorten_end(&hint, width)))?;
+    Ok(())
+}
+
 /// Incomplete coverage in one or two lines (`-o wide`: every entry), and unreadable input.
 fn coverage(report: &Report, width: usize, wide: bool, term: Terminal, out: &mut dyn Write) -> io::Result<()> {
     if !report.incomplete.is_empty() {
@@ -603,67 +679,7 @@ fn coverage(report: &Report, width: usize, wide: bool, term: Terminal, out: &mut
                 writeln!(out, "incomplete: {}{name}{ns}: {}{rules}", gap.kind, gap.message)?;
             }
         } else {
-            let mut by_reason: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-            let mut rules: Vec<&str> = Vec::new();
-            for gap in &report.incomplete {
-                let what = match (&gap.name, &gap.namespace) {
-                    (Some(n), Some(ns)) => format!("{} {ns}/{n}", gap.kind),
-                    (Some(n), None) => format!("{} {n}", gap.kind),
-                    _ => gap.kind.clone(),
-                };
-                let list = by_reason.entry(gap_phrase(gap.reason)).or_default();
-                if !list.contains(&what) {
-                    list.push(what);
-                }
-                for r in &gap.rules {
-                    if !rules.contains(&r.as_str()) {
-                        rules.push(r);
-                    }
-                }
-            }
-            let parts: Vec<String> = by_reason
-                .iter()
-                .map(|(why, kinds)| format!("{} {why}", plural(kinds.len(), "kind", "kinds")))
-                .collect();
-            let names: Vec<&str> = by_reason.values().flatten().map(String::as_str).collect();
-            let more = if names.len() > 3 {
-                format!(", +{}", names.len() - 3)
-            } else {
-                String::new()
-            };
-            let names = format!(": {}{more}", names[..names.len().min(3)].join(", "));
-            let active = report.rules.iter().filter(|r| r.status != RuleStatus::Disabled).count();
-            let limits = if rules.is_empty() {
-                String::new()
-            } else if rules.len() == active && active > 1 {
-                format!("; limits all {active} rules")
-            } else if rules.len() > 3 && rules.len() * 2 > active {
-                // Most rules: name the ones it does not limit.
-                let spared: Vec<&str> = report
-                    .rules
-                    .iter()
-                    .filter(|r| r.status != RuleStatus::Disabled && !rules.contains(&r.id.as_str()))
-                    .map(|r| r.id.as_str())
-                    .collect();
-                format!(
-                    "; limits {} of {active} rules (all but {})",
-                    rules.len(),
-                    spared.join(", ")
-                )
-            } else {
-                format!("; limits {}", rules.join(", "))
-            };
-            let first = format!("incomplete: {}{limits}{names}", parts.join(", "));
-            writeln!(out, "{}", term.severity(&shorten_end(&first, width), Severity::Warning))?;
-            let mut hint = String::from("  -o wide lists each gap");
-            if report.source.kind == SourceKind::Files {
-                hint.push_str(&format!(
-                    "; scan a `{CMD} dump` (or pass --assume-complete) for full coverage"
-                ));
-            } else if report.summary.incomplete {
-                hint.push_str("; exit code 3: the scan is not complete");
-            }
-            writeln!(out, "{}", term.dim(&shorten_end(&hint, width)))?;
+            incomplete_summary(report, width, term, out)?;
         }
     }
     if !report.input_errors.is_empty() {

@@ -150,6 +150,44 @@ impl Rule for GuestClusterLeftovers {
     }
 }
 
+/// The message and the fix of a dead cluster's credentials finding.
+fn credentials_texts(
+    ns: &str,
+    sa: &str,
+    why: &str,
+    rancher: Option<&RancherSays>,
+    rbs: &[&RoleBinding],
+    crbs: &[&ClusterRoleBinding],
+) -> (String, String) {
+    let bindings: Vec<String> = rbs
+        .iter()
+        .map(|b| format!("RoleBinding {ns}/{} ({CLOUDPROVIDER_ROLE})", b.metadata.name))
+        .chain(
+            crbs.iter()
+                .map(|b| format!("ClusterRoleBinding {} ({CSI_DRIVER_ROLE})", b.metadata.name)),
+        )
+        .collect();
+    let msg = format!(
+        "ServiceAccount {ns}/{sa} holds the Harvester credentials of guest cluster {sa}, which has no living VM \
+         ({why}); bound by {}. Its token still works: anyone holding the dead cluster's kubeconfig can create, \
+         attach and delete volumes and load balancers in Harvester.{}",
+        if bindings.is_empty() {
+            "nothing any more".to_string()
+        } else {
+            bindings.join(" and ")
+        },
+        rancher.map(RancherSays::sentence).unwrap_or_default()
+    );
+    let fix = format!(
+        "Confirm the guest cluster {sa} is gone, then: kubectl -n {ns} delete serviceaccount {sa} (its token \
+         Secret and RoleBinding go with it){}.",
+        crbs.iter()
+            .map(|b| format!("; kubectl delete clusterrolebinding {}", b.metadata.name))
+            .collect::<String>()
+    );
+    (msg, fix)
+}
+
 impl GuestClusterLeftovers {
     /// The ServiceAccount of a dead cluster and its bindings.
     fn credentials(
@@ -187,32 +225,7 @@ impl GuestClusterLeftovers {
             .objects::<ServiceAccount>()
             .iter()
             .find(|s| s.metadata.namespace.as_deref() == Some(ns) && s.metadata.name == sa);
-        let bindings: Vec<String> = rbs
-            .iter()
-            .map(|b| format!("RoleBinding {ns}/{} ({CLOUDPROVIDER_ROLE})", b.metadata.name))
-            .chain(
-                crbs.iter()
-                    .map(|b| format!("ClusterRoleBinding {} ({CSI_DRIVER_ROLE})", b.metadata.name)),
-            )
-            .collect();
-        let msg = format!(
-            "ServiceAccount {ns}/{sa} holds the Harvester credentials of guest cluster {sa}, which has no living VM \
-             ({why}); bound by {}. Its token still works: anyone holding the dead cluster's kubeconfig can create, \
-             attach and delete volumes and load balancers in Harvester.{}",
-            if bindings.is_empty() {
-                "nothing any more".to_string()
-            } else {
-                bindings.join(" and ")
-            },
-            rancher.map(RancherSays::sentence).unwrap_or_default()
-        );
-        let fix = format!(
-            "Confirm the guest cluster {sa} is gone, then: kubectl -n {ns} delete serviceaccount {sa} (its token \
-             Secret and RoleBinding go with it){}.",
-            crbs.iter()
-                .map(|b| format!("; kubectl delete clusterrolebinding {}", b.metadata.name))
-                .collect::<String>()
-        );
+        let (msg, fix) = credentials_texts(ns, sa, why, rancher, &rbs, &crbs);
         let mut f = match sa_obj {
             Some(obj) => Finding::about(self, Severity::Error, obj, msg, fix).with_confidence(match rancher {
                 Some(RancherSays::Gone) => Confidence::Proven,

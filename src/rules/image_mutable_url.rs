@@ -209,39 +209,70 @@ fn with_file(url: &str, file: &str) -> String {
     }
 }
 
+/// Ubuntu: a dated release directory.
+fn ubuntu_hint(parts: &UrlParts<'_>) -> String {
+    let file = parts.file;
+    // .../<codename>/current/<file> and .../releases/<codename>/release/<file>
+    //   -> .../releases/<codename>/release-<YYYYMMDD>/<file>
+    let segs = &parts.segments;
+    if let Some(i) = segs.iter().position(|p| *p == "current" || *p == "release")
+        && let Some(codename) = i.checked_sub(1).and_then(|j| segs.get(j))
+        && !file.is_empty()
+    {
+        return format!(
+            "https://cloud-images.ubuntu.com/releases/{codename}/release-<YYYYMMDD>/{file} (a dated release directory)"
+        );
+    }
+    "https://cloud-images.ubuntu.com/releases/<codename>/release-<YYYYMMDD>/<file> (a dated release directory)".into()
+}
+
+/// openSUSE: the build-numbered file next to the unnumbered one.
+fn opensuse_hint(url: &str, file: &str) -> String {
+    let lower = file.to_ascii_lowercase();
+    if let Some(stem) = lower
+        .strip_suffix("-nocloud.qcow2")
+        .and_then(|_| file.get(..file.len().saturating_sub(14)))
+    {
+        return format!(
+            "{} (the build-numbered file openSUSE publishes next to it; the unnumbered one is rebuilt in place)",
+            with_file(url, &format!("{stem}-<version>-NoCloud-Build<N>.qcow2"))
+        );
+    }
+    "the build-numbered file of the same image in the same directory (...-Build<N>.qcow2); the \
+            unnumbered one is rebuilt in place"
+        .into()
+}
+
+/// Debian: .../latest/<file> -> a dated build directory and file.
+fn debian_hint(url: &str) -> String {
+    let parts: Vec<&str> = url.split('/').collect();
+    if let Some(i) = parts.iter().position(|p| *p == "latest")
+        && let Some(file) = parts.last()
+    {
+        let stem_ext = file
+            .rsplit_once('.')
+            .map_or((file.to_string(), String::new()), |(s, e)| {
+                (s.to_string(), format!(".{e}"))
+            });
+        let prefix = parts[..i].join("/");
+        return format!(
+            "{prefix}/<YYYYMMDD-NNNN>/{}-<YYYYMMDD-NNNN>{} (a dated build directory and file)",
+            stem_ext.0, stem_ext.1
+        );
+    }
+    "https://cloud.debian.org/images/cloud/<codename>/<YYYYMMDD-NNNN>/<file>-<YYYYMMDD-NNNN>.qcow2".into()
+}
+
 /// The pinned form of a URL, per distribution.
 pub fn pinned_hint(url: &str) -> String {
     let u = url.to_ascii_lowercase();
     let parts = UrlParts::new(url);
     let file = parts.file;
     if u.contains("cloud-images.ubuntu.com") {
-        // .../<codename>/current/<file> and .../releases/<codename>/release/<file>
-        //   -> .../releases/<codename>/release-<YYYYMMDD>/<file>
-        let segs = &parts.segments;
-        if let Some(i) = segs.iter().position(|p| *p == "current" || *p == "release")
-            && let Some(codename) = i.checked_sub(1).and_then(|j| segs.get(j))
-            && !file.is_empty()
-        {
-            return format!(
-                "https://cloud-images.ubuntu.com/releases/{codename}/release-<YYYYMMDD>/{file} (a dated release directory)"
-            );
-        }
-        return "https://cloud-images.ubuntu.com/releases/<codename>/release-<YYYYMMDD>/<file> (a dated release directory)".into();
+        return ubuntu_hint(&parts);
     }
     if u.contains("opensuse") {
-        let lower = file.to_ascii_lowercase();
-        if let Some(stem) = lower
-            .strip_suffix("-nocloud.qcow2")
-            .and_then(|_| file.get(..file.len().saturating_sub(14)))
-        {
-            return format!(
-                "{} (the build-numbered file openSUSE publishes next to it; the unnumbered one is rebuilt in place)",
-                with_file(url, &format!("{stem}-<version>-NoCloud-Build<N>.qcow2"))
-            );
-        }
-        return "the build-numbered file of the same image in the same directory (...-Build<N>.qcow2); the \
-                unnumbered one is rebuilt in place"
-            .into();
+        return opensuse_hint(url, file);
     }
     if u.contains("/latest-stable/") {
         return format!(
@@ -267,22 +298,7 @@ pub fn pinned_hint(url: &str) -> String {
         );
     }
     if u.contains("cloud.debian.org") {
-        let parts: Vec<&str> = url.split('/').collect();
-        if let Some(i) = parts.iter().position(|p| *p == "latest")
-            && let Some(file) = parts.last()
-        {
-            let stem_ext = file
-                .rsplit_once('.')
-                .map_or((file.to_string(), String::new()), |(s, e)| {
-                    (s.to_string(), format!(".{e}"))
-                });
-            let prefix = parts[..i].join("/");
-            return format!(
-                "{prefix}/<YYYYMMDD-NNNN>/{}-<YYYYMMDD-NNNN>{} (a dated build directory and file)",
-                stem_ext.0, stem_ext.1
-            );
-        }
-        return "https://cloud.debian.org/images/cloud/<codename>/<YYYYMMDD-NNNN>/<file>-<YYYYMMDD-NNNN>.qcow2".into();
+        return debian_hint(url);
     }
     if u.contains("centos.org") {
         return "the dated file name of the same image (CentOS Stream publishes each build as ...-<version>-<YYYYMMDD>.<n>.<arch>.qcow2)".into();
@@ -398,28 +414,12 @@ impl Rule for ImageMutableUrl {
                 evidence.push("single-copy:before-v1.4.0".to_string());
             }
             let mut related = Vec::new();
-            match bi {
-                Some(bi) => {
-                    related.push(bi.object_ref());
-                    let broken = broken_copies(bi, &mut evidence);
-                    if !broken.is_empty() {
-                        severity = Severity::Error;
-                        confidence = Confidence::Proven;
-                        msg.push_str(&format!(
-                            " This is happening now: BackingImage {} has failed copies: {}.",
-                            bi.metadata.name,
-                            broken.join("; ")
-                        ));
-                    }
-                }
-                None if !bis_known => {
-                    msg.push_str(
-                        " BackingImages were not read, so whether a copy has already failed is unknown (unknown \
-                         kind: BackingImage).",
-                    );
-                    evidence.push("unknown-kind:BackingImage".to_string());
-                }
-                None => {}
+            if let Some(bi) = bi {
+                related.push(bi.object_ref());
+            }
+            if copies_failed(bi, bis_known, &mut msg, &mut evidence) {
+                severity = Severity::Error;
+                confidence = Confidence::Proven;
             }
             let mut probed_title = None;
             if let Some(v) = probed {
@@ -448,6 +448,33 @@ impl Rule for ImageMutableUrl {
             out.findings.push(f);
         }
         out
+    }
+}
+
+/// What the image's BackingImage says: failed copies (the risk happened: true), or that
+/// BackingImages were not read. Adds to the message and the evidence.
+fn copies_failed(bi: Option<&BackingImage>, bis_known: bool, msg: &mut String, evidence: &mut Vec<String>) -> bool {
+    match bi {
+        Some(bi) => {
+            let broken = broken_copies(bi, evidence);
+            if !broken.is_empty() {
+                msg.push_str(&format!(
+                    " This is happening now: BackingImage {} has failed copies: {}.",
+                    bi.metadata.name,
+                    broken.join("; ")
+                ));
+            }
+            !broken.is_empty()
+        }
+        None if !bis_known => {
+            msg.push_str(
+                " BackingImages were not read, so whether a copy has already failed is unknown (unknown \
+                 kind: BackingImage).",
+            );
+            evidence.push("unknown-kind:BackingImage".to_string());
+            false
+        }
+        None => false,
     }
 }
 
@@ -567,29 +594,7 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
             let resized = matches!((content_length, size), (Some(n), Some(s)) if *n != s);
             let facts = probe_facts(last_modified, etag, content_length);
             if newer || resized {
-                let when = last_modified.clone().unwrap_or_else(|| "an unknown date".into());
-                let mut sentence = format!(
-                    "Probed (--probe-urls): upstream changed on {when} after this image was imported{}: a re-download, \
-                     which Longhorn needs when every copy is lost, WILL fail ({facts}).",
-                    imported.map(|t| format!(" ({t})")).unwrap_or_default()
-                );
-                if resized && let (Some(n), Some(s)) = (content_length, size) {
-                    sentence.push_str(&format!(
-                        " The upstream file has {n} bytes, the image {s} (status.size)."
-                    ));
-                    evidence.push(format!("size-differs:{n}!={s}"));
-                }
-                if newer {
-                    evidence.push(format!("upstream-changed-after-import:{}", imported.unwrap_or("")));
-                }
-                ProbeVerdict {
-                    proven: true,
-                    sentence,
-                    evidence,
-                    title: Some(format!(
-                        "upstream changed on {when} after import: a re-download WILL fail"
-                    )),
-                }
+                changed_upstream(imported, last_modified, resized.then_some((*content_length, size)), newer, &facts, evidence)
             } else if imported_ts.is_some() && (lm_ts.is_some() || size.is_some() && content_length.is_some()) {
                 evidence.push("upstream-unchanged".into());
                 ProbeVerdict {
@@ -620,6 +625,37 @@ fn probe_verdict(img: &VirtualMachineImage, probe: &Probe) -> ProbeVerdict {
                 }
             }
         }
+    }
+}
+
+/// The probe shows upstream changed after the import (`newer`), or its size differs from the
+/// image's (`sizes`: upstream's and the image's): a re-download fails, proven.
+fn changed_upstream(
+    imported: Option<&str>,
+    last_modified: &Option<String>,
+    sizes: Option<(Option<u64>, Option<u64>)>,
+    newer: bool,
+    facts: &str,
+    mut evidence: Vec<String>,
+) -> ProbeVerdict {
+    let when = last_modified.clone().unwrap_or_else(|| "an unknown date".into());
+    let mut sentence = format!(
+        "Probed (--probe-urls): upstream changed on {when} after this image was imported{}: a re-download, \
+         which Longhorn needs when every copy is lost, WILL fail ({facts}).",
+        imported.map(|t| format!(" ({t})")).unwrap_or_default()
+    );
+    if let Some((Some(n), Some(s))) = sizes {
+        sentence.push_str(&format!(" The upstream file has {n} bytes, the image {s} (status.size)."));
+        evidence.push(format!("size-differs:{n}!={s}"));
+    }
+    if newer {
+        evidence.push(format!("upstream-changed-after-import:{}", imported.unwrap_or("")));
+    }
+    ProbeVerdict {
+        proven: true,
+        sentence,
+        evidence,
+        title: Some(format!("upstream changed on {when} after import: a re-download WILL fail")),
     }
 }
 

@@ -328,97 +328,174 @@ impl ImageNameCollision {
 
     /// Aftermath: an image whose class is gone or serves another image.
     fn aftermath(&self, s: &Survey<'_>, flagged: &BTreeSet<usize>, out: &mut Outcome) {
+        for (i, img) in s.images.iter().enumerate() {
+            if flagged.contains(&i) || !s.inv.in_scope(img.metadata.namespace.as_deref()) {
+                continue;
+            }
+            if let Some(f) = self.aftermath_of(s, img) {
+                out.findings.push(f);
+            }
+        }
+    }
+
+    /// An image whose StorageClass no longer exists.
+    fn class_missing(&self, img: &VirtualMachineImage, class: &str, version_fact: &str) -> Finding {
+        let msg = format!(
+            "VirtualMachineImage {} says its StorageClass is {class}, but that class no longer exists: \
+             new volumes from this image cannot be created. Deleting or creating another image of the \
+             same name (in another namespace) does this (Backend.Initialize and Delete remove the class \
+             named after the image).",
+            img.image_id()
+        );
+        Finding::about(self, Severity::Warning, img, msg, aftermath_fix())
+            .with_title(format!("its StorageClass {class} is gone: no new volumes from it"))
+            .evidence(format!("class-missing:{class}"))
+            .evidence(version_fact.to_string())
+    }
+
+    /// The aftermath finding of one image not flagged otherwise, if any.
+    fn aftermath_of(&self, s: &Survey<'_>, img: &VirtualMachineImage) -> Option<Finding> {
         let Survey {
-            inv,
-            images,
             lookup,
             classes,
             classes_known,
             version_fact,
             ..
         } = s;
-        for (i, img) in images.iter().enumerate() {
-            if flagged.contains(&i) || !inv.in_scope(img.metadata.namespace.as_deref()) {
-                continue;
+        // Being deleted, not initialised, or retrying: no class for a legitimate reason.
+        if img.transient_state().is_some() {
+            return None;
+        }
+        let class = img.status.storage_class_name.as_str();
+        if class.is_empty() {
+            return None;
+        }
+        // Only a same-named image can delete or re-point `longhorn-<name>`; lh-<uid>
+        // names are unique, so an unknown kind only leaves the legacy ones unchecked.
+        let at_risk = class == legacy_class(&img.metadata.name);
+        if !classes_known {
+            if at_risk {
+                return Some(unknown(
+                    self,
+                    img,
+                    "StorageClass",
+                    format!(
+                        "VirtualMachineImage {} uses the legacy StorageClass {class}, which another image of the \
+                         same name can delete or re-point; StorageClasses were not read, so whether it still \
+                         exists and serves this image is unknown.",
+                        img.image_id()
+                    ),
+                ));
             }
-            // Being deleted, not initialised, or retrying: no class for a legitimate reason.
-            if img.transient_state().is_some() {
-                continue;
-            }
-            let class = img.status.storage_class_name.as_str();
-            if class.is_empty() {
-                continue;
-            }
-            // Only a same-named image can delete or re-point `longhorn-<name>`; lh-<uid>
-            // names are unique, so an unknown kind only leaves the legacy ones unchecked.
-            let at_risk = class == legacy_class(&img.metadata.name);
-            if !classes_known {
-                if at_risk {
-                    out.findings.push(unknown(
-                        self,
-                        img,
-                        "StorageClass",
-                        format!(
-                            "VirtualMachineImage {} uses the legacy StorageClass {class}, which another image of the \
-                             same name can delete or re-point; StorageClasses were not read, so whether it still \
-                             exists and serves this image is unknown.",
-                            img.image_id()
-                        ),
-                    ));
-                }
-                continue;
-            }
-            let Some(sc) = classes.get(class) else {
+            return None;
+        }
+        let Some(sc) = classes.get(class) else {
+            return Some(self.class_missing(img, class, version_fact));
+        };
+        match lookup.served_by(class) {
+            Served::Image {
+                id: served,
+                bi: bi_name,
+            } if served != img.image_id() => {
                 let msg = format!(
-                    "VirtualMachineImage {} says its StorageClass is {class}, but that class no longer exists: \
-                     new volumes from this image cannot be created. Deleting or creating another image of the \
-                     same name (in another namespace) does this (Backend.Initialize and Delete remove the class \
-                     named after the image).",
+                    "VirtualMachineImage {}'s StorageClass {class} provisions from BackingImage {bi_name}, which \
+                     belongs to {served}: new volumes made from this image get the other image's data.",
                     img.image_id()
                 );
-                let f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix())
-                    .with_title(format!("its StorageClass {class} is gone: no new volumes from it"))
-                    .evidence(format!("class-missing:{class}"))
-                    .evidence(version_fact.clone());
-                out.findings.push(f);
-                continue;
-            };
-            match lookup.served_by(class) {
-                Served::Image {
-                    id: served,
-                    bi: bi_name,
-                } if served != img.image_id() => {
-                    let msg = format!(
-                        "VirtualMachineImage {}'s StorageClass {class} provisions from BackingImage {bi_name}, which \
-                         belongs to {served}: new volumes made from this image get the other image's data.",
-                        img.image_id()
-                    );
-                    let mut f = Finding::about(self, Severity::Warning, *img, msg, aftermath_fix())
-                        .with_title(format!("its StorageClass {class} now serves {served}'s data"))
-                        .evidence(format!("class-serves:{served}"))
-                        .evidence(format!("backing-image:{bi_name}"));
-                    f.related.push(sc.object_ref());
-                    out.findings.push(f);
-                }
-                // BackingImages unread, but the name shows it is this image's.
-                Served::Unknown(bi) if at_risk && !own_backing_image(img, &bi) => {
-                    let mut f = unknown(
-                        self,
-                        img,
-                        "BackingImage",
-                        format!(
-                            "VirtualMachineImage {}'s legacy StorageClass {class} provisions from BackingImage {bi}; \
-                             BackingImages were not read, so whether that is still this image's is unknown.",
-                            img.image_id()
-                        ),
-                    );
-                    f.related.push(sc.object_ref());
-                    out.findings.push(f);
-                }
-                _ => {}
+                let mut f = Finding::about(self, Severity::Warning, img, msg, aftermath_fix())
+                    .with_title(format!("its StorageClass {class} now serves {served}'s data"))
+                    .evidence(format!("class-serves:{served}"))
+                    .evidence(format!("backing-image:{bi_name}"));
+                f.related.push(sc.object_ref());
+                Some(f)
             }
+            // BackingImages unread, but the name shows it is this image's.
+            Served::Unknown(bi) if at_risk && !own_backing_image(img, &bi) => {
+                let mut f = unknown(
+                    self,
+                    img,
+                    "BackingImage",
+                    format!(
+                        "VirtualMachineImage {}'s legacy StorageClass {class} provisions from BackingImage {bi}; \
+                         BackingImages were not read, so whether that is still this image's is unknown.",
+                        img.image_id()
+                    ),
+                );
+                f.related.push(sc.object_ref());
+                Some(f)
+            }
+            _ => None,
         }
+    }
 
+    /// The finding for what the legacy class serves now: lost, re-pointed, unknown or at risk;
+    /// `None` when it still serves `img`.
+    fn lost_verdict(
+        &self,
+        img: &VirtualMachineImage,
+        legacy: &str,
+        newer_text: &str,
+        mechanism: &str,
+        served: Served,
+    ) -> Option<Finding> {
+        let id = img.image_id();
+        match served {
+        Served::Missing => Some(Finding::about(
+            self,
+            Severity::Error,
+            img,
+            format!(
+                "VirtualMachineImage {id} lost its StorageClass {legacy}: creating {newer_text} deleted it. \
+                 {mechanism} New volumes from {id} cannot be created (Harvester keeps \
+                 status.storageClassName {legacy}); existing volumes keep working."
+            ),
+            LOST_FIX.to_string(),
+        )
+        .with_title(format!("lost StorageClass {legacy}: a same-named image deleted it"))
+        .evidence(format!("class-missing:{legacy}"))),
+        Served::Image { id: served, .. } if served != id => Some(Finding::about(
+            self,
+            Severity::Error,
+            img,
+            format!(
+                "VirtualMachineImage {id} lost its StorageClass {legacy} to {served}: creating {newer_text} \
+                 deleted the class and re-created it for {served}. {mechanism} New volumes made from {id} \
+                 get {served}'s data."
+            ),
+            LOST_FIX.to_string(),
+        )
+        .with_title(format!("lost StorageClass {legacy} to {served}"))
+        .evidence(format!("class-serves:{served}"))),
+        Served::Image { .. } => None,
+        Served::Unknown(bi) if own_backing_image(img, &bi) => None,
+        Served::Unknown(bi) => {
+            Some(unknown(
+                self,
+                img,
+                "BackingImage",
+                format!(
+                    "VirtualMachineImage {id} is on the legacy StorageClass {legacy} (BackingImage {bi}), and \
+                     {newer_text} of the same name has a class of its own. {mechanism} BackingImages were not \
+                     read, so whether {legacy} still serves {id} is unknown."
+                ),
+            ))
+        }
+        other => Some(Finding::about(
+            self,
+            Severity::Warning,
+            img,
+            format!(
+                "VirtualMachineImage {id} is on the legacy StorageClass {legacy}, and {newer_text} of the same \
+                 name has a class of its own. {mechanism} {}",
+                other.sentence(legacy)
+            ),
+            LOST_FIX.to_string(),
+        )
+        .with_title(format!(
+            "legacy StorageClass {legacy} at risk: a same-named image has its own"
+        ))
+        .with_confidence(Confidence::Likely)),
+        }
     }
 
     /// The v1.8 finding for `img`, on the legacy class `legacy`, whose same-named `newer`
@@ -453,63 +530,7 @@ impl ImageNameCollision {
                 ),
             ));
         }
-        let mut f = match lookup.served_by(legacy) {
-            Served::Missing => Finding::about(
-                self,
-                Severity::Error,
-                img,
-                format!(
-                    "VirtualMachineImage {id} lost its StorageClass {legacy}: creating {newer_text} deleted it. \
-                     {mechanism} New volumes from {id} cannot be created (Harvester keeps \
-                     status.storageClassName {legacy}); existing volumes keep working."
-                ),
-                LOST_FIX.to_string(),
-            )
-            .with_title(format!("lost StorageClass {legacy}: a same-named image deleted it"))
-            .evidence(format!("class-missing:{legacy}")),
-            Served::Image { id: served, .. } if served != id => Finding::about(
-                self,
-                Severity::Error,
-                img,
-                format!(
-                    "VirtualMachineImage {id} lost its StorageClass {legacy} to {served}: creating {newer_text} \
-                     deleted the class and re-created it for {served}. {mechanism} New volumes made from {id} \
-                     get {served}'s data."
-                ),
-                LOST_FIX.to_string(),
-            )
-            .with_title(format!("lost StorageClass {legacy} to {served}"))
-            .evidence(format!("class-serves:{served}")),
-            Served::Image { .. } => return None,
-            Served::Unknown(bi) if own_backing_image(img, &bi) => return None,
-            Served::Unknown(bi) => {
-                return Some(unknown(
-                    self,
-                    img,
-                    "BackingImage",
-                    format!(
-                        "VirtualMachineImage {id} is on the legacy StorageClass {legacy} (BackingImage {bi}), and \
-                         {newer_text} of the same name has a class of its own. {mechanism} BackingImages were not \
-                         read, so whether {legacy} still serves {id} is unknown."
-                    ),
-                ));
-            }
-            other => Finding::about(
-                self,
-                Severity::Warning,
-                img,
-                format!(
-                    "VirtualMachineImage {id} is on the legacy StorageClass {legacy}, and {newer_text} of the same \
-                     name has a class of its own. {mechanism} {}",
-                    other.sentence(legacy)
-                ),
-                LOST_FIX.to_string(),
-            )
-            .with_title(format!(
-                "legacy StorageClass {legacy} at risk: a same-named image has its own"
-            ))
-            .with_confidence(Confidence::Likely),
-        };
+        let mut f = self.lost_verdict(img, legacy, &newer_text, mechanism, lookup.served_by(legacy))?;
         for (n, c) in newer {
             f = f
                 .evidence(format!("newer-image:{}", n.image_id()))

@@ -274,6 +274,62 @@ impl Rule for ImportOpenstackLeak {
     }
 }
 
+/// How sure a guessed leak is, from the controller that ran the export: without the cleanup
+/// fix, unknown, failed before the upgrade to a fixed version, or fixed (it tries to clean up).
+fn leak_verdict(
+    ctl: &Controller,
+    since: Option<jiff::Timestamp>,
+    failed_at: Option<jiff::Timestamp>,
+    upgrades_known: bool,
+    evidence: &mut Vec<String>,
+) -> (Severity, Confidence, String) {
+    let how = &ctl.how;
+    match (ctl.fixed, since, failed_at) {
+        (Some(false), _, _) => (
+            Severity::Warning,
+            Confidence::Likely,
+            format!(
+                "The controller that ran it lacks the cleanup fix ({how}), which deletes them only after a disk succeeds."
+            ),
+        ),
+        (None, _, _) => (
+            Severity::Warning,
+            Confidence::Possible,
+            format!("Whether the controller had the cleanup fix is unknown ({how}); assume it leaked."),
+        ),
+        (Some(true), Some(t), Some(f)) if f < t => {
+            evidence.push(format!("failed-at:{f}"));
+            evidence.push(format!("upgraded-to-fixed:{t}"));
+            (
+                Severity::Warning,
+                Confidence::Likely,
+                format!(
+                    "It failed at {f}, before the upgrade to a fixed version completed at {t}, so the old controller leaked."
+                ),
+            )
+        }
+        (Some(true), _, _) => {
+            let unknown = if upgrades_known {
+                String::new()
+            } else {
+                evidence.push("unknown-kind:Upgrade".into());
+                " Upgrade objects were not read, so whether it failed before an upgrade from an affected version \
+                 is unknown."
+                    .to_string()
+            };
+            (
+                Severity::Info,
+                Confidence::Possible,
+                format!(
+                    "{how}, whose controller tries to clean up after a failed export (it deletes image, volume and \
+                     snapshot back to back and only logs errors; Cinder deletes volumes asynchronously), so some \
+                     may still be there.{unknown}"
+                ),
+            )
+        }
+    }
+}
+
 impl ImportOpenstackLeak {
     /// A failed export without an OpenStack listing: what is probably there.
     #[allow(clippy::too_many_arguments)]
@@ -292,52 +348,8 @@ impl ImportOpenstackLeak {
         let name = openstack::resource_name(vm, index);
         let failed_at = parse_time(imp.condition("VMExportFailed").and_then(|c| c.time()))
             .or(parse_time(imp.metadata.creation_timestamp.as_deref()));
-        let how = &ctl.how;
         let mut evidence = vec!["export-failed".to_string(), ctl.evidence.clone()];
-        let (severity, confidence, when) = match (ctl.fixed, since, failed_at) {
-            (Some(false), _, _) => (
-                Severity::Warning,
-                Confidence::Likely,
-                format!(
-                    "The controller that ran it lacks the cleanup fix ({how}), which deletes them only after a disk succeeds."
-                ),
-            ),
-            (None, _, _) => (
-                Severity::Warning,
-                Confidence::Possible,
-                format!("Whether the controller had the cleanup fix is unknown ({how}); assume it leaked."),
-            ),
-            (Some(true), Some(t), Some(f)) if f < t => {
-                evidence.push(format!("failed-at:{f}"));
-                evidence.push(format!("upgraded-to-fixed:{t}"));
-                (
-                    Severity::Warning,
-                    Confidence::Likely,
-                    format!(
-                        "It failed at {f}, before the upgrade to a fixed version completed at {t}, so the old controller leaked."
-                    ),
-                )
-            }
-            (Some(true), _, _) => {
-                let unknown = if upgrades_known {
-                    String::new()
-                } else {
-                    evidence.push("unknown-kind:Upgrade".into());
-                    " Upgrade objects were not read, so whether it failed before an upgrade from an affected version \
-                     is unknown."
-                        .to_string()
-                };
-                (
-                    Severity::Info,
-                    Confidence::Possible,
-                    format!(
-                        "{how}, whose controller tries to clean up after a failed export (it deletes image, volume and \
-                         snapshot back to back and only logs errors; Cinder deletes volumes asynchronously), so some \
-                         may still be there.{unknown}"
-                    ),
-                )
-            }
-        };
+        let (severity, confidence, when) = leak_verdict(ctl, since, failed_at, upgrades_known, &mut evidence);
         evidence.push(format!("leaked-index:{index}"));
         let unchecked = unchecked.map_or(String::new(), |u| {
             evidence.push(format!("openstack-unchecked:{}", u.kind.as_str()));
@@ -444,19 +456,25 @@ impl ImportOpenstackLeak {
         f.evidence.extend(other.iter().map(|r| format!("other:{}", fact(r))));
         f.details.insert("leakedIndex".into(), index.to_string());
         f.details.insert("leakedName".into(), name);
-        for r in f.related.iter_mut() {
-            if let Some(id) = &r.uid
-                && let Some(res) = found.iter().find(|x| &x.id == id)
-            {
-                let i = os.index(&source.key(), res);
-                if let Some(i) = i {
-                    r.details.insert("index".into(), i.to_string());
-                }
-                let role = if i == Some(index) { "leaked" } else { "other" };
-                r.details.insert("role".into(), role.into());
-            }
-        }
+        mark_roles(&mut f, os, source, &found, index);
         Some(f)
+    }
+}
+
+/// Each related OpenStack resource's disk index and role: the leaked set (disk `index`) or
+/// another export's.
+fn mark_roles(f: &mut Finding, os: &Leftovers<'_>, source: &ObjectRef, found: &[&Resource], index: usize) {
+    for r in f.related.iter_mut() {
+        if let Some(id) = &r.uid
+            && let Some(res) = found.iter().find(|x| &x.id == id)
+        {
+            let i = os.index(&source.key(), res);
+            if let Some(i) = i {
+                r.details.insert("index".into(), i.to_string());
+            }
+            let role = if i == Some(index) { "leaked" } else { "other" };
+            r.details.insert("role".into(), role.into());
+        }
     }
 }
 

@@ -163,29 +163,15 @@ impl Rule for LonghornOrphanedData {
     }
 }
 
-fn orphan(
-    rule: &LonghornOrphanedData,
-    ctx: &Context<'_>,
-    o: &Orphan,
-    grace: jiff::SignedDuration,
-    auto: AutoDeletion,
+/// Whose data an Orphan holds (a sentence and the evidence): a faulted volume's (maybe its last
+/// good copy), a living volume's old replica, a gone volume's, or unknown.
+fn whose_data(
+    volume: Option<&str>,
+    living: Option<&LonghornVolume>,
     volumes: Option<&BTreeMap<&str, &LonghornVolume>>,
-) -> Option<Finding> {
-    if o.metadata.deletion_timestamp.is_some() {
-        return None;
-    }
-    let since = parse_time(o.metadata.creation_timestamp.as_deref())?;
-    let age = ctx.now.duration_since(since);
-    if age < grace {
-        return None;
-    }
-    let node = &o.spec.node_id;
-    let disk = o.parameter("DiskPath");
-    let data = o.data_name();
-    let volume = o.volume_name();
-    let living = volume.and_then(|v| volumes.and_then(|m| m.get(v).copied()));
-    let faulted = living.is_some_and(|v| v.status.robustness == "faulted");
-    let (whose, volume_evidence) = match (volume, living, volumes) {
+    faulted: bool,
+) -> (String, String) {
+    match (volume, living, volumes) {
         (Some(v), Some(l), _) if faulted => (
             format!(
                 "It belonged to volume {v}, which is faulted: this directory may be its last good copy, do not delete it \
@@ -211,7 +197,32 @@ fn orphan(
             "Longhorn Volumes were not read to tell whose data it is.".to_string(),
             "unknown-kind:Volume".to_string(),
         ),
-    };
+}
+}
+
+fn orphan(
+    rule: &LonghornOrphanedData,
+    ctx: &Context<'_>,
+    o: &Orphan,
+    grace: jiff::SignedDuration,
+    auto: AutoDeletion,
+    volumes: Option<&BTreeMap<&str, &LonghornVolume>>,
+) -> Option<Finding> {
+    if o.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let since = parse_time(o.metadata.creation_timestamp.as_deref())?;
+    let age = ctx.now.duration_since(since);
+    if age < grace {
+        return None;
+    }
+    let node = &o.spec.node_id;
+    let disk = o.parameter("DiskPath");
+    let data = o.data_name();
+    let volume = o.volume_name();
+    let living = volume.and_then(|v| volumes.and_then(|m| m.get(v).copied()));
+    let faulted = living.is_some_and(|v| v.status.robustness == "faulted");
+    let (whose, volume_evidence) = whose_data(volume, living, volumes, faulted);
     let cleanable = o.data_cleanable();
     let stays = match (cleanable, auto) {
         ("False", _) => " Deleting the Orphan would not delete the directory (DataCleanable false: node or disk unavailable).",

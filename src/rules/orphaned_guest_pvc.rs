@@ -549,17 +549,10 @@ impl Judge<'_> {
             .collect()
     }
 
-    fn finding(&self, rule: &OrphanedGuestPvc, pvc: &PersistentVolumeClaim, v: Verdict) -> Finding {
+    /// The finding's message: the volume, why it looks orphaned, what is not settled and the
+    /// snapshots that go with it.
+    fn message(&self, pvc: &PersistentVolumeClaim, ns: &str, v: &Verdict, snapshots: &[&VolumeSnapshot]) -> String {
         let m = &pvc.metadata;
-        let ns = m.namespace.as_deref().unwrap_or("");
-        let snapshots = self.owned_snapshots(pvc, ns);
-        let none_if_empty = |s: &str| {
-            if s.is_empty() {
-                "none".to_string()
-            } else {
-                s.to_string()
-            }
-        };
         let mut msg = format!(
             "PVC {ns}/{} ({}, class {}, volume {}) looks like a guest-cluster CSI volume that outlived its cluster \
              ({}): {}{}{}. {}",
@@ -597,6 +590,14 @@ impl Judge<'_> {
         } else if !self.inv.covers::<VolumeSnapshot>(Some(ns)) {
             msg.push_str(" VolumeSnapshots were not read: check for snapshots it owns before deleting it.");
         }
+        msg
+    }
+
+    fn finding(&self, rule: &OrphanedGuestPvc, pvc: &PersistentVolumeClaim, v: Verdict) -> Finding {
+        let m = &pvc.metadata;
+        let ns = m.namespace.as_deref().unwrap_or("");
+        let snapshots = self.owned_snapshots(pvc, ns);
+        let msg = self.message(pvc, ns, &v, &snapshots);
         let fix = format!(
             "Confirm with the cluster's owner that the guest cluster is gone. Then patch PV {} to \
              persistentVolumeReclaimPolicy: Retain and delete the PVC (the data stays on the Released PV until you \
@@ -641,6 +642,15 @@ impl Judge<'_> {
             owned_snapshots: snapshots.iter().map(|s| s.metadata.name.to_string()).collect(),
         });
         f
+    }
+}
+
+/// `s`, or "none" when empty.
+fn none_if_empty(s: &str) -> String {
+    if s.is_empty() {
+        "none".to_string()
+    } else {
+        s.to_string()
     }
 }
 

@@ -498,86 +498,106 @@ fn upgrades(rule: &UpgradeReadiness, ctx: &Context<'_>, t: &str, out: &mut Outco
 /// Rules whose version boundaries lie between the current version and the target.
 fn crossings(rule: &UpgradeReadiness, ctx: &Context<'_>, current: &Version, target: &Version, t: &str, out: &mut Outcome) {
     use super::image_name_collision::NEW_NAMING;
-    use super::vm_name_breaks_migration::{FIRST_AFFECTED, FIXED, MAX_SAFE_NAME};
-    let inv = ctx.inv;
+    use super::vm_name_breaks_migration::{FIRST_AFFECTED, FIXED};
     if current.before(&NEW_NAMING) == Some(true) && target.before(&NEW_NAMING) == Some(false) {
-        let images: Vec<&VirtualMachineImage> = inv
-            .objects::<VirtualMachineImage>()
-            .iter()
-            .filter(|i| !i.is_cdi() && i.metadata.deletion_timestamp.is_none())
-            .collect();
-        let mut by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for i in &images {
-            by_name
-                .entry(i.metadata.name.as_str())
-                .or_default()
-                .insert(i.metadata.namespace.as_deref().unwrap_or(""));
+        naming_crossing(rule, ctx, current, target, t, out);
+    }
+    if target.before(&FIRST_AFFECTED) == Some(false) && target.before(&FIXED) == Some(true) {
+        long_names_on_target(rule, ctx, target, t, out);
+    }
+}
+
+/// The upgrade crosses v1.8.0-rc2 (image-name-collision): same-named images on legacy classes.
+fn naming_crossing(
+    rule: &UpgradeReadiness,
+    ctx: &Context<'_>,
+    current: &Version,
+    target: &Version,
+    t: &str,
+    out: &mut Outcome,
+) {
+    let inv = ctx.inv;
+    let images: Vec<&VirtualMachineImage> = inv
+        .objects::<VirtualMachineImage>()
+        .iter()
+        .filter(|i| !i.is_cdi() && i.metadata.deletion_timestamp.is_none())
+        .collect();
+    let mut by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for i in &images {
+        by_name
+            .entry(i.metadata.name.as_str())
+            .or_default()
+            .insert(i.metadata.namespace.as_deref().unwrap_or(""));
+    }
+    for i in images.iter().copied() {
+        let n = by_name.get(i.metadata.name.as_str()).map_or(0, BTreeSet::len);
+        if n < 2 {
+            continue;
         }
-        for i in images.iter().copied() {
-            let n = by_name.get(i.metadata.name.as_str()).map_or(0, BTreeSet::len);
-            if n < 2 {
-                continue;
-            }
-            let class = format!("longhorn-{}", i.metadata.name);
-            let mut f = Finding::about(
+        let class = format!("longhorn-{}", i.metadata.name);
+        let mut f = Finding::about(
+            rule,
+            Severity::Warning,
+            i,
+            format!(
+                "VirtualMachineImage {} shares its name with images in {} other namespace(s); upgrading from \
+                 {current} to {target} crosses v1.8.0-rc2, where new images get lh-<uid> classes but this one keeps \
+                 the legacy StorageClass {class}. On the target, creating or re-initialising an image of the same \
+                 name first deletes the class it finds, {class} (harvester/harvester \
+                 pkg/image/backingimage/backingimage.go Backend.Initialize), and this image loses it.",
+                i.object_ref().key(),
+                n - 1
+            ),
+            "Before or right after the upgrade, re-create the same-named images under cluster-unique names and move \
+             their VMs; do not create another image of this name on the target."
+                .into(),
+        )
+        .with_confidence(Confidence::Likely)
+        .with_title(format!("legacy class {class} at risk after the upgrade"))
+        .evidence("crosses:v1.8.0-rc2 (image-name-collision)")
+        .evidence(format!("legacy-class:{class}"))
+        .evidence(format!("harvester-version:{current}"))
+        .evidence(t.to_string());
+        f.related = images
+            .iter()
+            .filter(|o| o.metadata.name == i.metadata.name && o.metadata.namespace != i.metadata.namespace)
+            .map(|o| o.object_ref())
+            .collect();
+        out.findings.push(f);
+    }
+}
+
+/// The target still writes the migrating-<vm name> annotation (vm-name-breaks-migration): running
+/// VMs with long names.
+fn long_names_on_target(rule: &UpgradeReadiness, ctx: &Context<'_>, target: &Version, t: &str, out: &mut Outcome) {
+    use super::vm_name_breaks_migration::MAX_SAFE_NAME;
+    let inv = ctx.inv;
+    for vmi in inv.objects::<VirtualMachineInstance>() {
+        let len = vmi.metadata.name.chars().count();
+        if vmi.status.phase != "Running" || len <= MAX_SAFE_NAME {
+            continue;
+        }
+        out.findings.push(
+            Finding::about(
                 rule,
                 Severity::Warning,
-                i,
+                vmi,
                 format!(
-                    "VirtualMachineImage {} shares its name with images in {} other namespace(s); upgrading from \
-                     {current} to {target} crosses v1.8.0-rc2, where new images get lh-<uid> classes but this one keeps \
-                     the legacy StorageClass {class}. On the target, creating or re-initialising an image of the same \
-                     name first deletes the class it finds, {class} (harvester/harvester \
-                     pkg/image/backingimage/backingimage.go Backend.Initialize), and this image loses it.",
-                    i.object_ref().key(),
-                    n - 1
+                    "VM {} has a {len}-character name and the target {target} still has the migrating-<vm name> \
+                     ResourceQuota annotation (fixed in v1.4.2-rc2, harvester/harvester#7504): when the upgrade \
+                     drains its node, its migration fails if the namespace's Rancher quota has cpu or memory limits \
+                     and no headroom (see vm-name-breaks-migration).",
+                    vmi.object_ref().key()
                 ),
-                "Before or right after the upgrade, re-create the same-named images under cluster-unique names and move \
-                 their VMs; do not create another image of this name on the target."
+                "Choose v1.4.2 or later as the target, or keep quota headroom in the namespace, or stop the VM for the \
+                 upgrade."
                     .into(),
             )
             .with_confidence(Confidence::Likely)
-            .with_title(format!("legacy class {class} at risk after the upgrade"))
-            .evidence("crosses:v1.8.0-rc2 (image-name-collision)")
-            .evidence(format!("legacy-class:{class}"))
-            .evidence(format!("harvester-version:{current}"))
-            .evidence(t.to_string());
-            f.related = images
-                .iter()
-                .filter(|o| o.metadata.name == i.metadata.name && o.metadata.namespace != i.metadata.namespace)
-                .map(|o| o.object_ref())
-                .collect();
-            out.findings.push(f);
-        }
-    }
-    if target.before(&FIRST_AFFECTED) == Some(false) && target.before(&FIXED) == Some(true) {
-        for vmi in inv.objects::<VirtualMachineInstance>() {
-            let len = vmi.metadata.name.chars().count();
-            if vmi.status.phase != "Running" || len <= MAX_SAFE_NAME {
-                continue;
-            }
-            out.findings.push(
-                Finding::about(
-                    rule,
-                    Severity::Warning,
-                    vmi,
-                    format!(
-                        "VM {} has a {len}-character name and the target {target} still has the migrating-<vm name> \
-                         ResourceQuota annotation (fixed in v1.4.2-rc2, harvester/harvester#7504): when the upgrade \
-                         drains its node, its migration fails if the namespace's Rancher quota has cpu or memory limits \
-                         and no headroom (see vm-name-breaks-migration).",
-                        vmi.object_ref().key()
-                    ),
-                    "Choose v1.4.2 or later as the target, or keep quota headroom in the namespace, or stop the VM for the \
-                     upgrade."
-                        .into(),
-                )
-                .with_confidence(Confidence::Likely)
-                .with_title(format!("{len}-character VM name: migration may fail during the upgrade"))
-                .evidence("target-before:v1.4.2-rc2 (vm-name-breaks-migration)")
-                .evidence(format!("name-length:{len}"))
-                .evidence(t.to_string()),
-            );
-        }
+            .with_title(format!("{len}-character VM name: migration may fail during the upgrade"))
+            .evidence("target-before:v1.4.2-rc2 (vm-name-breaks-migration)")
+            .evidence(format!("name-length:{len}"))
+            .evidence(t.to_string()),
+        );
     }
 }

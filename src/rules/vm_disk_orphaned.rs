@@ -173,52 +173,73 @@ impl Rule for VmDiskOrphaned {
                     .push(self.finding(pvc, Confidence::Possible, evidence, text, None, None, ctx));
                 continue;
             };
-            if !v.is_unused() {
-                continue;
+            if let Some(f) = self.detached_disk(ctx, pvc, v, name_vm, grace, &guests, missing, evidence) {
+                out.findings.push(f);
             }
-            let stems = v.last_vm_stems();
-            if stems.iter().any(|s| guests.vm_exists(ns, |n| s.matches(n))) {
-                continue;
-            }
-            let k = &v.status.kubernetes_status;
-            let since = parse_time(Some(k.last_pod_ref_at.as_str())).or(parse_time(v.metadata.creation_timestamp.as_deref()));
-            let unused_for = since.map(|s| ctx.now.duration_since(s));
-            if unused_for.is_none_or(|d| d < grace) {
-                continue;
-            }
-            let mut text = detached(v, &mut evidence);
-            let gone: Vec<&str> = stems.iter().map(|s| s.name.as_str()).collect();
-            if !gone.is_empty() {
-                text.push_str(&format!(" by VM {}, which no longer exists", gone.join(", ")));
-                evidence.extend(gone.iter().map(|n| format!("last-vm-gone:{n}")));
-            }
-            let name_agrees = name_vm.is_some_and(|vm| stems.iter().any(|s| s.matches(vm)));
-            if let Some(vm) = name_vm {
-                evidence.push(format!("name-vm-gone:{vm}"));
-            }
-            let confidence = if !missing.is_empty() || gone.is_empty() {
-                Confidence::Possible
-            } else if name_agrees {
-                Confidence::Proven
-            } else {
-                Confidence::Likely
-            };
-            evidence.extend(missing.iter().map(|k| format!("unknown-kind:{k}")));
-            out.findings.push(self.finding(
-                pvc,
-                confidence,
-                evidence,
-                text,
-                unused_for,
-                v.reclaimable_bytes(),
-                ctx,
-            ));
         }
         out
     }
 }
 
 impl VmDiskOrphaned {
+    /// A PVC whose Longhorn volume is read: reported when the volume is detached past the grace
+    /// period and its last VM is gone.
+    #[allow(clippy::too_many_arguments)]
+    fn detached_disk(
+        &self,
+        ctx: &Context<'_>,
+        pvc: &PersistentVolumeClaim,
+        v: &LonghornVolume,
+        name_vm: Option<&str>,
+        grace: jiff::SignedDuration,
+        guests: &GuestClusters,
+        missing: Vec<&str>,
+        mut evidence: Vec<String>,
+    ) -> Option<Finding> {
+        // The caller skips a PVC without a namespace.
+        let ns = pvc.metadata.namespace.as_deref()?;
+        if !v.is_unused() {
+            return None;
+        }
+        let stems = v.last_vm_stems();
+        if stems.iter().any(|s| guests.vm_exists(ns, |n| s.matches(n))) {
+            return None;
+        }
+        let k = &v.status.kubernetes_status;
+        let since = parse_time(Some(k.last_pod_ref_at.as_str())).or(parse_time(v.metadata.creation_timestamp.as_deref()));
+        let unused_for = since.map(|s| ctx.now.duration_since(s));
+        if unused_for.is_none_or(|d| d < grace) {
+            return None;
+        }
+        let mut text = detached(v, &mut evidence);
+        let gone: Vec<&str> = stems.iter().map(|s| s.name.as_str()).collect();
+        if !gone.is_empty() {
+            text.push_str(&format!(" by VM {}, which no longer exists", gone.join(", ")));
+            evidence.extend(gone.iter().map(|n| format!("last-vm-gone:{n}")));
+        }
+        let name_agrees = name_vm.is_some_and(|vm| stems.iter().any(|s| s.matches(vm)));
+        if let Some(vm) = name_vm {
+            evidence.push(format!("name-vm-gone:{vm}"));
+        }
+        let confidence = if !missing.is_empty() || gone.is_empty() {
+            Confidence::Possible
+        } else if name_agrees {
+            Confidence::Proven
+        } else {
+            Confidence::Likely
+        };
+        evidence.extend(missing.iter().map(|k| format!("unknown-kind:{k}")));
+        Some(self.finding(
+            pvc,
+            confidence,
+            evidence,
+            text,
+            unused_for,
+            v.reclaimable_bytes(),
+            ctx,
+        ))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn finding(
         &self,

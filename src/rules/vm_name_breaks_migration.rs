@@ -369,6 +369,31 @@ fn name_fact(name: &str) -> String {
 }
 
 /// The message's first words on a known version: fails now, or only with headroom.
+/// The message's first sentence for the version at hand. An unknown version lowers the finding
+/// to at most a warning and `possible` (affected or not).
+fn versioned_lead(
+    version: Option<&Version>,
+    ns: &str,
+    name: &str,
+    severity: &mut Severity,
+    confidence: &mut Confidence,
+    evidence: &mut Vec<String>,
+) -> String {
+    match version {
+        Some(v) => lead(v, ns, name, *severity),
+        None => {
+            *severity = (*severity).min(Severity::Warning);
+            *confidence = Confidence::Possible;
+            evidence.push("version:unknown".into());
+            format!(
+                "VirtualMachine {ns}/{name} cannot live-migrate normally if this cluster runs Harvester v1.2.0 \
+                 to v1.4.1 (the version is unknown: check the server-version Setting, or pass \
+                 --harvester-version):"
+            )
+        }
+    }
+}
+
 fn lead(v: &Version, ns: &str, name: &str, severity: Severity) -> String {
     if severity == Severity::Error {
         format!("VirtualMachine {ns}/{name} cannot live-migrate on Harvester {v}:")
@@ -422,14 +447,7 @@ impl VmNameBreaksMigration {
     /// One VM of 54+ characters: whether a quota with cpu/memory limits governs it and what a
     /// migration would need.
     fn judge(&self, seen: &Seen<'_>, vm: &VirtualMachine) -> Option<Finding> {
-        let Seen {
-            inv,
-            version,
-            overhead_fixed,
-            quotas,
-            vmis,
-        } = seen;
-        let (inv, version, overhead_fixed) = (*inv, *version, *overhead_fixed);
+        let (inv, version, overhead_fixed) = (seen.inv, seen.version, seen.overhead_fixed);
         let name = vm.metadata.name.as_str();
         let ns = vm.metadata.namespace.as_deref()?;
         if name.len() <= MAX_SAFE_NAME || !inv.in_scope(Some(ns)) {
@@ -439,7 +457,7 @@ impl VmNameBreaksMigration {
         // The limits Harvester reads: the VMI's when it runs, else the template's (a VMI is
         // rendered from it; a stopped VM is judged by what it will run with).
         let vmi_known = inv.covers::<VirtualMachineInstance>(Some(ns));
-        let vmi = vmis.get(&(ns, name)).copied();
+        let vmi = seen.vmis.get(&(ns, name)).copied();
         let (res, res_evidence) = match vmi.and_then(|v| v.spec.domain.resources.as_ref()) {
             Some(r) => (r, format!("vmi-limits:{}", limits_text(r))),
             None => (template, format!("template-limits:{}", limits_text(template))),
@@ -460,7 +478,7 @@ impl VmNameBreaksMigration {
                     .with_confidence(Confidence::Possible),
             );
         }
-        let ns_quotas = quotas.get(ns).map(Vec::as_slice).unwrap_or_default();
+        let ns_quotas = seen.quotas.get(ns).map(Vec::as_slice).unwrap_or_default();
         // Harvester writes on the first default quota; one with cpu/memory limits qualifies.
         let target_quota = ns_quotas
             .iter()
@@ -492,24 +510,11 @@ impl VmNameBreaksMigration {
             &mut msg,
             &mut evidence,
         );
-        let lead = match version {
-            Some(v) => lead(v, ns, name, severity),
-            None => {
-                // Unknown version: affected or not, so at most a warning and `possible`.
-                severity = severity.min(Severity::Warning);
-                confidence = Confidence::Possible;
-                evidence.push("version:unknown".into());
-                format!(
-                    "VirtualMachine {ns}/{name} cannot live-migrate normally if this cluster runs Harvester v1.2.0 \
-                     to v1.4.1 (the version is unknown: check the server-version Setting, or pass \
-                     --harvester-version):"
-                )
-            }
-        };
+        let lead = versioned_lead(version, ns, name, &mut severity, &mut confidence, &mut evidence);
         let msg = format!("{lead} {msg}");
-        let mut f =
-            base(Finding::about(self, severity, vm, msg, REMEDIATION.to_string())).with_confidence(confidence);
-        f = f.with_title(title(name.len(), qname, version.is_some(), severity));
+        let mut f = base(Finding::about(self, severity, vm, msg, REMEDIATION.to_string()))
+            .with_confidence(confidence)
+            .with_title(title(name.len(), qname, version.is_some(), severity));
         for e in evidence {
             f = f.evidence(e);
         }
@@ -530,91 +535,116 @@ impl VmNameBreaksMigration {
         msg: &mut String,
         evidence: &mut Vec<String>,
     ) -> (Severity, Confidence) {
-        let (severity, mut confidence);
-            match vmi {
-                None => {
-                    // Stopped: no launcher pod to charge yet.
-                    severity = Severity::Warning;
-                    confidence = Confidence::Likely;
-                    evidence.push("vm:stopped".into());
-                    msg.push_str(
-                        " It is stopped now; once it runs, each of its migrations fails unless every ResourceQuota of \
-                         the namespace has headroom for a second virt-launcher pod.",
-                    );
-                }
-                Some(vmi) => {
-                    let pod = inv
-                        .covers::<Pod>(Some(ns))
-                        .then(|| launcher_pod(inv, ns, vmi))
-                        .flatten();
-                    let target = match pod {
-                        Some(p) if p.states_resources() => {
-                            evidence.push(format!("launcher-pod:{}", p.metadata.name));
-                            Target::Pod(p)
-                        }
-                        _ => {
-                            let why = if !inv.covers::<Pod>(Some(ns)) {
-                                evidence.push("unknown-kind:Pod".into());
-                                format!("Pods are unknown in {ns}")
-                            } else if let Some(p) = pod {
-                                evidence.push(format!("launcher-pod:{}(no resources)", p.metadata.name));
-                                format!("its virt-launcher pod {} states no resources", p.metadata.name)
-                            } else {
-                                evidence.push("launcher-pod:not-found".into());
-                                "its virt-launcher pod was not found".to_string()
-                            };
-                            let fixed_mi = overhead_fixed / MI;
-                            msg.push_str(&format!(
-                                " The target pod's charge is estimated because {why}: the VM's resources plus at least \
-                                 {fixed_mi}Mi + 8Mi + 8Mi per vCPU of KubeVirt memory overhead (a lower bound of kubevirt \
-                                 pkg/virt-controller/services/renderresources.go GetMemoryOverhead)."
-                            ));
-                            evidence.push(format!("estimate-margin:{fixed_mi}Mi+8Mi+8Mi/vcpu"));
-                            Target::Estimate { res, overhead_fixed }
-                        }
-                    };
-                    confidence = if target.is_estimate() {
-                        Confidence::Likely
-                    } else {
-                        Confidence::Proven
-                    };
-                    match headroom(ns_quotas, &target) {
-                        Headroom::None {
-                            quota,
-                            resource,
-                            detail,
-                            evidence: e,
-                        } => {
-                            severity = Severity::Error;
-                            evidence.push(e);
-                            msg.push_str(&format!(" {detail}, so every migration of this VM fails now (node drains and upgrades included)."));
-                            if !resource.starts_with("limits.") || quota != qname {
-                                msg.push_str(&format!(
-                                    " Harvester raises only {qname}'s limits.cpu and limits.memory for a migration, so \
-                                     this {resource} shortage blocks it whatever the VM's name."
-                                ));
-                            }
-                        }
-                        Headroom::Unknown { evidence: e, detail } => {
-                            severity = Severity::Warning;
-                            confidence = Confidence::Likely;
-                            evidence.push(e);
-                            msg.push_str(&format!(
-                                " Whether the namespace has headroom for a second virt-launcher pod is unknown ({detail}); \
-                                 without it the migration fails."
-                            ));
-                        }
-                        Headroom::Ok => {
-                            severity = Severity::Warning;
-                            evidence.push("headroom:ok".into());
-                            msg.push_str(
-                                " Its migrations work today only because every ResourceQuota of the namespace has \
-                                 headroom for a second virt-launcher pod; they fail once the namespace fills up.",
-                            );
-                        }
-                    }
-                }
+        match vmi {
+            None => {
+                // Stopped: no launcher pod to charge yet.
+                evidence.push("vm:stopped".into());
+                msg.push_str(
+                    " It is stopped now; once it runs, each of its migrations fails unless every ResourceQuota of \
+                     the namespace has headroom for a second virt-launcher pod.",
+                );
+                (Severity::Warning, Confidence::Likely)
             }
-        (severity, confidence)
+            Some(vmi) => {
+                let target = Self::target(inv, ns, vmi, res, overhead_fixed, msg, evidence);
+                let confidence = if target.is_estimate() {
+                    Confidence::Likely
+                } else {
+                    Confidence::Proven
+                };
+                Self::headroom_verdict(ns_quotas, &target, qname, confidence, msg, evidence)
+            }
+        }
+    }
+
+    /// What a migration target pod of a running VM is charged: its launcher pod's stated
+    /// resources, else an estimate (said in the message and the evidence).
+    fn target<'a>(
+        inv: &'a Inventory,
+        ns: &str,
+        vmi: &VirtualMachineInstance,
+        res: &'a Resources,
+        overhead_fixed: i128,
+        msg: &mut String,
+        evidence: &mut Vec<String>,
+    ) -> Target<'a> {
+        let pod = inv
+            .covers::<Pod>(Some(ns))
+            .then(|| launcher_pod(inv, ns, vmi))
+            .flatten();
+        match pod {
+            Some(p) if p.states_resources() => {
+                evidence.push(format!("launcher-pod:{}", p.metadata.name));
+                Target::Pod(p)
+            }
+            _ => {
+                let why = if !inv.covers::<Pod>(Some(ns)) {
+                    evidence.push("unknown-kind:Pod".into());
+                    format!("Pods are unknown in {ns}")
+                } else if let Some(p) = pod {
+                    evidence.push(format!("launcher-pod:{}(no resources)", p.metadata.name));
+                    format!("its virt-launcher pod {} states no resources", p.metadata.name)
+                } else {
+                    evidence.push("launcher-pod:not-found".into());
+                    "its virt-launcher pod was not found".to_string()
+                };
+                let fixed_mi = overhead_fixed / MI;
+                msg.push_str(&format!(
+                    " The target pod's charge is estimated because {why}: the VM's resources plus at least \
+                     {fixed_mi}Mi + 8Mi + 8Mi per vCPU of KubeVirt memory overhead (a lower bound of kubevirt \
+                     pkg/virt-controller/services/renderresources.go GetMemoryOverhead)."
+                ));
+                evidence.push(format!("estimate-margin:{fixed_mi}Mi+8Mi+8Mi/vcpu"));
+                Target::Estimate { res, overhead_fixed }
+            }
+        }
+    }
+
+    /// Whether the namespace's quotas hold a second launcher pod: error when they cannot,
+    /// warning otherwise. Adds to the message and the evidence.
+    fn headroom_verdict(
+        ns_quotas: &[&ResourceQuota],
+        target: &Target<'_>,
+        qname: &str,
+        confidence: Confidence,
+        msg: &mut String,
+        evidence: &mut Vec<String>,
+    ) -> (Severity, Confidence) {
+        match headroom(ns_quotas, target) {
+            Headroom::None {
+                quota,
+                resource,
+                detail,
+                evidence: e,
+            } => {
+                evidence.push(e);
+                msg.push_str(&format!(
+                    " {detail}, so every migration of this VM fails now (node drains and upgrades included)."
+                ));
+                if !resource.starts_with("limits.") || quota != qname {
+                    msg.push_str(&format!(
+                        " Harvester raises only {qname}'s limits.cpu and limits.memory for a migration, so \
+                         this {resource} shortage blocks it whatever the VM's name."
+                    ));
+                }
+                (Severity::Error, confidence)
+            }
+            Headroom::Unknown { evidence: e, detail } => {
+                evidence.push(e);
+                msg.push_str(&format!(
+                    " Whether the namespace has headroom for a second virt-launcher pod is unknown ({detail}); \
+                     without it the migration fails."
+                ));
+                (Severity::Warning, Confidence::Likely)
+            }
+            Headroom::Ok => {
+                evidence.push("headroom:ok".into());
+                msg.push_str(
+                    " Its migrations work today only because every ResourceQuota of the namespace has \
+                     headroom for a second virt-launcher pod; they fail once the namespace fills up.",
+                );
+                (Severity::Warning, confidence)
+            }
+        }
     }
 }

@@ -97,6 +97,36 @@ fn confirm(p: &mut Printer, yes: bool, a: &remedy::Action) -> bool {
     matches!(line.trim(), "y" | "Y" | "yes")
 }
 
+/// The findings `--from-report` selected (all without it).
+fn selected(report: &report::Report, wanted: Option<&std::collections::BTreeSet<String>>) -> Vec<Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|f| wanted.is_none_or(|w| w.contains(&fingerprint(f))))
+        .cloned()
+        .collect()
+}
+
+/// With `--apply` and something to do: the backup directory for this run.
+fn backup(
+    mode: Mode,
+    actions: &[remedy::Action],
+    args: &FixArgs,
+    p: &mut Printer,
+) -> Result<Option<Backup>, ExitStatus> {
+    if mode != Mode::Apply || actions.is_empty() {
+        return Ok(None);
+    }
+    let dir = args.backup_dir.clone().unwrap_or_else(Backup::default_dir);
+    match Backup::create(&dir) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => {
+            p.error(&e.to_string());
+            Err(ExitStatus::Usage)
+        }
+    }
+}
+
 /// Run `fix`; returns the exit code.
 pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Printer) -> ExitStatus {
     let mode = match mode(&args, p) {
@@ -125,12 +155,6 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
         let _ = p.report(&report, output);
         return ExitStatus::Incomplete;
     }
-    let findings: Vec<Finding> = report
-        .findings
-        .iter()
-        .filter(|f| wanted.as_ref().is_none_or(|w| w.contains(&fingerprint(f))))
-        .cloned()
-        .collect();
     let purge = args.purge_retained_older_than;
     let actions = match purge {
         Some(d) => match remedy::purge::plan(&client, d, now(), opts.namespace.as_deref()).await {
@@ -140,7 +164,7 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
                 return ExitStatus::Incomplete;
             }
         },
-        None => remedy::plan(&findings, &g.inv),
+        None => remedy::plan(&selected(&report, wanted.as_ref()), &g.inv),
     };
 
     let fresh = if mode == Mode::Plan || actions.is_empty() || purge.is_some() {
@@ -151,17 +175,10 @@ pub async fn run(opts: ScanOptions, args: FixArgs, output: Format, p: &mut Print
             Err(code) => return code,
         }
     };
-    let mut backup = None;
-    if mode == Mode::Apply && !actions.is_empty() {
-        let dir = args.backup_dir.clone().unwrap_or_else(Backup::default_dir);
-        match Backup::create(&dir) {
-            Ok(b) => backup = Some(b),
-            Err(e) => {
-                p.error(&e.to_string());
-                return ExitStatus::Usage;
-            }
-        }
-    }
+    let backup = match backup(mode, &actions, &args, p) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let exec = ExecOptions {
         mode,
         include_owned_snapshots: args.include_owned_snapshots,

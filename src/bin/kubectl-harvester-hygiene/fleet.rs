@@ -405,6 +405,29 @@ pub fn run_report(args: ReportArgs) -> ExitStatus {
     }
 }
 
+/// A context whose scan failed: its row, and its document or its `== context ==` warning.
+fn context_failed(
+    name: &str,
+    e: &harvester_hygiene::Error,
+    structured: bool,
+    rows: &mut Vec<Row>,
+    docs: &mut Vec<Value>,
+    p: &mut Printer,
+) {
+    let status = match e {
+        harvester_hygiene::Error::Unreachable(_) => "unreachable",
+        _ => "failed",
+    };
+    rows.push(Row::failed(name, status, e.to_string()));
+    if structured {
+        docs.push(json!({"context": name, "error": e.to_string()}));
+    } else {
+        p.line(&format!("== context {name} =="));
+        p.warn(&format!("{name}: {e}"));
+        p.line("");
+    }
+}
+
 /// `scan --all-contexts`: scan each context in turn with the same options; print each report
 /// (tables under a `== context ==` line) and the rows, or one JSON/YAML document with both.
 pub fn scan_all(
@@ -462,18 +485,7 @@ pub fn scan_all(
             }
             Err(e) => {
                 code = ExitStatus::Incomplete;
-                let status = match e {
-                    harvester_hygiene::Error::Unreachable(_) => "unreachable",
-                    _ => "failed",
-                };
-                rows.push(Row::failed(name, status, e.to_string()));
-                if structured {
-                    docs.push(json!({"context": name, "error": e.to_string()}));
-                } else {
-                    p.line(&format!("== context {name} =="));
-                    p.warn(&format!("{name}: {e}"));
-                    p.line("");
-                }
+                context_failed(name, &e, structured, &mut rows, &mut docs, p);
             }
         }
     }
