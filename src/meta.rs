@@ -392,6 +392,12 @@ impl Meta {
             None => self.name.to_string(),
         }
     }
+    /// Is this the object `o` names (namespace, name and uid)?
+    pub fn is(&self, o: &ObjectRef) -> bool {
+        self.namespace.as_deref() == o.namespace.as_deref()
+            && self.name == o.name
+            && self.uid.as_deref() == o.uid.as_deref()
+    }
 }
 
 /// A reference to an object, as findings and the report carry it.

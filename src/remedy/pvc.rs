@@ -115,11 +115,7 @@ fn plan_vm_disk(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, Strin
 }
 
 fn the_pvc<'a>(f: &Finding, inv: &'a crate::inventory::Inventory) -> Option<&'a PersistentVolumeClaim> {
-    inv.objects::<PersistentVolumeClaim>().iter().find(|p| {
-        p.metadata.namespace.as_deref() == f.object.namespace.as_deref()
-            && p.metadata.name == f.object.name
-            && p.metadata.uid.as_deref() == f.object.uid.as_deref()
-    })
+    inv.objects::<PersistentVolumeClaim>().iter().find(|p| p.metadata.is(&f.object))
 }
 
 fn retain_and_delete(f: &Finding, pvc: &PersistentVolumeClaim) -> Option<(ActionKind, String)> {

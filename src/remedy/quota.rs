@@ -52,11 +52,7 @@ impl Fix for RemoveQuotaAnnotation {
 
 fn plan(f: &Finding, ctx: &PlanContext<'_>) -> Option<(ActionKind, String)> {
     let inv = ctx.inv;
-    let rq = inv.objects::<ResourceQuota>().iter().find(|q| {
-        q.metadata.namespace.as_deref() == f.object.namespace.as_deref()
-            && q.metadata.name == f.object.name
-            && q.metadata.uid.as_deref() == f.object.uid.as_deref()
-    })?;
+    let rq = inv.objects::<ResourceQuota>().iter().find(|q| q.metadata.is(&f.object))?;
     let Some(FixInput::QuotaAnnotation { annotation }) = &f.fix_input else {
         return None;
     };

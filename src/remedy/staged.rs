@@ -60,11 +60,7 @@ pub async fn run(
     let pvcs = inv.objects::<PersistentVolumeClaim>();
     let mark_of = |o: &ObjectRef| {
         pvcs.iter()
-            .find(|p| {
-                p.metadata.namespace.as_deref() == o.namespace.as_deref()
-                    && p.metadata.name == o.name
-                    && p.metadata.uid.as_deref() == o.uid.as_deref()
-            })
+            .find(|p| p.metadata.is(o))
             .and_then(|p| p.metadata.annotation(MARK).map(str::to_string))
     };
     let mut due = Vec::new();
