@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Batch, InputError, Inventory, kinds, manifest, yaml_list};
+use super::{Batch, InputError, Inventory, json_list, kinds, manifest, yaml_list};
 use crate::error::{Error, Result};
 
 /// Items per core below which a List is decoded on one thread (spawning would cost more).
@@ -588,35 +588,31 @@ impl Loader {
         let Ok(file) = fs::File::open(path) else {
             return false;
         };
-        let read = std::cell::Cell::new(0u64);
-        // The buffer is outermost and owned by the parser: serde_json reads a stream byte by
-        // byte, and std reads a byte straight from an owned `BufReader`'s buffer (through
-        // `&mut` or other wrappers above it, every byte was a chain of `read` calls: half the
-        // time of an offline scan).
-        let counted = io::BufReader::with_capacity(
-            1 << 16,
-            Counted {
-                inner: file.take(cap.saturating_add(1)),
-                read: &read,
-            },
-        );
         let mut tentative = Loader::new();
-        let outcome = {
-            let mut de = serde_json::Deserializer::from_reader(counted);
-            let seed = ListSeed {
-                loader: &mut tentative,
-                file: name,
-            };
-            serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|v| de.end().map(|()| v))
-        };
-        let listed = matches!(outcome, Ok((Some(kind), true)) if kind.ends_with("List"));
-        let read = read.get();
+        let outcome = json_list::stream(
+            file.take(cap.saturating_add(1)),
+            STREAM_CHUNK_ITEMS,
+            &mut |base, chunk| tentative.load_chunk(name, base, chunk),
+        );
+        let listed = matches!(&outcome, Ok((Some(kind), true, _)) if kind.ends_with("List"));
+        let read = outcome.map_or(0, |(_, _, read)| read);
         if !listed || read > cap {
             return false;
         }
         budget.read = budget.read.saturating_add(read);
         self.absorb(tentative);
         true
+    }
+
+    /// Items `base..` of a streamed List, decoded on every core.
+    fn load_chunk(&mut self, file: &str, base: usize, chunk: &[Box<serde_json::value::RawValue>]) {
+        let runs = in_runs(chunk, JSON_ITEMS_PER_CORE, |loader, i, raw| {
+            loader.load_raw(file, Some(base.saturating_add(i)), raw.get());
+            true
+        });
+        for run in runs.into_iter().flatten() {
+            self.absorb_run(file, run);
+        }
     }
 
     /// The items of a JSON `List` (a `kubectl get -A -o json` dump is one).
@@ -859,110 +855,6 @@ impl Loader {
 const STREAM_MIN_BYTES: u64 = 4 << 20;
 /// Raw items held at once while streaming a List (decoded on every core, as `load_items` does).
 const STREAM_CHUNK_ITEMS: usize = 4_000;
-
-/// A reader that counts the bytes it gave.
-struct Counted<'a, R> {
-    inner: R,
-    read: &'a std::cell::Cell<u64>,
-}
-
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read
-            .set(self.read.get().saturating_add(u64::try_from(n).unwrap_or(u64::MAX)));
-        Ok(n)
-    }
-}
-
-/// A JSON document read from the top as a stream: its `kind`, and whether it had `items`
-/// (each decoded into the loader as it comes, whatever the kind turns out to be; the caller
-/// drops the loader when the document is not a List).
-struct ListSeed<'l> {
-    loader: &'l mut Loader,
-    file: &'l str,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for ListSeed<'_> {
-    type Value = (Option<String>, bool);
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for ListSeed<'_> {
-    type Value = (Option<String>, bool);
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a Kubernetes List")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
-        let (mut kind, mut items) = (None, false);
-        while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-            match &*k {
-                "kind" => kind = m.next_value::<Option<String>>()?,
-                "items" if !items => {
-                    m.next_value_seed(ItemsSeed {
-                        loader: &mut *self.loader,
-                        file: self.file,
-                    })?;
-                    items = true;
-                }
-                "items" => return Err(serde::de::Error::duplicate_field("items")),
-                _ => {
-                    m.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-        }
-        Ok((kind, items))
-    }
-}
-
-/// A List's `items`, [`STREAM_CHUNK_ITEMS`] raw items at a time.
-struct ItemsSeed<'l> {
-    loader: &'l mut Loader,
-    file: &'l str,
-}
-
-impl ItemsSeed<'_> {
-    fn flush(&mut self, base: usize, chunk: &[Box<serde_json::value::RawValue>]) {
-        let file = self.file;
-        let runs = in_runs(chunk, JSON_ITEMS_PER_CORE, |loader, i, raw| {
-            loader.load_raw(file, Some(base.saturating_add(i)), raw.get());
-            true
-        });
-        for run in runs.into_iter().flatten() {
-            self.loader.absorb_run(file, run);
-        }
-    }
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a list of objects")
-    }
-    fn visit_seq<S: serde::de::SeqAccess<'de>>(mut self, mut seq: S) -> std::result::Result<(), S::Error> {
-        let mut chunk = Vec::with_capacity(STREAM_CHUNK_ITEMS);
-        let mut base = 0usize;
-        while let Some(raw) = seq.next_element::<Box<serde_json::value::RawValue>>()? {
-            chunk.push(raw);
-            if chunk.len() >= STREAM_CHUNK_ITEMS {
-                self.flush(base, &chunk);
-                base = base.saturating_add(chunk.len());
-                chunk.clear();
-            }
-        }
-        self.flush(base, &chunk);
-        Ok(())
-    }
-}
 
 /// A JSON document seen from the top: its kind and, for Lists, the raw items.
 #[derive(serde::Deserialize)]

@@ -3,6 +3,7 @@
 //! rules need; adding a kind is one file there plus one line in [`kinds::REGISTRY`].
 
 pub mod files;
+mod json_list;
 pub mod kinds;
 pub mod live;
 pub mod manifest;
