@@ -10,7 +10,7 @@
 #
 #   scripts/peers.sh build          build what is missing or stale, print NAME=PATH and build times
 #   scripts/peers.sh fleet          Fleet's own rendering of charts/harvester-hygiene for labelled
-#                                   clusters vs testbed/helm/fleetvalues (cargo test -- --ignored fleet_real)
+#                                   clusters vs testbed/helm/fleetvalues (cargo test --features peers ... fleet_real)
 #   scripts/peers.sh bench [SCALE]  the bench (examples/bench) with --peers: our scan, popeye and kor on
 #                                   the same loaded cluster (default scale 1)
 #   scripts/peers.sh all            the three
@@ -80,7 +80,7 @@ fleet_compare() {
   echo "== Fleet v$("$OUT/fleet" --version 2>/dev/null | head -1) vs testbed/helm/fleetvalues" >&2
   # The comparison itself is a Rust test, so it can render both through helm and compare; it is
   # #[ignore]d (never counted as passing in the suite) and runs here explicitly.
-  (cd "$here" && HH_FLEET_BIN="$OUT/fleet" cargo test --test packaging_chart fleet_real -- --ignored --nocapture)
+  (cd "$here" && HH_FLEET_BIN="$OUT/fleet" cargo test --features peers --test packaging_chart fleet_real -- --nocapture)
 }
 
 bench() {
