@@ -565,7 +565,7 @@ impl Loader {
         };
         match doc.items {
             Some(items) if doc.kind.as_deref().is_some_and(|k| k.ends_with("List")) => {
-                self.load_items(file, &items);
+                self.load_chunk(file, 0, &items);
                 true
             }
             _ => {
@@ -604,21 +604,14 @@ impl Loader {
         true
     }
 
-    /// Items `base..` of a streamed List, decoded on every core.
-    fn load_chunk(&mut self, file: &str, base: usize, chunk: &[Box<serde_json::value::RawValue>]) {
+    /// Items `base..` of a List (all of a List read whole, or a chunk of a streamed one), decoded
+    /// on every core.
+    fn load_chunk<T>(&mut self, file: &str, base: usize, chunk: &[T])
+    where
+        T: std::ops::Deref<Target = serde_json::value::RawValue> + Sync,
+    {
         let runs = in_runs(chunk, JSON_ITEMS_PER_CORE, |loader, i, raw| {
             loader.load_raw(file, Some(base.saturating_add(i)), raw.get());
-            true
-        });
-        for run in runs.into_iter().flatten() {
-            self.absorb_run(file, run);
-        }
-    }
-
-    /// The items of a JSON `List` (a `kubectl get -A -o json` dump is one).
-    fn load_items(&mut self, file: &str, items: &[&serde_json::value::RawValue]) {
-        let runs = in_runs(items, JSON_ITEMS_PER_CORE, |loader, i, raw| {
-            loader.load_raw(file, Some(i), raw.get());
             true
         });
         for run in runs.into_iter().flatten() {
@@ -721,7 +714,7 @@ impl Loader {
             Ok(()) => {
                 let ns = if info.namespaced { ns } else { None };
                 self.origins
-                    .insert(slot, ns.as_deref(), &head.metadata.name, file, None, item);
+                    .insert(slot, ns.as_deref(), &head.metadata.name, file, None, item, None);
                 self.coverage.insert((slot, ns));
             }
             Err(e) => {
@@ -834,7 +827,8 @@ impl Loader {
         let batch = self.batches[slot].get_or_insert_with(|| ops.new_batch());
         match ops.push_value(batch, value) {
             Ok(()) => {
-                self.origins.insert(slot, namespace.as_deref(), &name, file, doc, item);
+                self.origins
+                    .insert(slot, namespace.as_deref(), &name, file, doc, item, None);
                 self.coverage.insert((slot, namespace));
             }
             Err(e) => self.error(file, doc, Some(label("(unnamed)")), e),
@@ -853,7 +847,7 @@ impl Loader {
 
 /// Plain JSON files at least this big are streamed (see `Loader::stream_json_list`).
 const STREAM_MIN_BYTES: u64 = 4 << 20;
-/// Raw items held at once while streaming a List (decoded on every core, as `load_items` does).
+/// Raw items held at once while streaming a List (decoded on every core, as a List read whole).
 const STREAM_CHUNK_ITEMS: usize = 4_000;
 
 /// A JSON document seen from the top: its kind and, for Lists, the raw items.

@@ -145,11 +145,26 @@ impl<R: Read> Cursor<R> {
 
     /// Consume `c` as the next non-whitespace byte.
     fn expect(&mut self, c: u8) -> Result<(), Unreadable> {
-        if self.peek()? != Some(c) {
-            return Err(Unreadable);
+        if self.closes(c)? { Ok(()) } else { Err(Unreadable) }
+    }
+
+    /// Consume `close` if it is the next non-whitespace byte.
+    fn closes(&mut self, close: u8) -> Result<bool, Unreadable> {
+        let closed = self.peek()? == Some(close);
+        if closed {
+            self.pos = self.pos.saturating_add(1);
         }
-        self.pos = self.pos.saturating_add(1);
-        Ok(())
+        Ok(closed)
+    }
+
+    /// After a member of an object or list: `true` at its `close`, `false` after a comma (both
+    /// consumed), anything else is unreadable.
+    fn after_member(&mut self, close: u8) -> Result<bool, Unreadable> {
+        if self.closes(close)? {
+            return Ok(true);
+        }
+        self.expect(b',')?;
+        Ok(false)
     }
 
     /// The next value's text (consumed).
@@ -184,9 +199,7 @@ pub fn stream<R: Read>(
     };
     let (mut kind, mut items) = (None, false);
     c.expect(b'{')?;
-    if c.peek()? == Some(b'}') {
-        c.pos = c.pos.saturating_add(1);
-    } else {
+    if !c.closes(b'}')? {
         loop {
             let key: String = serde_json::from_slice(c.value()?).map_err(|_| Unreadable)?;
             c.expect(b':')?;
@@ -201,13 +214,8 @@ pub fn stream<R: Read>(
                     serde_json::from_slice::<serde::de::IgnoredAny>(c.value()?).map_err(|_| Unreadable)?;
                 }
             }
-            match c.peek()? {
-                Some(b',') => c.pos = c.pos.saturating_add(1),
-                Some(b'}') => {
-                    c.pos = c.pos.saturating_add(1);
-                    break;
-                }
-                _ => return Err(Unreadable),
+            if c.after_member(b'}')? {
+                break;
             }
         }
     }
@@ -225,8 +233,7 @@ fn read_items<R: Read>(
     c.expect(b'[')?;
     let mut pending: Vec<Box<RawValue>> = Vec::with_capacity(chunk_items.min(1 << 16));
     let mut base = 0usize;
-    if c.peek()? == Some(b']') {
-        c.pos = c.pos.saturating_add(1);
+    if c.closes(b']')? {
         return Ok(());
     }
     loop {
@@ -237,13 +244,8 @@ fn read_items<R: Read>(
             base = base.saturating_add(pending.len());
             pending.clear();
         }
-        match c.peek()? {
-            Some(b',') => c.pos = c.pos.saturating_add(1),
-            Some(b']') => {
-                c.pos = c.pos.saturating_add(1);
-                break;
-            }
-            _ => return Err(Unreadable),
+        if c.after_member(b']')? {
+            break;
         }
     }
     chunk(base, &pending);

@@ -81,22 +81,10 @@ impl Origins {
     }
 
     /// Record that the object (`slot` in the registry, namespace, name) was read at `file`,
-    /// `document`, `item`. Skipped (never a panic) past 4 G distinct files, namespaces or
-    /// name bytes, which input bounds never allow.
-    pub fn insert(
-        &mut self,
-        slot: usize,
-        ns: Option<&str>,
-        name: &str,
-        file: &str,
-        document: Option<usize>,
-        item: Option<usize>,
-    ) {
-        self.push(slot, ns, name, file, document, item, None);
-    }
-
+    /// `document`, `item`, `line`. Skipped (never a panic) past 4 G distinct files, namespaces
+    /// or name bytes, which input bounds never allow.
     #[allow(clippy::too_many_arguments)]
-    fn push(
+    pub fn insert(
         &mut self,
         slot: usize,
         ns: Option<&str>,
@@ -170,10 +158,11 @@ impl Origins {
             None => NONE,
         };
         let same = |e: &Entry| e.kind == kind && e.ns == ns && self.name(e) == name;
-        if let Some(i) = self.entries[self.sorted..].iter().rposition(same) {
-            return Some(self.sorted + i);
+        let (sorted, recent) = self.entries.split_at(self.sorted.min(self.entries.len()));
+        if let Some(i) = recent.iter().rposition(same) {
+            return Some(sorted.len().saturating_add(i));
         }
-        self.entries[..self.sorted]
+        sorted
             .binary_search_by(|e| (e.kind, e.ns, self.name(e)).cmp(&(kind, ns, name)))
             .ok()
     }
@@ -246,7 +235,7 @@ impl Origins {
         for e in &other.entries {
             let ns = (e.ns != NONE).then(|| other.namespaces.get(e.ns as usize).map(|n| &**n).unwrap_or(""));
             let file = other.files.get(e.file as usize).map(|f| &**f).unwrap_or("");
-            self.push(
+            self.insert(
                 e.kind as usize,
                 ns,
                 other.name(e),
@@ -274,9 +263,9 @@ mod tests {
             .position(|o| o.info().kind == "PersistentVolumeClaim")
             .unwrap();
         let mut o = Origins::default();
-        o.insert(pvc, Some("ns"), "a", "one.json", None, Some(3));
-        o.insert(pvc, Some("ns"), "b", "one.json", None, Some(4));
-        o.insert(pvc, Some("ns"), "a", "two.yaml", Some(1), None);
+        o.insert(pvc, Some("ns"), "a", "one.json", None, Some(3), None);
+        o.insert(pvc, Some("ns"), "b", "one.json", None, Some(4), None);
+        o.insert(pvc, Some("ns"), "a", "two.yaml", Some(1), None, None);
         let a = key("PersistentVolumeClaim", Some("ns"), "a");
         // Not sealed yet: the newest entry is found.
         assert_eq!(o.get(&a).map(|x| x.file), Some("two.yaml".to_string()));
@@ -293,8 +282,8 @@ mod tests {
         assert_eq!((got.line, got.item), (Some(12), None));
 
         let mut merged = Origins::default();
-        merged.insert(pvc, Some("ns"), "b", "zero.json", None, None);
-        merged.insert(pvc, None, "c", "zero.json", None, None);
+        merged.insert(pvc, Some("ns"), "b", "zero.json", None, None, None);
+        merged.insert(pvc, None, "c", "zero.json", None, None, None);
         merged.extend(o);
         assert_eq!(merged.keys().len(), 3);
         assert_eq!(
